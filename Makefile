@@ -1,0 +1,45 @@
+# casedesk: two commands.
+#   make run    set up (virtualenv, dependencies, migrations, demo data) and start casedesk
+#   make test   set up the same way, then lint, type-check, check migrations and run the tests
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test setup lint typecheck migrations-check pytest bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "casedesk needs Python 3.11 or newer; $(PYTHON) is " + sys.version.split()[0] + " (set PYTHON=python3.12, say)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/casedesk migrate --noinput
+
+run: setup
+	$(BIN)/casedesk demo
+	$(BIN)/casedesk run --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy casedesk bench e2e
+
+migrations-check: $(STAMP)
+	$(BIN)/casedesk makemigrations --check --dry-run
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck migrations-check pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/clock.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,7 @@
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def site(request: HttpRequest) -> dict[str, object]:
+    """Values every page template may use."""
+    return {"base_url": settings.BASE_URL, "debug": settings.DEBUG}

@@ -1,0 +1,98 @@
+"""casedesk run: the whole desk in one process (the embedded default).
+
+The ASGI web server (uvicorn) runs in the main thread; the task worker and the
+periodic scheduler run in background threads. Later channels (SMTP receiver,
+...) add their listeners here, each with its own port option.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+
+from casedesk.core.demo import existing_demo_logins
+from casedesk.core.worker import CasedeskWorker
+
+
+class Command(BaseCommand):
+    help = "Run casedesk in one process: web server (ASGI) and task worker."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="Web address (default 127.0.0.1).")
+        parser.add_argument("--port", type=int, default=8000, help="Web port (default 8000).")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="Do not run a task worker in this process."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host, port = options["host"], options["port"]
+        if not 0 < port < 65536:
+            raise CommandError(f"--port {port} is not a TCP port (1-65535)")
+        self._check_migrated()
+        web = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+        self.stdout.write(self._banner(web, worker=not options["no_worker"]))
+
+        worker = None if options["no_worker"] else CasedeskWorker()
+        if worker is not None:
+            worker.start()
+        try:
+            config = uvicorn.Config(
+                "casedesk.asgi:application",
+                host=host,
+                port=port,
+                lifespan="off",
+                log_level="info" if options["verbosity"] > 0 else "warning",
+                proxy_headers=getattr(settings, "SECURE_PROXY_SSL_HEADER", None) is not None,
+            )
+            # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the
+            # signal; make SIGTERM arrive as KeyboardInterrupt too, and treat
+            # either as the normal way to stop.
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            uvicorn.Server(config).run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if worker is not None:
+                self.stdout.write("stopping the worker (finishing the current task)...")
+                worker.stop()
+
+    def _check_migrated(self) -> None:
+        from django.db import connection
+        from django.db.migrations.executor import MigrationExecutor
+
+        try:
+            executor = MigrationExecutor(connection)
+            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        except DatabaseError as exc:
+            raise CommandError(f"cannot reach the database: {exc}") from None
+        if pending:
+            raise CommandError(
+                f"{len(pending)} migration(s) not applied; run `casedesk migrate` first"
+            )
+
+    def _banner(self, web: str, *, worker: bool) -> str:
+        engine = str(settings.DATABASES["default"]["ENGINE"]).rsplit(".", 1)[-1]
+        lines = [
+            "",
+            "casedesk is starting",
+            f"  desk and portal   {web}/",
+            f"  support hours     {web}/hours/",
+            f"  hours API         {web}/api/hours/status",
+            f"  admin             {web}/admin/",
+            f"  health            {web}/health/",
+            f"  task worker       {'in this process' if worker else 'not started (--no-worker)'}",
+            f"  database          {engine}",
+        ]
+        logins = existing_demo_logins()
+        if logins:
+            lines.append("  demo logins")
+            lines += [
+                f"    {login.role:<8} {login.username} / {login.password}" for login in logins
+            ]
+        lines.append("")
+        return "\n".join(lines)

@@ -1,0 +1,49 @@
+"""Run the real `casedesk` command in a subprocess on a throw-away embedded set-up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# Variables the tests set themselves; anything inherited from the developer's
+# shell or from CI (DATABASE_URL, REDIS_URL, ...) must not leak in.
+CONFIG_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "SECRET_KEY_FILE",
+    "EMAIL_URL",
+    "ALLOWED_HOSTS",
+    "CASEDESK_BASE_URL",
+    "CASEDESK_DEBUG",
+    "DJANGO_SETTINGS_MODULE",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+)
+
+
+def embedded_environ(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a fresh embedded set-up (SQLite and var/ under tmp_path)."""
+    environ = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    environ.update(
+        CASEDESK_VAR_DIR=str(tmp_path / "var"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'casedesk.sqlite3'}",
+    )
+    environ.update(overrides)
+    return environ
+
+
+def casedesk_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "casedesk", *args]
+
+
+def run_casedesk(environ: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        casedesk_command(*args),
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=180,
+        check=False,
+    )

@@ -1,0 +1,95 @@
+"""`casedesk run` is the embedded default: one process serving the web pages and
+running the task worker, on SQLite with nothing else installed."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from casedesk.core.tests.embedded import casedesk_command, embedded_environ, run_casedesk
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status, response.read()
+
+
+@pytest.fixture
+def embedded_env(tmp_path):
+    return embedded_environ(tmp_path)
+
+
+def test_run_refuses_to_start_on_an_unmigrated_database(embedded_env):
+    result = run_casedesk(embedded_env, "run", "--port", str(free_port()))
+    assert result.returncode != 0
+    assert "run `casedesk migrate` first" in result.stderr
+
+
+def test_demo_is_idempotent_and_prints_the_logins(embedded_env):
+    assert run_casedesk(embedded_env, "migrate", "-v0").returncode == 0
+    first = run_casedesk(embedded_env, "demo")
+    second = run_casedesk(embedded_env, "demo")
+    assert "created admin" in first.stdout
+    assert "demo data already loaded" in second.stdout
+    assert "demo login (admin): admin / casedesk-demo-admin" in second.stdout
+
+
+def test_demo_refuses_production_mode_without_force(embedded_env):
+    embedded_env.update(CASEDESK_DEBUG="0", SECRET_KEY="p" * 40)
+    assert run_casedesk(embedded_env, "migrate", "-v0").returncode == 0
+    result = run_casedesk(embedded_env, "demo")
+    assert result.returncode != 0
+    assert "refusing to create demo logins" in result.stderr
+
+
+def test_run_serves_pages_and_runs_the_worker_in_one_process(embedded_env):
+    assert run_casedesk(embedded_env, "migrate", "-v0").returncode == 0
+    assert run_casedesk(embedded_env, "demo").returncode == 0
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        casedesk_command("run", "--port", str(port)),
+        env=embedded_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        health: dict[str, object] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                status, body = get(f"{base}/health/")
+                health = json.loads(body)
+                if status == 200 and health["workers"]:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert health.get("workers"), f"the worker never recorded a heartbeat: {health}"
+
+        status, body = get(f"{base}/hours/")
+        assert status == 200
+        assert b"Support hours" in body
+        status, body = get(f"{base}/api/hours/status")
+        assert json.loads(body)["timezone"] == "America/Chicago"
+        status, _ = get(f"{base}/static/core/casedesk.css")
+        assert status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert f"support hours     {base}/hours/" in output
+    assert "admin    admin / casedesk-demo-admin" in output

@@ -1,0 +1,66 @@
+"""Start-up: a bad setting stops `casedesk` with a message naming the variable;
+production mode demands a secret key and passes Django's deployment checklist."""
+
+from __future__ import annotations
+
+import pytest
+
+from casedesk.core.tests.embedded import embedded_environ, run_casedesk
+
+
+def casedesk(tmp_path, *args, **env):
+    return run_casedesk(embedded_environ(tmp_path, **env), *args)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CASEDESK_DEBUG", "sometimes", "CASEDESK_DEBUG: expected a boolean"),
+        (
+            "DATABASE_URL",
+            "mysql://db.example.com/casedesk",
+            "DATABASE_URL: casedesk supports SQLite and PostgreSQL",
+        ),
+        ("DATABASE_URL", "nonsense", "DATABASE_URL:"),
+        ("EMAIL_URL", "smtp://mail.example.com?tls=yes-please", "EMAIL_URL: tls= must be 1 or 0"),
+        ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL: scheme must be one of"),
+        ("CASEDESK_BASE_URL", "desk.example.com", "CASEDESK_BASE_URL: scheme must be one of"),
+        ("SECRET_KEY", "short", "SECRET_KEY: must be at least 32 characters"),
+    ],
+)
+def test_a_bad_setting_stops_start_up_with_a_message_naming_it(tmp_path, variable, value, message):
+    result = casedesk(tmp_path, "check", **{variable: value})
+    assert result.returncode == 2, result.stderr
+    assert f"casedesk: configuration error: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_mode_refuses_to_start_without_a_secret_key(tmp_path):
+    result = casedesk(tmp_path, "check", CASEDESK_DEBUG="0")
+    assert result.returncode == 2
+    assert "SECRET_KEY: is required when CASEDESK_DEBUG is off" in result.stderr
+
+
+def test_the_embedded_set_up_generates_a_secret_key_once_and_keeps_it(tmp_path):
+    assert casedesk(tmp_path, "check").returncode == 0
+    key_file = tmp_path / "var" / "secret_key"
+    first = key_file.read_text()
+    assert len(first) >= 50
+    assert key_file.stat().st_mode & 0o077 == 0, "the key file must be private"
+    assert casedesk(tmp_path, "check").returncode == 0
+    assert key_file.read_text() == first
+
+
+def test_production_mode_passes_the_deployment_checklist(tmp_path):
+    result = casedesk(
+        tmp_path,
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        CASEDESK_DEBUG="0",
+        SECRET_KEY="x7-" + "k" * 20 + "-q9Zr" + "m" * 30 + "!Lw",
+        CASEDESK_BASE_URL="https://desk.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError, connection
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django_tasks_db.models import DBTaskResult, get_date_max
+
+from casedesk.core.models import WorkerHeartbeat
+
+# A worker records a heartbeat every minute; three missed beats mean trouble.
+WORKER_STALE_AFTER = timedelta(minutes=3)
+
+
+def _oldest_waiting(ready: QuerySet[DBTaskResult[..., object]]) -> datetime | None:
+    """When the longest-waiting ready task became runnable (enqueued, or its run_after)."""
+    now_tasks = ready.filter(run_after=get_date_max()).order_by("enqueued_at")
+    scheduled = ready.exclude(run_after=get_date_max()).order_by("run_after")
+    candidates = [
+        now_tasks.values_list("enqueued_at", flat=True).first(),
+        scheduled.values_list("run_after", flat=True).first(),
+    ]
+    present = [value for value in candidates if value is not None]
+    return min(present) if present else None
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/home.html")
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """For load balancers and monitoring: 200 when the database answers, else 503.
+
+    Also reports the task queue and the workers, so a stalled worker shows up
+    before a missed SLA deadline does.
+    """
+    now = timezone.now()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        ready = DBTaskResult.objects.ready()
+        oldest = _oldest_waiting(ready)
+        workers = [
+            {
+                "worker": beat.worker_id,
+                "seen_at": beat.seen_at.isoformat(),
+                "stale": now - beat.seen_at > WORKER_STALE_AFTER,
+            }
+            for beat in WorkerHeartbeat.objects.order_by("-seen_at")[:20]
+        ]
+        body: dict[str, object] = {
+            "database": "ok",
+            "tasks": {
+                "ready": ready.count(),
+                "oldest_ready_seconds": (now - oldest).total_seconds() if oldest else None,
+            },
+            "workers": workers,
+        }
+        code = 200
+    except DatabaseError as exc:
+        body = {"database": "error", "error": exc.__class__.__name__}
+        code = 503
+    response = JsonResponse(body, status=code)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,144 @@
+"""The business clock as the rest of casedesk sees it.
+
+``current_calendar()`` is the calendar that decides "is support open?"
+everywhere (settings.CASEDESK_DEFAULT_CALENDAR); ``calendar_named()`` any
+other, e.g. the 24x7 clock of critical cases. Both return a
+:class:`LoadedCalendar` whose ``clock`` is cached per process until the
+calendar's version changes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from casedesk.hours.clock import BusinessClock, CalendarNeverCloses, CalendarNeverOpens
+from casedesk.hours.models import Calendar
+
+# Holidays are expanded for this many years around today when a clock is built;
+# rules keep working for any year, this only bounds the precomputation.
+YEARS_BEFORE = 10
+YEARS_AFTER = 15
+
+
+class UnknownCalendar(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class LoadedCalendar:
+    name: str
+    title: str
+    zone: zoneinfo.ZoneInfo
+    clock: BusinessClock
+    version: int
+    pk: int
+    weekly: dict[int, list[tuple[str, str]]]
+    holidays: dict[datetime.date, str]  # for the years around today (see YEARS_*)
+
+    def local(self, instant: datetime.datetime) -> datetime.datetime:
+        return instant.astimezone(self.zone)
+
+
+@dataclass(frozen=True)
+class HoursStatus:
+    """Whether support is open at ``now``, and when that next changes."""
+
+    calendar: LoadedCalendar
+    now: datetime.datetime
+    open: bool
+    next_open: datetime.datetime | None  # None: the calendar never opens
+    next_close: datetime.datetime | None  # None: the calendar never closes
+
+    def as_json(self) -> dict[str, object]:
+        def iso(value: datetime.datetime | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        return {
+            "open": self.open,
+            "now": iso(self.now),
+            "next_open": iso(self.next_open),
+            "next_close": iso(self.next_close),
+            "timezone": self.calendar.zone.key,
+            "calendar": self.calendar.name,
+        }
+
+
+_cache: dict[str, LoadedCalendar] = {}
+_lock = threading.Lock()
+
+
+def calendar_named(name: str) -> LoadedCalendar:
+    """The calendar called ``name`` with its clock; one small query when cached."""
+    try:
+        row = Calendar.objects.only("pk", "version").get(name=name)
+    except Calendar.DoesNotExist:
+        raise UnknownCalendar(f"no calendar named {name!r}") from None
+    cached = _cache.get(name)
+    if cached is not None and cached.version == row.version and cached.pk == row.pk:
+        return cached
+    loaded = _load(name)
+    with _lock:
+        _cache[name] = loaded
+    return loaded
+
+
+def clear_cache() -> None:
+    """Forget every cached clock (tests; a process never needs it)."""
+    with _lock:
+        _cache.clear()
+
+
+def current_calendar() -> LoadedCalendar:
+    return calendar_named(settings.CASEDESK_DEFAULT_CALENDAR)
+
+
+def _load(name: str) -> LoadedCalendar:
+    calendar = Calendar.objects.prefetch_related("intervals", "rules", "holidays").get(name=name)
+    this_year = timezone.now().year
+    holidays = calendar.holidays_between(this_year - YEARS_BEFORE, this_year + YEARS_AFTER)
+    clock = BusinessClock(tz=calendar.zone, weekly=calendar.weekly(), holidays=holidays.keys())
+    return LoadedCalendar(
+        name=calendar.name,
+        title=calendar.title,
+        zone=calendar.zone,
+        clock=clock,
+        version=calendar.version,
+        pk=calendar.pk,
+        weekly=calendar.weekly(),
+        holidays=holidays,
+    )
+
+
+def holidays_in_year(calendar: LoadedCalendar, year: int) -> list[tuple[datetime.date, str]]:
+    """The calendar's holidays in one year, in date order."""
+    this_year = timezone.now().year
+    if this_year - YEARS_BEFORE <= year <= this_year + YEARS_AFTER:
+        return [(day, name) for day, name in calendar.holidays.items() if day.year == year]
+    model = Calendar.objects.prefetch_related("rules", "holidays").get(pk=calendar.pk)
+    return list(model.holidays_between(year, year).items())
+
+
+def status(calendar: LoadedCalendar, now: datetime.datetime | None = None) -> HoursStatus:
+    now = now or timezone.now()
+    clock = calendar.clock
+    try:
+        next_open: datetime.datetime | None = clock.next_open(now)
+    except CalendarNeverOpens:
+        next_open = None
+    try:
+        next_close: datetime.datetime | None = clock.next_close(now)
+    except (CalendarNeverCloses, CalendarNeverOpens):
+        next_close = None
+    return HoursStatus(
+        calendar=calendar,
+        now=now.astimezone(datetime.UTC),
+        open=clock.is_open(now),
+        next_open=next_open,
+        next_close=next_close,
+    )

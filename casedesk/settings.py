@@ -1,0 +1,228 @@
+"""casedesk settings: every value comes from the environment, through strict helpers.
+
+See README.md ("Configuration") for the variables. A value that does not parse
+stops start-up with a message naming the variable (``casedesk.lib.env``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+from casedesk.lib.env import (
+    ConfigError,
+    get_bool,
+    get_int,
+    get_list,
+    get_str,
+    get_url,
+    parse_email_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# Where the embedded set-up keeps its database, generated secret key and files.
+VAR_DIR = Path(get_str("CASEDESK_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+
+# Debug (development) mode is the default so that `make run` works with no set-up;
+# production sets CASEDESK_DEBUG=0, which makes SECRET_KEY mandatory and turns on
+# the HTTPS-only protections that `casedesk check --deploy` looks for.
+DEBUG = get_bool("CASEDESK_DEBUG", True)
+TESTING = "pytest" in sys.modules
+
+
+def _secret_key() -> str:
+    key = get_str("SECRET_KEY", "")
+    if key:
+        if len(key) < 32:
+            raise ConfigError("SECRET_KEY", "must be at least 32 characters long")
+        return key
+    if not DEBUG:
+        raise ConfigError("SECRET_KEY", "is required when CASEDESK_DEBUG is off")
+    # Embedded set-up: generate once, keep it under var/ so sessions survive restarts.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
+
+
+SECRET_KEY = _secret_key()
+
+BASE_URL = get_url("CASEDESK_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https")).rstrip(
+    "/"
+)
+_base = urlsplit(BASE_URL)
+_base_host = _base.hostname or "127.0.0.1"
+
+ALLOWED_HOSTS = get_list(
+    "ALLOWED_HOSTS",
+    sorted({_base_host, "localhost", "127.0.0.1", "[::1]"} if DEBUG else {_base_host}),
+)
+CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "casedesk.core",
+    "casedesk.hours",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "casedesk.urls"
+ASGI_APPLICATION = "casedesk.asgi.application"
+WSGI_APPLICATION = "casedesk.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "casedesk.core.context_processors.site",
+            ],
+        },
+    },
+]
+
+
+def _databases() -> dict[str, dict[str, object]]:
+    url = get_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'casedesk.sqlite3'}")
+    try:
+        config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
+    except ValueError as exc:
+        raise ConfigError("DATABASE_URL", f"{exc} (use sqlite:///path or postgres://...)") from None
+    engine = str(config.get("ENGINE", ""))
+    if engine == "django.db.backends.sqlite3":
+        name = str(config.get("NAME", ""))
+        if name and name != ":memory:":
+            Path(name).parent.mkdir(parents=True, exist_ok=True)
+        # WAL lets the web process read while the worker writes; IMMEDIATE
+        # transactions take the write lock up front, so two processes never
+        # deadlock upgrading a read lock; the timeout waits out short writes.
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+        config["CONN_MAX_AGE"] = 0
+    elif engine not in ("django.db.backends.postgresql",):
+        raise ConfigError(
+            "DATABASE_URL", f"casedesk supports SQLite and PostgreSQL, not {engine!r}"
+        )
+    config["CONN_HEALTH_CHECKS"] = True
+    return {"default": config}
+
+
+DATABASES = _databases()
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = get_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": get_str("CASEDESK_CACHE_PREFIX", "casedesk"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+_email = parse_email_url("EMAIL_URL", get_str("EMAIL_URL", "locmem:" if TESTING else "console:"))
+EMAIL_BACKEND = _email.backend
+EMAIL_HOST = _email.host
+EMAIL_PORT = _email.port
+EMAIL_HOST_USER = _email.user
+EMAIL_HOST_PASSWORD = _email.password
+EMAIL_USE_TLS = _email.use_tls
+EMAIL_USE_SSL = _email.use_ssl
+EMAIL_TIMEOUT = _email.timeout
+if _email.file_path:
+    EMAIL_FILE_PATH = _email.file_path
+DEFAULT_FROM_EMAIL = get_str("DEFAULT_FROM_EMAIL", "casedesk <support@example.com>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# The calendar that decides "is support open?" everywhere (hours.services).
+CASEDESK_DEFAULT_CALENDAR = get_str("CASEDESK_DEFAULT_CALENDAR", "default")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"  # stored and computed in UTC; shown in the calendar's or viewer's zone
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+# Serve straight from the apps' static folders: no collectstatic step to forget.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = get_bool("CASEDESK_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = get_int("CASEDESK_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = get_bool("CASEDESK_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = get_bool("CASEDESK_HSTS_PRELOAD", True)
+if get_bool("CASEDESK_BEHIND_PROXY", False):
+    # Only when a reverse proxy that sets this header (and strips it from clients) is in front.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOG_LEVEL = get_str("CASEDESK_LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ConfigError(
+        "CASEDESK_LOG_LEVEL", f"use DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}"
+    )
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
