@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 setup: $(STAMP)
-	$(BIN)/casedesk migrate --noinput
+	$(BIN)/casedesk migrate --noinput --verbosity 0
+	@echo "database migrated"
 
 run: setup
 	$(BIN)/casedesk demo

@@ -1,0 +1,107 @@
+"""Retries for tasks that talk to the outside world (mail servers, SMS and voice APIs).
+
+django-tasks runs a task once; a failure is recorded and that is all. A task
+whose failure may be temporary wraps its function in :func:`retrying`, under
+``@task()``::
+
+    @task()
+    @retrying(RetryPolicy(max_attempts=6))
+    def send_page(page_id: int) -> None:
+        ...
+        raise RetryableError("SMS gateway timed out")   # try again later
+        raise PermanentError("number does not exist")     # never again
+
+On a retryable error the next attempt is enqueued with ``run_after`` set by the
+policy's backoff, then the error is re-raised so this attempt is recorded as
+failed with its traceback. The attempt number travels as the keyword argument
+``attempt``; the wrapped function does not see it. Any other exception is not
+retried: unknown failures are bugs, and retrying a bug only repeats it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger("casedesk.retry")
+
+R = TypeVar("R")
+
+
+class RetryableError(Exception):
+    """A failure worth another try: a timeout, a refused connection, a 5xx or 429."""
+
+
+class PermanentError(Exception):
+    """A failure that another try cannot fix: a bad address, a rejected credential."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how soon to try again.
+
+    The delay before attempt n+1 is ``first_delay * factor ** (n - 1)``, capped
+    at ``max_delay``. The default (5 attempts: +30 s, +2 min, +8 min, +32 min)
+    rides out a provider's short outage within the hour.
+    """
+
+    max_attempts: int = 5
+    first_delay: timedelta = timedelta(seconds=30)
+    factor: float = 4.0
+    max_delay: timedelta = timedelta(hours=1)
+    retry_on: tuple[type[BaseException], ...] = field(default=(RetryableError,))
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.first_delay < timedelta(0) or self.factor < 1:
+            raise ValueError("delays must not be negative or shrink")
+
+    def delay(self, attempt: int) -> timedelta:
+        """The wait after failed attempt number ``attempt`` (1-based)."""
+        return min(self.first_delay * (self.factor ** (attempt - 1)), self.max_delay)
+
+
+def retrying(policy: RetryPolicy | None = None) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    policy = policy or RetryPolicy()
+
+    def decorate(func: Callable[..., R]) -> Callable[..., R]:
+        task_path = f"{func.__module__}.{func.__qualname__}"
+
+        @functools.wraps(func)
+        def run(*args: Any, attempt: int = 1, **kwargs: Any) -> R:
+            try:
+                return func(*args, **kwargs)
+            except PermanentError:
+                logger.error("%s failed permanently on attempt %d", task_path, attempt)
+                raise
+            except policy.retry_on as exc:
+                if attempt >= policy.max_attempts:
+                    logger.error("%s gave up after %d attempts: %s", task_path, attempt, exc)
+                    raise
+                wait = policy.delay(attempt)
+                # The module attribute is the Task object that @task() made of us.
+                task = import_string(task_path)
+                task.using(run_after=timezone.now() + wait).enqueue(
+                    *args, attempt=attempt + 1, **kwargs
+                )
+                logger.warning(
+                    "%s attempt %d failed (%s); attempt %d in %s",
+                    task_path,
+                    attempt,
+                    exc,
+                    attempt + 1,
+                    wait,
+                )
+                raise
+
+        return run
+
+    return decorate
