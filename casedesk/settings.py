@@ -226,7 +226,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        # Every task start and finish is logged at INFO (a heartbeat a minute);
+        # Every task start and finish is logged at INFO (sweeps run every minute);
         # failures are logged at ERROR with their traceback either way.
         "django_tasks": {"level": "WARNING" if LOG_LEVEL == "INFO" else LOG_LEVEL},
     },

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import DatabaseError, connection
 from django.db.models import QuerySet
@@ -11,9 +11,7 @@ from django.views.decorators.http import require_GET
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from casedesk.core.models import WorkerHeartbeat
-
-# A worker records a heartbeat every minute; three missed beats mean trouble.
-WORKER_STALE_AFTER = timedelta(minutes=3)
+from casedesk.core.tasks import WORKER_STALE_AFTER
 
 
 def _oldest_waiting(ready: QuerySet[DBTaskResult[..., object]]) -> datetime | None:

@@ -15,15 +15,18 @@ import threading
 
 from django.db import close_old_connections
 from django.db.utils import DatabaseError
+from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 
 from casedesk.core.periodic import enqueue_due
+from casedesk.core.tasks import record_heartbeat
 
 logger = logging.getLogger("casedesk.worker")
 
-# How often the scheduler looks for due periodic tasks. Sweeps are safety nets
-# (deadlines are their own scheduled tasks), so a few seconds' lag is harmless.
-SCHEDULE_EVERY_SECONDS = 5.0
+# How often the housekeeping thread records this worker's heartbeat and looks
+# for due periodic tasks. Sweeps are safety nets (deadlines are their own
+# scheduled tasks), so a few seconds' lag is harmless.
+HOUSEKEEPING_EVERY_SECONDS = 5.0
 
 
 def new_worker_id() -> str:
@@ -52,22 +55,26 @@ class CasedeskWorker:
             excluded_queue_names=[],
         )
         self.schedule = schedule and not batch
+        self.started_at = timezone.now()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def _schedule_loop(self) -> None:
+    def _housekeeping_loop(self) -> None:
+        """Beat (so a task this worker holds is not taken for abandoned) and schedule."""
         while not self._stop.is_set():
             try:
                 close_old_connections()
-                for name in enqueue_due():
-                    logger.debug("enqueued periodic task %s", name)
+                record_heartbeat(self.worker.worker_id, self.started_at)
+                if self.schedule:
+                    for name in enqueue_due():
+                        logger.debug("enqueued periodic task %s", name)
             except DatabaseError:
-                # The database may be briefly unavailable or locked; the run
+                # The database may be briefly unavailable or locked; a due run
                 # stays due and the next pass claims it.
-                logger.exception("periodic scheduling failed; will retry")
+                logger.exception("worker housekeeping failed; will retry")
             finally:
                 close_old_connections()
-            self._stop.wait(SCHEDULE_EVERY_SECONDS)
+            self._stop.wait(HOUSEKEEPING_EVERY_SECONDS)
 
     def _task_loop(self) -> None:
         try:
@@ -77,8 +84,7 @@ class CasedeskWorker:
 
     def run_forever(self) -> None:
         """Run in the calling thread (signals are the caller's business)."""
-        if self.schedule:
-            self._start_thread(self._schedule_loop, "casedesk-scheduler")
+        self._start_thread(self._housekeeping_loop, "casedesk-housekeeping")
         try:
             self.worker.run()
         finally:
@@ -86,8 +92,7 @@ class CasedeskWorker:
 
     def start(self) -> None:
         """Run in background threads, e.g. beside the web server."""
-        if self.schedule:
-            self._start_thread(self._schedule_loop, "casedesk-scheduler")
+        self._start_thread(self._housekeeping_loop, "casedesk-housekeeping")
         self._start_thread(self._task_loop, "casedesk-worker")
 
     def _start_thread(self, target: object, name: str) -> None:

@@ -1,8 +1,9 @@
-"""The task worker runs queued tasks from the database, and periodic sweeps are
-claimed by exactly one worker per due run."""
+"""The task worker runs queued tasks from the database, beats while it lives, and
+periodic sweeps are claimed by exactly one worker per due run."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,58 +13,75 @@ from django_tasks_db.models import DBTaskResult
 
 from casedesk.core import periodic
 from casedesk.core.models import PeriodicSchedule, WorkerHeartbeat
-from casedesk.core.tasks import heartbeat
+from casedesk.core.tasks import requeue_abandoned_tasks
 from casedesk.core.worker import CasedeskWorker
 
 pytestmark = pytest.mark.django_db(transaction=True)
+SWEEP = "casedesk.core.tasks.requeue_abandoned_tasks"
 
 
 def test_a_queued_task_is_stored_in_the_database_until_a_worker_runs_it():
-    result = heartbeat.enqueue()
+    result = requeue_abandoned_tasks.enqueue()
     stored = DBTaskResult.objects.get(id=result.id)
     assert stored.status == "READY"
-    assert not WorkerHeartbeat.objects.exists()
 
     CasedeskWorker(batch=True, interval=0).run_forever()
 
     stored.refresh_from_db()
     assert stored.status == "SUCCESSFUL"
-    assert WorkerHeartbeat.objects.count() == 1
+    assert stored.return_value == 0
 
 
 def test_the_worker_command_in_batch_mode_drains_the_queue_and_exits():
     for _ in range(3):
-        heartbeat.enqueue()
+        requeue_abandoned_tasks.enqueue()
     call_command("worker", "--batch", "--interval", "0", verbosity=0)
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
 
 
 def test_a_task_scheduled_for_later_waits_for_its_instant():
-    later = heartbeat.using(run_after=timezone.now() + timedelta(hours=1)).enqueue()
+    later = requeue_abandoned_tasks.using(run_after=timezone.now() + timedelta(hours=1)).enqueue()
     CasedeskWorker(batch=True, interval=0).run_forever()
     assert DBTaskResult.objects.get(id=later.id).status == "READY"
 
 
-def test_the_heartbeat_is_registered_as_a_periodic_task():
-    assert "casedesk.core.tasks.heartbeat" in periodic.registered()
+def test_a_running_worker_records_its_heartbeat_and_enqueues_due_sweeps():
+    worker = CasedeskWorker(interval=0.1)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            ran = DBTaskResult.objects.filter(task_path=SWEEP, status="SUCCESSFUL").exists()
+            if ran and WorkerHeartbeat.objects.filter(worker_id=worker.worker.worker_id).exists():
+                break
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    beat = WorkerHeartbeat.objects.get(worker_id=worker.worker.worker_id)
+    assert timezone.now() - beat.seen_at < timedelta(seconds=30)
+    assert DBTaskResult.objects.filter(task_path=SWEEP, status="SUCCESSFUL").exists()
+
+
+def test_the_abandoned_task_sweep_is_registered_as_a_periodic_task():
+    assert SWEEP in periodic.registered()
 
 
 def test_a_due_periodic_task_is_enqueued_once_however_many_workers_ask():
     now = timezone.now()
     first = periodic.enqueue_due(now)
     second = periodic.enqueue_due(now)
-    assert "casedesk.core.tasks.heartbeat" in first
-    assert "casedesk.core.tasks.heartbeat" not in second
-    assert DBTaskResult.objects.filter(task_path="casedesk.core.tasks.heartbeat").count() == 1
+    assert SWEEP in first
+    assert SWEEP not in second
+    assert DBTaskResult.objects.filter(task_path=SWEEP).count() == 1
 
 
 def test_a_periodic_task_is_enqueued_again_after_its_interval():
     now = timezone.now()
     periodic.enqueue_due(now)
-    row = PeriodicSchedule.objects.get(name="casedesk.core.tasks.heartbeat")
+    row = PeriodicSchedule.objects.get(name=SWEEP)
     assert row.next_run_at == now + timedelta(minutes=1)
-    assert "casedesk.core.tasks.heartbeat" not in periodic.enqueue_due(now + timedelta(seconds=59))
-    assert "casedesk.core.tasks.heartbeat" in periodic.enqueue_due(now + timedelta(minutes=1))
+    assert SWEEP not in periodic.enqueue_due(now + timedelta(seconds=59))
+    assert SWEEP in periodic.enqueue_due(now + timedelta(minutes=1))
 
 
 def test_a_periodic_interval_must_be_positive():
