@@ -52,6 +52,16 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page in its own context; local pages are small, so fail fast (10 s)."""
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(exist_ok=True)
     return SCREENSHOTS

@@ -25,6 +25,15 @@ class HolidayInline(admin.TabularInline[Holiday, Calendar]):
 class CalendarAdmin(admin.ModelAdmin[Calendar]):
     list_display = ["name", "title", "time_zone", "holiday_country", "updated_at"]
     inlines = [OpeningIntervalInline, HolidayRuleInline, HolidayInline]
+    fields = [
+        "name",
+        "title",
+        "time_zone",
+        "holiday_country",
+        "holiday_subdivision",
+        "version",
+        "updated_at",
+    ]
     readonly_fields = ["version", "updated_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Calendar | None = None) -> list[str]:
