@@ -30,6 +30,9 @@ def test_hours_page_shows_open_state_hours_and_the_time_in_the_viewers_zone(
     assert "Europe/Berlin" in local
     assert re.search(r"\b(CET|CEST|GMT\+1|GMT\+2)\b", local), local
     page.screenshot(path=screenshot_dir / "hours-desktop.png", full_page=True)
+    # The browser told the server its zone, for the pages that follow.
+    cookies = {cookie["name"]: cookie["value"] for cookie in context.cookies()}
+    assert cookies.get("casedesk_tz") == "Europe/Berlin"
     context.close()
 
 

@@ -14,7 +14,9 @@ CHICAGO = ZoneInfo("America/Chicago")
 
 def at(year: int, month: int, day: int, hour: int, minute: int) -> time_machine.travel:
     """Freeze the clock at a wall-clock time in Chicago."""
-    return time_machine.travel(dt.datetime(year, month, day, hour, minute, tzinfo=CHICAGO), tick=False)
+    return time_machine.travel(
+        dt.datetime(year, month, day, hour, minute, tzinfo=CHICAGO), tick=False
+    )
 
 
 def test_status_api_during_business_hours():

@@ -1,0 +1,49 @@
+"""Show times in the viewer's own time zone.
+
+Every page loads ``core/viewer-zone.js``, which stores the browser's IANA zone
+name (``Intl.DateTimeFormat().resolvedOptions().timeZone``) in the
+``casedesk_tz`` cookie; this middleware activates that zone for the request, so
+templates (the admin included) render datetimes in it. Storage and computation
+stay in UTC. Pages about a calendar (``/hours/``) override the zone with the
+calendar's own and show the viewer's zone beside it.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from functools import lru_cache
+from urllib.parse import unquote
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+COOKIE = "casedesk_tz"
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def viewer_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
+    """The zone named by the viewer's cookie, or None when absent or not a real zone."""
+    # Written unencoded by viewer-zone.js; accept a percent-encoded one as well.
+    name = unquote(request.COOKIES.get(COOKIE, ""))
+    # Only names from the zone database: a cookie is user input.
+    if name in _zones():
+        return zoneinfo.ZoneInfo(name)
+    return None
+
+
+class ViewerTimezoneMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone = viewer_zone(request)
+        if zone is None:
+            timezone.deactivate()
+            return self.get_response(request)
+        with timezone.override(zone):
+            return self.get_response(request)
