@@ -5,9 +5,8 @@ Run from the repository root::
     python bench/clock.py [--n 100000] [--seed 1] [--budget 180]
 
 Both libraries get the default support policy: Monday to Friday 07:00-19:00
-America/Chicago, closed on the default US holidays of 2024-2028 (New Year's Day, Memorial
-Day, Independence Day, Labor Day, Thanksgiving and the day after, Christmas Eve, Christmas
-Day, the federal ones moved off weekends). Random (start, duration) pairs, seeded: starts
+America/Chicago, closed on the default US holidays of 2024-2028 (the rules seeded by the migration,
+expanded by ``casedesk.hours.observance``). Random (start, duration) pairs, seeded: starts
 uniform to the second over 2024-2027 local time, durations whole minutes from one minute to
 80 hours (as SLA targets are; whole durations from a closed start land exactly on a close,
 which exercises the boundary). Each library is timed in the same run on the same pairs; if
@@ -36,42 +35,32 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
 import pytz
 from businesstimedelta import BusinessTimeDelta, HolidayRule, Rules, WorkDayRule
 from tqdm import tqdm
 
 # Run as a script from anywhere: make the repository importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from casedesk.hours import observance
 from casedesk.hours.clock import BusinessClock
+from casedesk.hours.defaults import DEFAULT_RULES
 
 ZONE = "America/Chicago"
 CHICAGO = ZoneInfo(ZONE)
 UTC = dt.UTC
 OPEN, CLOSE = dt.time(7), dt.time(19)
 WORKDAYS = range(5)
-FEDERAL = ("New Year's Day", "Memorial Day", "Independence Day", "Labor Day", "Thanksgiving Day")
 Pair = tuple[dt.datetime, dt.timedelta]
 
 
 def default_holidays(first_year: int = 2024, last_year: int = 2028) -> frozenset[dt.date]:
-    """The default policy's holidays, as the seed migration defines them.
-
-    Federal ones and Christmas Day come from the ``holidays`` package with weekend dates
-    moved to the observed weekday; the day after Thanksgiving and Christmas Eve are company
-    days and are not moved (on a weekend they are simply not working days).
-    """
-    days: set[dt.date] = set()
-    source = holidays.country_holidays("US", years=range(first_year - 1, last_year + 2))
-    for day, names in source.items():
-        for name in str(names).split("; "):
-            base = name.removesuffix(" (observed)")
-            if base in (*FEDERAL, "Christmas Day"):
-                days.add(day)
-            if name == "Thanksgiving Day":
-                days.add(day + dt.timedelta(days=1))
-    days.update(dt.date(year, 12, 24) for year in range(first_year, last_year + 1))
-    return frozenset(day for day in days if first_year <= day.year <= last_year)
+    """The default policy's holidays: the seeded rules, expanded as the desk expands them."""
+    rules = [
+        observance.Rule(name, source, offset, moves)
+        for name, source, offset, moves in DEFAULT_RULES
+    ]
+    days = observance.expand(rules, country="US", first_year=first_year, last_year=last_year)
+    return frozenset(days)
 
 
 def make_pairs(n: int, seed: int) -> list[Pair]:

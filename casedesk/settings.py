@@ -6,8 +6,9 @@ stops start-up with a message naming the variable (``casedesk.lib.env``).
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,38 +27,79 @@ from casedesk.lib.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-# Where the embedded set-up keeps its database, generated secret key and files.
-VAR_DIR = Path(get_str("CASEDESK_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+# Where the embedded set-up keeps its database, generated secret key and files:
+# var/ in a source checkout, else var/ under the working directory (never
+# inside site-packages).
+_default_var = BASE_DIR / "var" if (BASE_DIR / "pyproject.toml").exists() else Path.cwd() / "var"
+VAR_DIR = Path(get_str("CASEDESK_VAR_DIR", str(_default_var))).resolve()
 
 # Debug (development) mode is the default so that `make run` works with no set-up;
-# production sets CASEDESK_DEBUG=0, which makes SECRET_KEY mandatory and turns on
-# the HTTPS-only protections that `casedesk check --deploy` looks for.
+# production sets CASEDESK_DEBUG=0, which makes SECRET_KEY and an https
+# CASEDESK_BASE_URL mandatory and turns on the HTTPS-only protections that
+# `casedesk check --deploy` looks for.
 DEBUG = get_bool("CASEDESK_DEBUG", True)
-TESTING = "pytest" in sys.modules
+
+# Django's own deployment check (security.W009) asks for this much.
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_DISTINCT = 5
+
+
+def _usable_key(key: str) -> bool:
+    return len(key) >= SECRET_KEY_MIN_LENGTH and len(set(key)) >= SECRET_KEY_MIN_DISTINCT
+
+
+def _generated_secret_key() -> str:
+    """Generate var/secret_key once; readers see either no file or a whole one.
+
+    The key is written to a temporary file and hard-linked into place, which
+    fails if another process (``run`` and ``worker`` starting together) got
+    there first; then that process's key is used.
+    """
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = VAR_DIR / f".secret_key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(64))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text(encoding="utf-8").strip()
+    if not _usable_key(key):
+        raise ConfigError("SECRET_KEY", f"{path} holds no usable key; delete it to generate one")
+    return key
 
 
 def _secret_key() -> str:
     key = get_str("SECRET_KEY", "")
     if key:
-        if len(key) < 32:
-            raise ConfigError("SECRET_KEY", "must be at least 32 characters long")
+        if not _usable_key(key):
+            raise ConfigError(
+                "SECRET_KEY",
+                f"must be at least {SECRET_KEY_MIN_LENGTH} characters with at least "
+                f"{SECRET_KEY_MIN_DISTINCT} different ones",
+            )
         return key
     if not DEBUG:
         raise ConfigError("SECRET_KEY", "is required when CASEDESK_DEBUG is off")
-    # Embedded set-up: generate once, keep it under var/ so sessions survive restarts.
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
-    return path.read_text(encoding="utf-8").strip()
+    return _generated_secret_key()
 
 
 SECRET_KEY = _secret_key()
 
-BASE_URL = get_url("CASEDESK_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https")).rstrip(
-    "/"
-)
+_default_base_url = "http://127.0.0.1:8000" if DEBUG else ""
+BASE_URL = get_url("CASEDESK_BASE_URL", _default_base_url, schemes=("http", "https")).rstrip("/")
+if not DEBUG and not BASE_URL.startswith("https://"):
+    # Production cookies are Secure: over plain http nobody could log in.
+    raise ConfigError(
+        "CASEDESK_BASE_URL",
+        "is required when CASEDESK_DEBUG is off and must be https://, "
+        "e.g. https://support.example.com",
+    )
 _base = urlsplit(BASE_URL)
 _base_host = _base.hostname or "127.0.0.1"
 
@@ -65,6 +107,10 @@ ALLOWED_HOSTS = get_list(
     "ALLOWED_HOSTS",
     sorted({_base_host, "localhost", "127.0.0.1", "[::1]"} if DEBUG else {_base_host}),
 )
+if not ALLOWED_HOSTS:
+    raise ConfigError("ALLOWED_HOSTS", "is empty; name the host names casedesk answers to")
+if "*" in ALLOWED_HOSTS and not DEBUG:
+    raise ConfigError("ALLOWED_HOSTS", "* would answer any Host header; list the host names")
 CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
 
 INSTALLED_APPS = [
@@ -116,7 +162,8 @@ TEMPLATES = [
 def _databases() -> dict[str, dict[str, object]]:
     url = get_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'casedesk.sqlite3'}")
     try:
-        config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
+        # No persistent connections: Django's docs advise against them under ASGI.
+        config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=0))
     except ValueError as exc:
         raise ConfigError("DATABASE_URL", f"{exc} (use sqlite:///path or postgres://...)") from None
     engine = str(config.get("ENGINE", ""))
@@ -144,7 +191,7 @@ def _databases() -> dict[str, dict[str, object]]:
 DATABASES = _databases()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = get_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
+REDIS_URL = get_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"), hostless=("unix",))
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -163,7 +210,7 @@ TASKS = {
     }
 }
 
-_email = parse_email_url("EMAIL_URL", get_str("EMAIL_URL", "locmem:" if TESTING else "console:"))
+_email = parse_email_url("EMAIL_URL", get_str("EMAIL_URL", "console:"))
 EMAIL_BACKEND = _email.backend
 EMAIL_HOST = _email.host
 EMAIL_PORT = _email.port
@@ -179,11 +226,18 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # The calendar that decides "is support open?" everywhere (hours.services).
 CASEDESK_DEFAULT_CALENDAR = get_str("CASEDESK_DEFAULT_CALENDAR", "default")
+if not re.fullmatch(r"[-a-zA-Z0-9_]{1,50}", CASEDESK_DEFAULT_CALENDAR):
+    raise ConfigError(
+        "CASEDESK_DEFAULT_CALENDAR", "must be a calendar's name (letters, digits, - and _)"
+    )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # stored and computed in UTC; shown in the calendar's or viewer's zone
 USE_I18N = True
 USE_TZ = True
+
+# Load balancers probe /health/ over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -66,7 +66,10 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> timedelta:
         """The wait after failed attempt number ``attempt`` (1-based)."""
-        return min(self.first_delay * (self.factor ** (attempt - 1)), self.max_delay)
+        # In float seconds with the exponent bounded, so a long policy cannot
+        # overflow timedelta before the cap applies.
+        seconds = self.first_delay.total_seconds() * self.factor ** min(attempt - 1, 64)
+        return timedelta(seconds=min(seconds, self.max_delay.total_seconds()))
 
 
 def retrying(policy: RetryPolicy | None = None) -> Callable[[Callable[..., R]], Callable[..., R]]:

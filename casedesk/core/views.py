@@ -44,22 +44,22 @@ def health(request: HttpRequest) -> JsonResponse:
             cursor.execute("SELECT 1")
         ready = DBTaskResult.objects.ready()
         oldest = _oldest_waiting(ready)
-        workers = [
-            {
-                "worker": beat.worker_id,
-                "seen_at": beat.seen_at.isoformat(),
-                "stale": now - beat.seen_at > WORKER_STALE_AFTER,
-            }
-            for beat in WorkerHeartbeat.objects.order_by("-seen_at")[:20]
-        ]
+        beats = list(WorkerHeartbeat.objects.order_by("-seen_at")[:50])
+        stale = [now - beat.seen_at > WORKER_STALE_AFTER for beat in beats]
         body: dict[str, object] = {
             "database": "ok",
             "tasks": {
                 "ready": ready.count(),
                 "oldest_ready_seconds": (now - oldest).total_seconds() if oldest else None,
             },
-            "workers": workers,
+            "workers": {"alive": stale.count(False), "stale": stale.count(True)},
         }
+        if request.user.is_staff:
+            # Host names and process ids are for the operators, not the internet.
+            body["worker_details"] = [
+                {"worker": beat.worker_id, "seen_at": beat.seen_at.isoformat(), "stale": old}
+                for beat, old in zip(beats, stale, strict=True)
+            ]
         code = 200
     except DatabaseError as exc:
         body = {"database": "error", "error": exc.__class__.__name__}

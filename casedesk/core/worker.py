@@ -12,9 +12,11 @@ import logging
 import os
 import socket
 import threading
+import uuid
+from collections.abc import Callable
 
-from django.db import close_old_connections
-from django.db.utils import DatabaseError
+from django.db import close_old_connections, connection
+from django.db.utils import DatabaseError, InterfaceError
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 
@@ -29,8 +31,23 @@ logger = logging.getLogger("casedesk.worker")
 HOUSEKEEPING_EVERY_SECONDS = 5.0
 
 
+# After the database goes away, the task loop waits this long before trying
+# again, doubling up to the maximum while the outage lasts.
+RECONNECT_FIRST_WAIT = 1.0
+RECONNECT_MAX_WAIT = 30.0
+
+
+def _close_connection() -> None:
+    """Drop this thread's database connection (a broken one is reopened on next use)."""
+    try:
+        connection.close()
+    except (DatabaseError, InterfaceError):
+        pass
+
+
 def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"[:64]
+    """Unique per worker, even for restarts in one container (pids repeat there)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 class CasedeskWorker:
@@ -58,47 +75,70 @@ class CasedeskWorker:
         self.started_at = timezone.now()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._task_thread: threading.Thread | None = None
 
     def _housekeeping_loop(self) -> None:
         """Beat (so a task this worker holds is not taken for abandoned) and schedule."""
         while not self._stop.is_set():
             try:
                 close_old_connections()
+                if self._task_thread is not None and not self._task_thread.is_alive():
+                    # A worker that no longer runs tasks must not look alive.
+                    return
                 record_heartbeat(self.worker.worker_id, self.started_at)
                 if self.schedule:
                     for name in enqueue_due():
                         logger.debug("enqueued periodic task %s", name)
-            except DatabaseError:
+            except Exception:
                 # The database may be briefly unavailable or locked; a due run
-                # stays due and the next pass claims it.
+                # stays due and the next pass claims it. Whatever went wrong,
+                # this thread must live on, or the worker stops beating and its
+                # running task would be taken for abandoned.
                 logger.exception("worker housekeeping failed; will retry")
             finally:
-                close_old_connections()
+                _close_connection()
             self._stop.wait(HOUSEKEEPING_EVERY_SECONDS)
 
     def _task_loop(self) -> None:
-        try:
-            self.worker.run()
-        finally:
-            close_old_connections()
+        """django-tasks-db's loop, restarted when the database goes away.
+
+        Its loop re-raises every database error except "database is locked";
+        left alone, one short outage would end this worker for good.
+        """
+        wait = RECONNECT_FIRST_WAIT
+        while True:
+            try:
+                self.worker.run()
+                return  # stopped, or --batch / --max-tasks done
+            except (DatabaseError, InterfaceError):
+                if not self.worker.running or self._stop.is_set():
+                    return
+                logger.exception("the task loop lost the database; trying again in %.0f s", wait)
+                _close_connection()
+                if self._stop.wait(wait):
+                    return
+                wait = min(wait * 2, RECONNECT_MAX_WAIT)
+            finally:
+                _close_connection()
 
     def run_forever(self) -> None:
         """Run in the calling thread (signals are the caller's business)."""
         self._start_thread(self._housekeeping_loop, "casedesk-housekeeping")
         try:
-            self.worker.run()
+            self._task_loop()
         finally:
             self.stop()
 
     def start(self) -> None:
         """Run in background threads, e.g. beside the web server."""
+        self._task_thread = self._start_thread(self._task_loop, "casedesk-worker")
         self._start_thread(self._housekeeping_loop, "casedesk-housekeeping")
-        self._start_thread(self._task_loop, "casedesk-worker")
 
-    def _start_thread(self, target: object, name: str) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+    def _start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
+        thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+        return thread
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the running task (if any) and stop."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -35,6 +36,13 @@ class CalendarAdmin(admin.ModelAdmin[Calendar]):
         "updated_at",
     ]
     readonly_fields = ["version", "updated_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Calendar | None = None) -> bool:
+        # The default calendar and the 24x7 clock are what every page and due
+        # time is computed from; they may be edited, never deleted.
+        if obj is not None and obj.name in {settings.CASEDESK_DEFAULT_CALENDAR, "24x7"}:
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Calendar | None = None) -> list[str]:
         # Code and settings refer to calendars by name: renaming one would cut them off.

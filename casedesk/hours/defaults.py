@@ -16,17 +16,18 @@ from typing import Any
 
 WEEKDAYS = range(0, 5)
 
-# (shown name, holidays package name, days after it, moved off weekends?)
+# (shown name, holidays package name, days after it, where it moves off a weekend)
 DEFAULT_RULES = [
-    ("New Year's Day", "New Year's Day", 0, True),
-    ("Memorial Day", "Memorial Day", 0, True),
-    ("Independence Day", "Independence Day", 0, True),
-    ("Labor Day", "Labor Day", 0, True),
-    ("Thanksgiving Day", "Thanksgiving Day", 0, True),
-    ("Day after Thanksgiving", "Thanksgiving Day", 1, False),
-    # Christmas Eve is a company day: on a weekend it is simply not a working day.
-    ("Christmas Eve", "Christmas Eve", 0, False),
-    ("Christmas Day", "Christmas Day", 0, True),
+    ("New Year's Day", "New Year's Day", 0, "nearest_weekday"),
+    ("Memorial Day", "Memorial Day", 0, "nearest_weekday"),
+    ("Independence Day", "Independence Day", 0, "nearest_weekday"),
+    ("Labor Day", "Labor Day", 0, "nearest_weekday"),
+    ("Thanksgiving Day", "Thanksgiving Day", 0, "nearest_weekday"),
+    ("Day after Thanksgiving", "Thanksgiving Day", 1, "none"),
+    # A company day: back to the last working day that is not already closed
+    # (Thursday 23rd when Christmas Day is observed on Friday 24th).
+    ("Christmas Eve", "Christmas Eve", 0, "previous_free_weekday"),
+    ("Christmas Day", "Christmas Day", 0, "nearest_weekday"),
 ]
 
 
@@ -56,9 +57,9 @@ def seed_calendars(calendar_model: Any, interval_model: Any, rule_model: Any) ->
                 name=name,
                 source_name=source,
                 offset_days=offset,
-                observed=observed,
+                observance=moves,
             )
-            for name, source, offset, observed in DEFAULT_RULES
+            for name, source, offset, moves in DEFAULT_RULES
         )
 
     always, created = calendar_model.objects.get_or_create(

@@ -63,36 +63,57 @@ def parse_holidays(data: bytes) -> ParsedHolidays:
         raise IcsError("the file is cut short: it does not end with END:VCALENDAR")
     try:
         calendars = icalendar.Calendar.from_ical(data, multiple=True)
-    except (ValueError, IndexError, KeyError, UnicodeDecodeError) as exc:
+    except Exception as exc:  # the parser raises many kinds on malformed input
         raise IcsError(f"not a valid iCalendar file: {exc}") from None
     result = ParsedHolidays()
     for cal in calendars:
         for event in cal.walk("VEVENT"):
-            _read_event(event, result)
+            try:
+                _read_event(event, result)
+            except Exception as exc:  # one unreadable event must not hide the others
+                result.skipped.append(f"{_name(event)!r}: unreadable ({exc.__class__.__name__})")
     return result
 
 
+def _name(event: icalendar.cal.Component) -> str:
+    summary = event.get("summary", "")
+    if isinstance(summary, list):  # SUMMARY given twice: take the first
+        summary = summary[0] if summary else ""
+    return str(summary).strip()[:200] or "Holiday"
+
+
 def _read_event(event: icalendar.cal.Component, result: ParsedHolidays) -> None:
-    name = str(event.get("summary", "")).strip() or "Holiday"
+    """Add the days of one all-day event, or say in ``result.skipped`` why not.
+
+    The end is DTEND (exclusive), or DTSTART + DURATION, or one day.
+    """
+    name = _name(event)
     label = f"{name!r}"
     start_prop = event.get("dtstart")
-    if start_prop is None:
-        result.skipped.append(f"{label}: no start date")
+    if start_prop is None or isinstance(start_prop, list):
+        result.skipped.append(f"{label}: no single start date")
         return
-    try:
-        start = start_prop.dt
-        end_prop = event.get("dtend")
-        end = end_prop.dt if end_prop is not None else None
-    except (AttributeError, ValueError):
-        result.skipped.append(f"{label}: unreadable dates")
-        return
+    start = start_prop.dt
     if isinstance(start, datetime.datetime) or not isinstance(start, datetime.date):
         result.skipped.append(f"{label}: a timed event, not a whole-day holiday")
         return
-    if event.get("rrule") is not None:
+    if event.get("rrule") is not None or event.get("rdate") is not None:
         result.skipped.append(f"{label}: recurring events are not expanded; list each date")
         return
-    if end is None:
+    end_prop, duration_prop = event.get("dtend"), event.get("duration")
+    if end_prop is not None:
+        end = end_prop.dt
+    elif duration_prop is not None:
+        duration = duration_prop.dt
+        if (
+            not isinstance(duration, datetime.timedelta)
+            or duration.seconds
+            or duration.microseconds
+        ):
+            result.skipped.append(f"{label}: its duration is not a number of whole days")
+            return
+        end = start + duration
+    else:
         end = start + datetime.timedelta(days=1)
     if isinstance(end, datetime.datetime) or not isinstance(end, datetime.date) or end <= start:
         result.skipped.append(f"{label}: its end is not a date after its start")
@@ -102,4 +123,4 @@ def _read_event(event: icalendar.cal.Component, result: ParsedHolidays) -> None:
         result.skipped.append(f"{label}: spans {days} days (at most {MAX_DAYS_PER_EVENT})")
         return
     for offset in range(days):
-        result.holidays.append((start + datetime.timedelta(days=offset), name[:200]))
+        result.holidays.append((start + datetime.timedelta(days=offset), name))

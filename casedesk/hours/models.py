@@ -26,6 +26,8 @@ import holidays as holidays_lib
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from casedesk.hours import observance as rules_engine
+
 
 class Weekday(models.IntegerChoices):
     MONDAY = 0, "Monday"
@@ -96,9 +98,26 @@ class Calendar(models.Model):
         return f"{self.title} ({self.name})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            self.version += 1  # cached clocks built from the old version are now stale
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            # Never write back a version read earlier: touch() owns it.
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "version"
+            ]
         super().save(*args, **kwargs)
+        self.touch()
+
+    def touch(self) -> None:
+        """Mark every cached clock built from this calendar as stale.
+
+        An UPDATE with F() so concurrent bumps (an admin save racing an .ics
+        import) add up instead of overwriting each other. Code that changes
+        a calendar's rows without signals (QuerySet.update, bulk_create) must
+        call this.
+        """
+        Calendar.objects.filter(pk=self.pk).update(version=models.F("version") + 1)
+        self.refresh_from_db(fields=["version"])
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -131,50 +150,20 @@ class Calendar(models.Model):
         Dates are local calendar dates in the calendar's zone; when two
         holidays fall on one date their names are joined.
         """
-        found: dict[datetime.date, list[str]] = {}
-
-        def add(day: datetime.date, name: str) -> None:
-            if first_year <= day.year <= last_year and name not in found.setdefault(day, []):
-                found[day].append(name)
-
-        rules = list(self.rules.all())
-        if rules and self.holiday_country:
-            # One year either side: an observed date can cross New Year.
-            source = _country_holidays(
-                self.holiday_country, self.holiday_subdivision, first_year - 1, last_year + 1
-            )
-            for rule in rules:
-                for day in source.get(rule.source_name, ()):
-                    closed_on = rule.apply(day)
-                    moved = closed_on != day + datetime.timedelta(days=rule.offset_days)
-                    add(closed_on, f"{rule.name} (observed)" if moved else rule.name)
-        for holiday in self.holidays.all():
-            add(holiday.date, holiday.name)
-        return {day: "; ".join(names) for day, names in sorted(found.items())}
+        return rules_engine.expand(
+            [rule.as_rule() for rule in self.rules.all()],
+            country=self.holiday_country,
+            subdivision=self.holiday_subdivision,
+            first_year=first_year,
+            last_year=last_year,
+            extra={holiday.date: holiday.name for holiday in self.holidays.all()},
+        )
 
 
-@lru_cache(maxsize=32)
-def _country_holidays(
-    country: str, subdivision: str, first_year: int, last_year: int
-) -> dict[str, tuple[datetime.date, ...]]:
-    """Map holiday name -> actual (not observed) dates, from the holidays package."""
-    source = holidays_lib.country_holidays(
-        country,
-        subdiv=subdivision or None,
-        years=range(first_year, last_year + 1),
-        categories=holidays_lib.country_holidays(country).supported_categories,
-        observed=False,
-    )
-    by_name: dict[str, list[datetime.date]] = {}
-    for day, names in source.items():
-        for name in names.split("; "):
-            by_name.setdefault(name, []).append(day)
-    return {name: tuple(sorted(days)) for name, days in by_name.items()}
-
-
-def known_holiday_names(country: str, subdivision: str = "") -> list[str]:
-    """Names a :class:`HolidayRule` may refer to, for forms and error messages."""
-    return sorted(_country_holidays(country, subdivision, 2020, 2030))
+class Observance(models.TextChoices):
+    NONE = rules_engine.NONE, "Stays on the weekend"
+    NEAREST_WEEKDAY = rules_engine.NEAREST_WEEKDAY, "Saturday to Friday, Sunday to Monday"
+    PREVIOUS_FREE_WEEKDAY = rules_engine.PREVIOUS_FREE_WEEKDAY, "Back to the last free weekday"
 
 
 class OpeningInterval(models.Model):
@@ -213,10 +202,11 @@ class HolidayRule(models.Model):
     offset_days = models.SmallIntegerField(
         default=0, help_text="Days after the base day (1 for the day after Thanksgiving)."
     )
-    observed = models.BooleanField(
-        default=True,
-        help_text="When the day falls on a Saturday close the Friday before; on a Sunday, "
-        "the Monday after.",
+    observance = models.CharField(
+        max_length=32,
+        choices=Observance.choices,
+        default=Observance.NEAREST_WEEKDAY,
+        help_text="Where the closure moves when the day falls on a weekend.",
     )
 
     class Meta:
@@ -225,20 +215,14 @@ class HolidayRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def apply(self, day: datetime.date) -> datetime.date:
-        day += datetime.timedelta(days=self.offset_days)
-        if self.observed:
-            if day.weekday() == Weekday.SATURDAY:
-                day -= datetime.timedelta(days=1)
-            elif day.weekday() == Weekday.SUNDAY:
-                day += datetime.timedelta(days=1)
-        return day
+    def as_rule(self) -> rules_engine.Rule:
+        return rules_engine.Rule(self.name, self.source_name, self.offset_days, self.observance)
 
     def clean(self) -> None:
         calendar = getattr(self, "calendar", None)
         if calendar is None or not calendar.holiday_country:
             raise ValidationError("Set the calendar's holiday country before adding rules.")
-        names = known_holiday_names(calendar.holiday_country, calendar.holiday_subdivision)
+        names = rules_engine.known_names(calendar.holiday_country, calendar.holiday_subdivision)
         if self.source_name not in names:
             raise ValidationError(
                 {

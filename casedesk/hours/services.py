@@ -10,6 +10,7 @@ calendar's version changes.
 from __future__ import annotations
 
 import datetime
+import re
 import threading
 import zoneinfo
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from casedesk.hours.models import Calendar
 # rules keep working for any year, this only bounds the precomputation.
 YEARS_BEFORE = 10
 YEARS_AFTER = 15
+
+
+_NAME = re.compile(r"[-a-zA-Z0-9_]{1,50}")
 
 
 class UnknownCalendar(LookupError):
@@ -75,6 +79,10 @@ _lock = threading.Lock()
 
 def calendar_named(name: str) -> LoadedCalendar:
     """The calendar called ``name`` with its clock; one small query when cached."""
+    # Names are slugs; anything else (a NUL byte from a URL, say) is not one,
+    # and must not reach the database driver.
+    if not _NAME.fullmatch(name):
+        raise UnknownCalendar(f"no calendar named {name[:60]!r}")
     try:
         row = Calendar.objects.only("pk", "version").get(name=name)
     except Calendar.DoesNotExist:

@@ -27,8 +27,8 @@ def _calendar(request: HttpRequest) -> LoadedCalendar:
     name = request.GET.get("calendar", "")
     try:
         return calendar_named(name) if name else current_calendar()
-    except UnknownCalendar:
-        raise Http404(f"There is no calendar named {name!r}.") from None
+    except UnknownCalendar as exc:
+        raise Http404(str(exc)) from None
 
 
 def weekly_summary(weekly: dict[int, list[tuple[str, str]]]) -> list[tuple[str, str]]:
@@ -86,8 +86,8 @@ def status_api(request: HttpRequest) -> JsonResponse:
     name = request.GET.get("calendar", "")
     try:
         calendar = calendar_named(name) if name else current_calendar()
-    except UnknownCalendar:
-        return JsonResponse({"error": f"no calendar named {name!r}"}, status=404)
+    except UnknownCalendar as exc:
+        return JsonResponse({"error": str(exc)}, status=404)
     response = JsonResponse(status(calendar).as_json())
     response["Cache-Control"] = "no-store"
     return response

@@ -113,14 +113,22 @@ def get_url(
     environ: Mapping[str, str] | None = None,
     *,
     schemes: tuple[str, ...],
+    hostless: tuple[str, ...] = (),
 ) -> str:
-    """Read a URL whose scheme is one of ``schemes`` and which names a host."""
+    """Read a URL whose scheme is one of ``schemes`` and which names a host.
+
+    Schemes in ``hostless`` (``unix`` sockets) name a path instead.
+    """
     value = get_str(name, default, environ).strip()
     if not value:
         return value
     parts = urlsplit(value)
     if parts.scheme not in schemes:
         raise ConfigError(name, f"scheme must be one of {', '.join(schemes)}, got {value!r}")
+    if parts.scheme in hostless:
+        if not parts.path or parts.path == "/":
+            raise ConfigError(name, f"no socket path in {value!r}")
+        return value
     if not parts.hostname:
         raise ConfigError(name, f"no host in {value!r}")
     try:
@@ -165,6 +173,10 @@ def parse_email_url(name: str, value: str) -> EmailConfig:
     if scheme == "locmem":
         return EmailConfig(backend="django.core.mail.backends.locmem.EmailBackend")
     if scheme == "file":
+        if parts.netloc:
+            raise ConfigError(
+                name, f"file: takes an absolute folder, file:///var/mail, got {value!r}"
+            )
         if not parts.path or parts.path == "/":
             raise ConfigError(name, f"file: needs a folder, e.g. file:///var/mail, got {value!r}")
         return EmailConfig(
@@ -178,6 +190,8 @@ def parse_email_url(name: str, value: str) -> EmailConfig:
             port = parts.port
         except ValueError:
             raise ConfigError(name, f"bad port in {value!r}") from None
+        if port == 0:
+            raise ConfigError(name, f"bad port in {value!r}")
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         unknown = set(query) - {"tls", "ssl", "timeout"}
         if unknown:
@@ -201,6 +215,8 @@ def parse_email_url(name: str, value: str) -> EmailConfig:
             raise ConfigError(
                 name, f"timeout= must be whole seconds, got {query['timeout']!r}"
             ) from None
+        if timeout <= 0:
+            raise ConfigError(name, f"timeout= must be a positive number of seconds, got {timeout}")
         return EmailConfig(
             backend="django.core.mail.backends.smtp.EmailBackend",
             host=parts.hostname,

@@ -20,6 +20,7 @@ def test_health_reports_the_database_and_an_empty_queue(client):
     body = response.json()
     assert body["database"] == "ok"
     assert body["tasks"] == {"ready": 0, "oldest_ready_seconds": None}
+    assert body["workers"] == {"alive": 0, "stale": 0}
 
 
 def test_health_shows_how_long_the_oldest_task_has_waited(client):
@@ -29,14 +30,29 @@ def test_health_shows_how_long_the_oldest_task_has_waited(client):
     assert body["tasks"]["oldest_ready_seconds"] >= 0
 
 
-def test_health_flags_a_worker_that_stopped_beating(client):
+def two_workers_one_gone():
     now = timezone.now()
-    WorkerHeartbeat.objects.create(worker_id="fresh", started_at=now, seen_at=now)
+    WorkerHeartbeat.objects.create(worker_id="host-a:12:fresh", started_at=now, seen_at=now)
     WorkerHeartbeat.objects.create(
-        worker_id="gone", started_at=now, seen_at=now - timedelta(minutes=10)
+        worker_id="host-b:34:gone", started_at=now, seen_at=now - timedelta(minutes=10)
     )
-    workers = {w["worker"]: w["stale"] for w in client.get("/health/").json()["workers"]}
-    assert workers == {"fresh": False, "gone": True}
+
+
+def test_health_counts_live_and_stale_workers_without_naming_them(client):
+    two_workers_one_gone()
+    body = client.get("/health/").json()
+    assert body["workers"] == {"alive": 1, "stale": 1}
+    assert "worker_details" not in body
+    assert "host-a" not in client.get("/health/").content.decode()
+
+
+def test_staff_see_which_worker_stopped_beating(admin_client):
+    two_workers_one_gone()
+    details = admin_client.get("/health/").json()["worker_details"]
+    assert {w["worker"]: w["stale"] for w in details} == {
+        "host-a:12:fresh": False,
+        "host-b:34:gone": True,
+    }
 
 
 def test_health_refuses_to_change_state(client):

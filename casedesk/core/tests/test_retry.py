@@ -117,6 +117,11 @@ def test_backoff_grows_by_the_factor_up_to_the_cap():
     ]
 
 
+def test_backoff_of_a_very_long_policy_stays_at_the_cap():
+    policy = RetryPolicy(max_attempts=200, max_delay=timedelta(hours=1))
+    assert policy.delay(22) == policy.delay(199) == timedelta(hours=1)
+
+
 def test_a_policy_that_makes_no_sense_is_refused():
     with pytest.raises(ValueError, match="at least 1"):
         RetryPolicy(max_attempts=0)

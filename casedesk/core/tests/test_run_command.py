@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,11 @@ def test_demo_is_idempotent_and_prints_the_logins(embedded_env):
 
 
 def test_demo_refuses_production_mode_without_force(embedded_env):
-    embedded_env.update(CASEDESK_DEBUG="0", SECRET_KEY="p" * 40)
+    embedded_env.update(
+        CASEDESK_DEBUG="0",
+        SECRET_KEY="prod-" + "k3y" * 20,
+        CASEDESK_BASE_URL="https://desk.example.com",
+    )
     assert run_casedesk(embedded_env, "migrate", "-v0").returncode == 0
     result = run_casedesk(embedded_env, "demo")
     assert result.returncode != 0
@@ -67,18 +72,18 @@ def test_run_serves_pages_and_runs_the_worker_in_one_process(embedded_env):
         text=True,
     )
     try:
-        health: dict[str, object] = {}
+        health: dict[str, Any] = {}
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 status, body = get(f"{base}/health/")
                 health = json.loads(body)
-                if status == 200 and health["workers"]:
+                if status == 200 and health["workers"]["alive"]:
                     break
             except OSError:
                 pass
             time.sleep(0.5)
-        assert health.get("workers"), f"the worker never recorded a heartbeat: {health}"
+        assert health.get("workers", {}).get("alive"), f"no worker heartbeat: {health}"
 
         status, body = get(f"{base}/hours/")
         assert status == 200

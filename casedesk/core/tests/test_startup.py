@@ -25,7 +25,19 @@ def casedesk(tmp_path, *args, **env):
         ("EMAIL_URL", "smtp://mail.example.com?tls=yes-please", "EMAIL_URL: tls= must be 1 or 0"),
         ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL: scheme must be one of"),
         ("CASEDESK_BASE_URL", "desk.example.com", "CASEDESK_BASE_URL: scheme must be one of"),
-        ("SECRET_KEY", "short", "SECRET_KEY: must be at least 32 characters"),
+        ("SECRET_KEY", "short", "SECRET_KEY: must be at least 50 characters"),
+        (
+            "SECRET_KEY",
+            "a" * 60,
+            "SECRET_KEY: must be at least 50 characters with at least 5 different",
+        ),
+        ("ALLOWED_HOSTS", "", "ALLOWED_HOSTS: is empty"),
+        (
+            "CASEDESK_DEFAULT_CALENDAR",
+            "Not A Slug!",
+            "CASEDESK_DEFAULT_CALENDAR: must be a calendar's name",
+        ),
+        ("REDIS_URL", "unix://", "REDIS_URL: no socket path"),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_a_message_naming_it(tmp_path, variable, value, message):
@@ -51,6 +63,39 @@ def test_the_embedded_set_up_generates_a_secret_key_once_and_keeps_it(tmp_path):
     assert key_file.read_text() == first
 
 
+PRODUCTION = {
+    "CASEDESK_DEBUG": "0",
+    "SECRET_KEY": "x7-" + "k" * 20 + "-q9Zr" + "m" * 30 + "!Lw",
+    "CASEDESK_BASE_URL": "https://desk.example.com",
+}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "CASEDESK_BASE_URL",
+            "http://desk.example.com",
+            "CASEDESK_BASE_URL: is required when CASEDESK_DEBUG is off and must be https://",
+        ),
+        ("CASEDESK_BASE_URL", "", "CASEDESK_BASE_URL: is required"),
+        ("ALLOWED_HOSTS", "*", "ALLOWED_HOSTS: * would answer any Host header"),
+    ],
+)
+def test_production_mode_refuses_unsafe_addresses(tmp_path, variable, value, message):
+    result = casedesk(tmp_path, "check", **{**PRODUCTION, variable: value})
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_a_generated_key_file_that_was_emptied_is_reported_not_used(tmp_path):
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "secret_key").write_text("")
+    result = casedesk(tmp_path, "check")
+    assert result.returncode == 2
+    assert "secret_key holds no usable key; delete it to generate one" in result.stderr
+
+
 def test_production_mode_passes_the_deployment_checklist(tmp_path):
     result = casedesk(
         tmp_path,
@@ -58,9 +103,7 @@ def test_production_mode_passes_the_deployment_checklist(tmp_path):
         "--deploy",
         "--fail-level",
         "WARNING",
-        CASEDESK_DEBUG="0",
-        SECRET_KEY="x7-" + "k" * 20 + "-q9Zr" + "m" * 30 + "!Lw",
-        CASEDESK_BASE_URL="https://desk.example.com",
+        **PRODUCTION,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

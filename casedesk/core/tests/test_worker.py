@@ -14,6 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from casedesk.core import periodic
 from casedesk.core.models import PeriodicSchedule, WorkerHeartbeat
 from casedesk.core.tasks import requeue_abandoned_tasks
+from casedesk.core.tests.embedded import embedded_environ, run_casedesk
 from casedesk.core.worker import CasedeskWorker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,7 +67,7 @@ def test_the_abandoned_task_sweep_is_registered_as_a_periodic_task():
     assert SWEEP in periodic.registered()
 
 
-def test_a_due_periodic_task_is_enqueued_once_however_many_workers_ask():
+def test_a_due_periodic_run_is_claimed_once_by_a_conditional_update():
     now = timezone.now()
     first = periodic.enqueue_due(now)
     second = periodic.enqueue_due(now)
@@ -87,3 +88,59 @@ def test_a_periodic_task_is_enqueued_again_after_its_interval():
 def test_a_periodic_interval_must_be_positive():
     with pytest.raises(ValueError, match="positive interval"):
         periodic.periodic(every=timedelta(0))
+
+
+def test_the_worker_survives_losing_the_database_and_carries_on(monkeypatch):
+    """django-tasks-db's loop re-raises a lost connection; ours waits and starts it again."""
+    from django.db import OperationalError
+    from django_tasks_db.models import DBTaskResultQuerySet
+
+    from casedesk.core import worker as worker_module
+
+    real_get_locked = DBTaskResultQuerySet.get_locked
+    failures: list[str] = []
+
+    def get_locked_after_an_outage(self):
+        if len(failures) < 2:
+            failures.append("server closed the connection unexpectedly")
+            raise OperationalError(failures[-1])
+        return real_get_locked(self)
+
+    monkeypatch.setattr(DBTaskResultQuerySet, "get_locked", get_locked_after_an_outage)
+    monkeypatch.setattr(worker_module, "RECONNECT_FIRST_WAIT", 0.05)
+    result = requeue_abandoned_tasks.enqueue()
+    worker = CasedeskWorker(interval=0.05, schedule=False)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if DBTaskResult.objects.get(id=result.id).status == "SUCCESSFUL":
+                break
+            time.sleep(0.05)
+        assert len(failures) == 2
+        assert DBTaskResult.objects.get(id=result.id).status == "SUCCESSFUL"
+        assert worker._task_thread is not None and worker._task_thread.is_alive()
+    finally:
+        worker.stop()
+
+
+def test_worker_ids_differ_even_for_the_same_process():
+    from casedesk.core.worker import new_worker_id
+
+    assert new_worker_id() != new_worker_id()
+    assert len(new_worker_id()) <= 64
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--interval", "nan"], "finite"),
+        (["--interval", "-1"], "zero or greater"),
+        (["--max-tasks", "0"], "greater than zero"),
+        (["--queue", "default,,mail"], "queue names must not be empty"),
+    ],
+)
+def test_the_worker_command_refuses_nonsense_arguments(tmp_path, args, message):
+    result = run_casedesk(embedded_environ(tmp_path), "worker", *args)
+    assert result.returncode == 2
+    assert message in result.stderr

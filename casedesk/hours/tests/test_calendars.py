@@ -39,12 +39,20 @@ def test_the_default_holidays_2026_are_the_us_holidays_a_vendor_closes_for():
 def test_a_holiday_on_a_weekend_is_observed_on_the_nearest_weekday_even_across_new_year():
     holidays = Calendar.objects.get(name="default").holidays_between(2027, 2027)
     assert holidays[dt.date(2027, 7, 5)] == "Independence Day (observed)"  # Sunday -> Monday
-    assert holidays[dt.date(2027, 12, 24)] == "Christmas Eve; Christmas Day (observed)"
+    assert holidays[dt.date(2027, 12, 24)] == "Christmas Day (observed)"  # 25th is a Saturday
+    # Christmas Eve, a company day, moves back to the last weekday still open.
+    assert holidays[dt.date(2027, 12, 23)] == "Christmas Eve (observed)"
     # 1 January 2028 is a Saturday: the office closes on Friday 31 December 2027.
     assert holidays[dt.date(2027, 12, 31)] == "New Year's Day (observed)"
     assert dt.date(2028, 1, 1) not in Calendar.objects.get(name="default").holidays_between(
         2028, 2028
     )
+
+
+def test_christmas_eve_on_a_sunday_closes_the_friday_before():
+    holidays = Calendar.objects.get(name="default").holidays_between(2028, 2028)
+    assert holidays[dt.date(2028, 12, 22)] == "Christmas Eve (observed)"
+    assert dt.date(2028, 12, 24) not in holidays
 
 
 def test_company_days_add_to_the_rules():
@@ -96,6 +104,33 @@ def test_changing_the_hours_or_the_zone_bumps_the_version():
     calendar.refresh_from_db()
     assert calendar.version == version + 2
     assert calendar_named("default").zone.key == "America/New_York"
+
+
+def test_deleting_a_holiday_reopens_the_desk_in_every_process():
+    calendar = Calendar.objects.get(name="default")
+    holiday = Holiday.objects.create(calendar=calendar, date=dt.date(2026, 12, 30), name="Closed")
+    noon = dt.datetime(2026, 12, 30, 12, 0, tzinfo=CHICAGO)
+    assert not calendar_named("default").clock.is_open(noon)
+    holiday.delete()
+    assert calendar_named("default").clock.is_open(noon)
+
+
+def test_version_bumps_add_up_when_two_changes_race():
+    stale = Calendar.objects.get(name="default")
+    fresh = Calendar.objects.get(name="default")
+    start = fresh.version
+    Holiday.objects.create(calendar=fresh, date=dt.date(2026, 12, 30), name="Via import")
+    stale.title = "Support hours (edited)"
+    stale.save()  # holds the version read before the import's bump
+    assert Calendar.objects.get(name="default").version == start + 2
+
+
+def test_the_shipped_calendars_cannot_be_deleted_in_the_admin(admin_client):
+    calendar = Calendar.objects.get(name="default")
+    response = admin_client.get(f"/admin/hours/calendar/{calendar.pk}/delete/")
+    assert response.status_code == 403
+    other = Calendar.objects.create(name="emea", title="EMEA", time_zone="Europe/Dublin")
+    assert admin_client.get(f"/admin/hours/calendar/{other.pk}/delete/").status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -28,17 +28,24 @@ def test_two_business_hours_from_christmas_eve_evening_is_monday_9am():
 
 
 def test_due_on_the_24x7_calendar_counts_every_hour():
-    assert (
-        hours(
-            "due", "--start", "2026-12-24T18:00:00-06:00", "--duration", "2h", "--calendar", "24x7"
-        )
-        == "2026-12-24T20:00:00-06:00"
+    due = hours(
+        "due", "--start", "2026-12-24T18:00:00-06:00", "--duration", "2h", "--calendar", "24x7"
+    )
+    assert due == "2026-12-25T02:00:00+00:00"  # the 24x7 calendar's zone is UTC
+
+
+def test_due_answers_in_the_calendars_zone_whatever_offset_it_was_asked_in():
+    assert hours("due", "--start", "2026-12-01T16:00:00Z", "--duration", "90m") == (
+        "2026-12-01T11:30:00-06:00"
     )
 
 
-def test_due_answers_in_the_offset_it_was_asked_in():
-    assert hours("due", "--start", "2026-12-01T16:00:00Z", "--duration", "90m") == (
-        "2026-12-01T17:30:00+00:00"
+def test_due_across_the_spring_change_shows_daylight_time():
+    # Friday 18:00-19:00 CST gives one hour; the other starts Monday 9 March at
+    # 07:00 CDT, after the clocks went forward. With the start's fixed -06:00
+    # this would read 07:00, the wrong wall-clock time.
+    assert hours("due", "--start", "2026-03-06T18:00:00-06:00", "--duration", "2h") == (
+        "2026-03-09T08:00:00-05:00"
     )
 
 
@@ -52,6 +59,8 @@ def test_due_answers_in_the_offset_it_was_asked_in():
             ["--start", "2026-12-24T18:00:00Z", "--duration", "2h", "--calendar", "x"],
             "no calendar named 'x'",
         ),
+        (["--start", "9999-12-31T23:00:00+00:00", "--duration", "2h"], "no due time within"),
+        (["--start", "2026-12-24T18:00:00Z", "--duration", "100000000h"], "--duration|no due time"),
     ],
 )
 def test_due_with_bad_input_says_what_to_fix(args, message):
@@ -113,15 +122,18 @@ def test_import_ics_twice_updates_instead_of_duplicating(tmp_path):
     assert Holiday.objects.count() == 3
 
 
-def test_imported_holidays_close_the_desk():
+def test_imported_holidays_close_the_desk_even_for_a_clock_already_cached(tmp_path):
     from casedesk.hours.services import current_calendar
 
-    calendar = Calendar.objects.get(name="default")
-    Holiday.objects.create(calendar=calendar, date=dt.date(2026, 8, 17), name="Company offsite")
+    monday = dt.datetime(2026, 8, 17, 15, 0, tzinfo=dt.UTC)
+    assert current_calendar().clock.is_open(monday)  # the clock is now cached
+    path = tmp_path / "company.ics"
+    path.write_bytes(ICS)
+    hours("import-ics", str(path), "--calendar", "default")  # 17 and 18 August off
+    assert not current_calendar().clock.is_open(monday)
     assert hours("due", "--start", "2026-08-14T18:00:00-05:00", "--duration", "2h") == (
-        "2026-08-18T08:00:00-05:00"
+        "2026-08-19T08:00:00-05:00"
     )
-    assert not current_calendar().clock.is_open(dt.datetime(2026, 8, 17, 15, 0, tzinfo=dt.UTC))
 
 
 def test_export_then_import_round_trips_the_holidays(client, tmp_path):

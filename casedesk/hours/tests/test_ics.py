@@ -27,6 +27,41 @@ def test_a_recurring_event_is_skipped_with_a_reason():
     assert parsed.skipped == ["'Christmas': recurring events are not expanded; list each date"]
 
 
+def event_file(*lines: str) -> bytes:
+    body = "\r\n".join(
+        ["BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", *lines, "END:VEVENT", "END:VCALENDAR"]
+    )
+    return body.encode()
+
+
+def test_a_duration_in_days_gives_one_holiday_per_day():
+    parsed = parse_holidays(
+        event_file("DTSTART;VALUE=DATE:20261228", "DURATION:P3D", "SUMMARY:Shutdown")
+    )
+    assert [day for day, _ in parsed.holidays] == [dt.date(2026, 12, d) for d in (28, 29, 30)]
+
+
+def test_extra_dates_of_a_recurring_event_are_reported_not_dropped():
+    parsed = parse_holidays(
+        event_file("DTSTART;VALUE=DATE:20261224", "RDATE;VALUE=DATE:20261231", "SUMMARY:Half day")
+    )
+    assert parsed.holidays == []
+    assert "recurring events are not expanded" in parsed.skipped[0]
+
+
+def test_a_second_summary_does_not_garble_the_name():
+    parsed = parse_holidays(
+        event_file("DTSTART;VALUE=DATE:20261224", "SUMMARY:Company day", "SUMMARY:second")
+    )
+    assert parsed.holidays == [(dt.date(2026, 12, 24), "Company day")]
+
+
+def test_an_event_at_the_end_of_time_is_skipped_not_a_crash():
+    parsed = parse_holidays(event_file("DTSTART;VALUE=DATE:99991231", "SUMMARY:Doom"))
+    assert parsed.holidays == []
+    assert parsed.skipped and "'Doom'" in parsed.skipped[0]
+
+
 def test_an_event_of_months_is_not_a_holiday():
     data = export_holidays("T", [(dt.date(2026, 1, 1), "Sabbatical")]).replace(
         b"DTEND;VALUE=DATE:20260102", b"DTEND;VALUE=DATE:20260601"
@@ -37,8 +72,9 @@ def test_an_event_of_months_is_not_a_holiday():
 @settings(max_examples=300)
 @given(st.binary(max_size=400))
 def test_random_bytes_are_either_read_or_refused_with_ics_error(data):
+    # Framed so the parser itself sees the garbage, not only the quick checks.
     try:
-        parse_holidays(b"BEGIN:VCALENDAR\r\n" + data)
+        parse_holidays(b"BEGIN:VCALENDAR\r\n" + data + b"\r\nEND:VCALENDAR\r\n")
     except IcsError:
         pass
 
@@ -66,7 +102,7 @@ def test_random_bytes_are_either_read_or_refused_with_ics_error(data):
     )
 )
 def test_malformed_structures_are_read_or_refused_with_ics_error(lines):
-    data = "\r\n".join(["BEGIN:VCALENDAR", *lines]).encode()
+    data = "\r\n".join(["BEGIN:VCALENDAR", *lines, "END:VCALENDAR"]).encode()
     try:
         parse_holidays(data)
     except IcsError:

@@ -99,6 +99,18 @@ def test_a_far_future_year_is_computed_from_the_rules(client):
     assert "Thu 23 Nov 2090" in html  # Thanksgiving 2090
 
 
+@pytest.mark.parametrize("name", ["%00", "a%00b", "x" * 80, "../default", "default%0a"])
+def test_a_calendar_name_that_is_not_a_name_is_not_found(client, name):
+    assert client.get(f"/hours/?calendar={name}").status_code == 404
+    assert client.get(f"/api/hours/status?calendar={name}").status_code == 404
+    assert client.get(f"/hours/holidays.ics?calendar={name}").status_code == 404
+
+
+def test_a_missing_default_calendar_is_named_in_the_error(client, settings):
+    settings.CASEDESK_DEFAULT_CALENDAR = "missing"
+    assert client.get("/api/hours/status").json() == {"error": "no calendar named 'missing'"}
+
+
 def test_an_absurd_year_is_not_found(client):
     assert client.get("/hours/99999/").status_code == 404
 

@@ -84,6 +84,13 @@ def test_url_must_have_an_allowed_scheme_and_a_host():
         get_url("U", "", {"U": "https://desk.example.com:99999"}, schemes=("https",))
 
 
+def test_a_unix_socket_url_names_a_path_instead_of_a_host():
+    value = get_url("R", "", {"R": "unix:///run/redis.sock"}, schemes=("unix",), hostless=("unix",))
+    assert value == "unix:///run/redis.sock"
+    with pytest.raises(ConfigError, match="^R: no socket path"):
+        get_url("R", "", {"R": "unix://"}, schemes=("unix",), hostless=("unix",))
+
+
 def test_email_url_console_file_and_locmem():
     assert parse_email_url("EMAIL_URL", "console:").backend.endswith("console.EmailBackend")
     assert parse_email_url("EMAIL_URL", "locmem:").backend.endswith("locmem.EmailBackend")
@@ -120,6 +127,9 @@ def test_email_url_smtps_means_implicit_tls_on_465():
         ("smtp://mail.example.com?starttls=1", "unknown option"),
         ("smtp://mail.example.com:port", "bad port"),
         ("file://", "needs a folder"),
+        ("file://var/mail", "absolute folder"),
+        ("smtp://mail.example.com:0", "bad port"),
+        ("smtp://mail.example.com?timeout=-5", "positive number of seconds"),
     ],
 )
 def test_a_bad_email_url_says_what_is_wrong(value, message):

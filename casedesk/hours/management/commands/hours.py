@@ -91,7 +91,11 @@ class Command(BaseCommand):
             due = calendar.clock.add(start, duration)
         except CalendarNeverOpens as exc:
             raise CommandError(f"calendar {calendar.name!r}: {exc}") from None
-        self.stdout.write(due.astimezone(start.tzinfo).isoformat())
+        except (ValueError, OverflowError) as exc:
+            raise CommandError(f"no due time within the calendar's range: {exc}") from None
+        # In the calendar's zone, so the wall-clock reading is right after a
+        # daylight-saving change (the start's fixed offset would not be).
+        self.stdout.write(due.astimezone(calendar.zone).isoformat())
 
     def import_ics(self, path: Path, name: str) -> None:
         try:

@@ -7,6 +7,7 @@
     timeZoneName: "short"
   });
   document.querySelectorAll("[data-local-for]").forEach(function (el) {
+    if (zone && zone === el.getAttribute("data-calendar-zone")) { return; }
     var when = new Date(el.getAttribute("data-local-for"));
     if (isNaN(when.getTime())) { return; }
     el.textContent = "Your time: " + fmt.format(when) + (zone ? " (" + zone + ")" : "");
