@@ -180,6 +180,11 @@ def _databases() -> dict[str, dict[str, object]]:
             "timeout": 20,
         }
         config["CONN_MAX_AGE"] = 0
+        # Tests get a file too, not Django's shared-cache in-memory database:
+        # that one answers "table is locked" at once when a worker thread
+        # writes, where a real WAL file waits, so threaded tests would test
+        # something production never runs.
+        config["TEST"] = {"NAME": str(VAR_DIR / "test_casedesk.sqlite3")}
     elif engine not in ("django.db.backends.postgresql",):
         raise ConfigError(
             "DATABASE_URL", f"casedesk supports SQLite and PostgreSQL, not {engine!r}"
