@@ -7,7 +7,6 @@ stops start-up with a message naming the variable (``casedesk.lib.env``).
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +22,7 @@ from casedesk.lib.env import (
     get_url,
     parse_email_url,
 )
+from casedesk.lib.names import is_calendar_name
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -231,7 +231,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # The calendar that decides "is support open?" everywhere (hours.services).
 CASEDESK_DEFAULT_CALENDAR = get_str("CASEDESK_DEFAULT_CALENDAR", "default")
-if not re.fullmatch(r"[-a-zA-Z0-9_]{1,50}", CASEDESK_DEFAULT_CALENDAR):
+if not is_calendar_name(CASEDESK_DEFAULT_CALENDAR):
     raise ConfigError(
         "CASEDESK_DEFAULT_CALENDAR", "must be a calendar's name (letters, digits, - and _)"
     )

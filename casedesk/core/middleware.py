@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable
-from functools import lru_cache
 from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from casedesk.lib.names import is_time_zone
+
 COOKIE = "casedesk_tz"
-
-
-@lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
 
 
 def viewer_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
@@ -31,7 +27,7 @@ def viewer_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
     # Written unencoded by viewer-zone.js; accept a percent-encoded one as well.
     name = unquote(request.COOKIES.get(COOKIE, ""))
     # Only names from the zone database: a cookie is user input.
-    if name in _zones():
+    if is_time_zone(name):
         return zoneinfo.ZoneInfo(name)
     return None
 

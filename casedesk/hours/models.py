@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime
 import re
 import zoneinfo
-from functools import lru_cache
 from typing import Any
 
 import holidays as holidays_lib
@@ -27,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from casedesk.hours import observance as rules_engine
+from casedesk.lib.names import CALENDAR_NAME_MAX_LENGTH, is_time_zone
 
 
 class Weekday(models.IntegerChoices):
@@ -50,13 +50,8 @@ def validate_hhmm(value: str) -> None:
         )
 
 
-@lru_cache(maxsize=1)
-def _known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 def validate_time_zone(value: str) -> None:
-    if value not in _known_zones():
+    if not is_time_zone(value):
         raise ValidationError(
             "%(value)s is not a known time zone; use an IANA name such as America/Chicago.",
             params={"value": value},
@@ -73,7 +68,9 @@ def validate_country(value: str) -> None:
 
 class Calendar(models.Model):
     name = models.SlugField(
-        max_length=50, unique=True, help_text='How code and URLs refer to it, e.g. "default".'
+        max_length=CALENDAR_NAME_MAX_LENGTH,
+        unique=True,
+        help_text='How code and URLs refer to it, e.g. "default".',
     )
     title = models.CharField(max_length=200, help_text="Shown to customers, e.g. Support hours.")
     time_zone = models.CharField(

@@ -10,7 +10,6 @@ calendar's version changes.
 from __future__ import annotations
 
 import datetime
-import re
 import threading
 import zoneinfo
 from dataclasses import dataclass
@@ -20,14 +19,12 @@ from django.utils import timezone
 
 from casedesk.hours.clock import BusinessClock, CalendarNeverCloses, CalendarNeverOpens
 from casedesk.hours.models import Calendar
+from casedesk.lib.names import is_calendar_name
 
 # Holidays are expanded for this many years around today when a clock is built;
 # rules keep working for any year, this only bounds the precomputation.
 YEARS_BEFORE = 10
 YEARS_AFTER = 15
-
-
-_NAME = re.compile(r"[-a-zA-Z0-9_]{1,50}")
 
 
 class UnknownCalendar(LookupError):
@@ -81,7 +78,7 @@ def calendar_named(name: str) -> LoadedCalendar:
     """The calendar called ``name`` with its clock; one small query when cached."""
     # Names are slugs; anything else (a NUL byte from a URL, say) is not one,
     # and must not reach the database driver.
-    if not _NAME.fullmatch(name):
+    if not is_calendar_name(name):
         raise UnknownCalendar(f"no calendar named {name[:60]!r}")
     try:
         row = Calendar.objects.only("pk", "version").get(name=name)
