@@ -93,6 +93,11 @@ def calendar_named(name: str) -> LoadedCalendar:
     return loaded
 
 
+def calendar_or_default(name: str) -> LoadedCalendar:
+    """The calendar called ``name``, or the default one when no name is given."""
+    return calendar_named(name) if name else current_calendar()
+
+
 def clear_cache() -> None:
     """Forget every cached clock (tests; a process never needs it)."""
     with _lock:

@@ -13,8 +13,7 @@ from casedesk.hours.models import Weekday
 from casedesk.hours.services import (
     LoadedCalendar,
     UnknownCalendar,
-    calendar_named,
-    current_calendar,
+    calendar_or_default,
     holidays_in_year,
     status,
 )
@@ -24,9 +23,8 @@ MIN_YEAR, MAX_YEAR = 1970, 2100
 
 
 def _calendar(request: HttpRequest) -> LoadedCalendar:
-    name = request.GET.get("calendar", "")
     try:
-        return calendar_named(name) if name else current_calendar()
+        return calendar_or_default(request.GET.get("calendar", ""))
     except UnknownCalendar as exc:
         raise Http404(str(exc)) from None
 
@@ -83,9 +81,8 @@ def hours_page(request: HttpRequest, year: int | None = None) -> HttpResponse:
 
 @require_GET
 def status_api(request: HttpRequest) -> JsonResponse:
-    name = request.GET.get("calendar", "")
     try:
-        calendar = calendar_named(name) if name else current_calendar()
+        calendar = calendar_or_default(request.GET.get("calendar", ""))
     except UnknownCalendar as exc:
         return JsonResponse({"error": str(exc)}, status=404)
     response = JsonResponse(status(calendar).as_json())

@@ -21,8 +21,7 @@ from casedesk.hours.models import Calendar, Holiday
 from casedesk.hours.services import (
     LoadedCalendar,
     UnknownCalendar,
-    calendar_named,
-    current_calendar,
+    calendar_or_default,
     status,
 )
 
@@ -66,7 +65,7 @@ class Command(BaseCommand):
 
     def _calendar(self, name: str) -> LoadedCalendar:
         try:
-            return calendar_named(name) if name else current_calendar()
+            return calendar_or_default(name)
         except UnknownCalendar as exc:
             raise CommandError(str(exc)) from None
 
