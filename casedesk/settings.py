@@ -179,7 +179,6 @@ def _databases() -> dict[str, dict[str, object]]:
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }
-        config["CONN_MAX_AGE"] = 0
         # Tests get a file too, not Django's shared-cache in-memory database:
         # that one answers "table is locked" at once when a worker thread
         # writes, where a real WAL file waits, so threaded tests would test

@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable
 
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.db.utils import DatabaseError, InterfaceError
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
@@ -81,7 +81,6 @@ class CasedeskWorker:
         """Beat (so a task this worker holds is not taken for abandoned) and schedule."""
         while not self._stop.is_set():
             try:
-                close_old_connections()
                 if self._task_thread is not None and not self._task_thread.is_alive():
                     # A worker that no longer runs tasks must not look alive.
                     return
@@ -114,7 +113,6 @@ class CasedeskWorker:
                 if not self.worker.running or self._stop.is_set():
                     return
                 logger.exception("the task loop lost the database; trying again in %.0f s", wait)
-                _close_connection()
                 if self._stop.wait(wait):
                     return
                 wait = min(wait * 2, RECONNECT_MAX_WAIT)

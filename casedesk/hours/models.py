@@ -95,7 +95,8 @@ class Calendar(models.Model):
         return f"{self.title} ({self.name})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding and kwargs.get("update_fields") is None:
+        adding = self._state.adding
+        if not adding and kwargs.get("update_fields") is None:
             # Never write back a version read earlier: touch() owns it.
             kwargs["update_fields"] = [
                 f.name
@@ -103,7 +104,8 @@ class Calendar(models.Model):
                 if not f.primary_key and f.name != "version"
             ]
         super().save(*args, **kwargs)
-        self.touch()
+        if not adding:  # a new calendar has no cached clocks to make stale
+            self.touch()
 
     def touch(self) -> None:
         """Mark every cached clock built from this calendar as stale.
