@@ -14,9 +14,18 @@ from casedesk.core.demo import DEMO_LOGINS, load_demo
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("calendars")]
 
 
-def test_an_admin_adds_a_company_day_and_the_hours_page_lists_it(page, live_server, screenshot_dir):
+def open_default_calendar_as_admin(page, live_server):
+    """Log in with the demo admin and open the default calendar's change form."""
     load_demo()
     admin = next(login for login in DEMO_LOGINS if login.role == "admin")
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/hours/calendar/")
+    page.fill("#id_username", admin.username)
+    page.fill("#id_password", admin.password)
+    page.click("input[type=submit]")
+    page.get_by_role("link", name="default", exact=True).click()
+
+
+def test_an_admin_adds_a_company_day_and_the_hours_page_lists_it(page, live_server, screenshot_dir):
     # A weekday next year, so it is listed on /hours/ whatever today is.
     day = dt.date(timezone.now().year + 1, 3, 10)
     while day.weekday() >= 5:
@@ -26,11 +35,7 @@ def test_an_admin_adds_a_company_day_and_the_hours_page_lists_it(page, live_serv
     expect(page.get_by_test_id("open-state")).to_be_visible()  # warms the cached clock
     assert "Inventory day" not in page.content()
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/hours/calendar/")
-    page.fill("#id_username", admin.username)
-    page.fill("#id_password", admin.password)
-    page.click("input[type=submit]")
-    page.get_by_role("link", name="default", exact=True).click()
+    open_default_calendar_as_admin(page, live_server)
     page.get_by_text("Add another Holiday", exact=True).click()
     page.fill("input[name='holidays-0-date']", day.isoformat())
     page.fill("input[name='holidays-0-name']", "Inventory day")
@@ -44,13 +49,7 @@ def test_an_admin_adds_a_company_day_and_the_hours_page_lists_it(page, live_serv
 
 
 def test_the_admin_refuses_an_interval_that_ends_before_it_starts(page, live_server):
-    load_demo()
-    admin = next(login for login in DEMO_LOGINS if login.role == "admin")
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/hours/calendar/")
-    page.fill("#id_username", admin.username)
-    page.fill("#id_password", admin.password)
-    page.click("input[type=submit]")
-    page.get_by_role("link", name="default", exact=True).click()
+    open_default_calendar_as_admin(page, live_server)
     page.fill("input[name='intervals-0-end']", "06:00")
     page.click("input[name='_save']")
     expect(page.locator(".errorlist").first).to_contain_text(

@@ -12,6 +12,13 @@ def casedesk(tmp_path, *args, **env):
     return run_casedesk(embedded_environ(tmp_path, **env), *args)
 
 
+def assert_refused(result, message):
+    """Exit code 2 and one plain line naming the variable: no traceback."""
+    assert result.returncode == 2, result.stderr
+    assert f"casedesk: configuration error: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
@@ -41,16 +48,14 @@ def casedesk(tmp_path, *args, **env):
     ],
 )
 def test_a_bad_setting_stops_start_up_with_a_message_naming_it(tmp_path, variable, value, message):
-    result = casedesk(tmp_path, "check", **{variable: value})
-    assert result.returncode == 2, result.stderr
-    assert f"casedesk: configuration error: {message}" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_refused(casedesk(tmp_path, "check", **{variable: value}), message)
 
 
 def test_production_mode_refuses_to_start_without_a_secret_key(tmp_path):
-    result = casedesk(tmp_path, "check", CASEDESK_DEBUG="0")
-    assert result.returncode == 2
-    assert "SECRET_KEY: is required when CASEDESK_DEBUG is off" in result.stderr
+    assert_refused(
+        casedesk(tmp_path, "check", CASEDESK_DEBUG="0"),
+        "SECRET_KEY: is required when CASEDESK_DEBUG is off",
+    )
 
 
 def test_the_embedded_set_up_generates_a_secret_key_once_and_keeps_it(tmp_path):
@@ -83,17 +88,17 @@ PRODUCTION = {
     ],
 )
 def test_production_mode_refuses_unsafe_addresses(tmp_path, variable, value, message):
-    result = casedesk(tmp_path, "check", **{**PRODUCTION, variable: value})
-    assert result.returncode == 2
-    assert message in result.stderr
+    assert_refused(casedesk(tmp_path, "check", **{**PRODUCTION, variable: value}), message)
 
 
 def test_a_generated_key_file_that_was_emptied_is_reported_not_used(tmp_path):
     (tmp_path / "var").mkdir()
     (tmp_path / "var" / "secret_key").write_text("")
-    result = casedesk(tmp_path, "check")
-    assert result.returncode == 2
-    assert "secret_key holds no usable key; delete it to generate one" in result.stderr
+    assert_refused(
+        casedesk(tmp_path, "check"),
+        f"SECRET_KEY: {tmp_path / 'var' / 'secret_key'} holds no usable key; "
+        "delete it to generate one",
+    )
 
 
 def test_production_mode_passes_the_deployment_checklist(tmp_path):
