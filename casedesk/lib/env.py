@@ -17,8 +17,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from casedesk.hours.clock import parse_duration
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -91,6 +94,56 @@ def get_int(
     if maximum is not None and value > maximum:
         raise ConfigError(name, f"must be at most {maximum}, got {value}")
     return value
+
+
+def get_duration(
+    name: str,
+    default: timedelta,
+    environ: Mapping[str, str] | None = None,
+    *,
+    minimum: timedelta = timedelta(seconds=1),
+) -> timedelta:
+    """Read a duration such as ``15m``, ``1h``, ``2h30m`` or ISO-8601 ``PT30M``."""
+    env = _environ(environ)
+    if name not in env:
+        return default
+    try:
+        value = parse_duration(env[name])
+    except ValueError as exc:
+        raise ConfigError(name, str(exc)) from None
+    if value < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most ``limit`` events per ``period``: written ``3/1h`` in the environment."""
+
+    limit: int
+    period: timedelta
+
+    def __str__(self) -> str:
+        return f"{self.limit} per {self.period}"
+
+
+def get_rate(name: str, default: Rate, environ: Mapping[str, str] | None = None) -> Rate:
+    """Read a rate such as ``3/1h`` (three per hour) or ``30/15m``."""
+    env = _environ(environ)
+    if name not in env:
+        return default
+    count, slash, period = env[name].strip().partition("/")
+    if not slash or not count.strip().isdigit() or int(count) < 1:
+        raise ConfigError(
+            name, f"expected a count and a period such as '3/1h' or '30/15m', got {env[name]!r}"
+        )
+    try:
+        duration = parse_duration(period)
+    except ValueError as exc:
+        raise ConfigError(name, str(exc)) from None
+    if duration <= timedelta(0):
+        raise ConfigError(name, "the period must be longer than zero")
+    return Rate(int(count), duration)
 
 
 def get_list(name: str, default: list[str], environ: Mapping[str, str] | None = None) -> list[str]:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from casedesk.lib.env import (
     ConfigError,
+    Rate,
     get_bool,
+    get_duration,
     get_int,
     get_list,
+    get_rate,
     get_str,
     get_url,
     parse_email_url,
@@ -151,3 +156,26 @@ def test_any_boolean_text_either_parses_or_raises_config_error(value):
         get_bool("B", False, {"B": value})
     except ConfigError as exc:
         assert exc.name == "B"
+
+
+def test_duration_reads_the_clock_notation_and_refuses_zero_or_garbage():
+    assert get_duration("D", timedelta(minutes=5), {"D": "15m"}) == timedelta(minutes=15)
+    assert get_duration("D", timedelta(minutes=5), {"D": "PT1H"}) == timedelta(hours=1)
+    assert get_duration("D", timedelta(minutes=5), {}) == timedelta(minutes=5)
+    for bad in ("", "soon", "0m", "15"):
+        with pytest.raises(ConfigError, match="^D: "):
+            get_duration("D", timedelta(minutes=5), {"D": bad})
+
+
+def test_rate_is_a_count_per_period():
+    assert get_rate("R", Rate(1, timedelta(hours=1)), {"R": "3/1h"}) == Rate(3, timedelta(hours=1))
+    assert get_rate("R", Rate(1, timedelta(hours=1)), {"R": " 30 / 15m "}) == Rate(
+        30, timedelta(minutes=15)
+    )
+    assert str(Rate(3, timedelta(hours=1))) == "3 per 1:00:00"
+
+
+@pytest.mark.parametrize("raw", ["3", "3/", "/1h", "0/1h", "-1/1h", "x/1h", "3/soon", "3/0s"])
+def test_a_bad_rate_says_how_to_write_one(raw):
+    with pytest.raises(ConfigError, match="^R: "):
+        get_rate("R", Rate(1, timedelta(hours=1)), {"R": raw})
