@@ -35,3 +35,52 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker_id} ({self.hostname}:{self.pid})"
+
+
+class RateLimitBucket(models.Model):
+    """One key (an address, a network) counted by one rate policy (core.ratelimit).
+
+    The key is stored only as a keyed hash, never in clear. Every write takes
+    this row's lock (an upsert), which is what serialises two processes
+    counting the same key on PostgreSQL. Each write also moves ``expires_at``
+    to its time plus the policy's period: after it none of the bucket's hits
+    can count any more, and the periodic cleanup deletes the bucket and its
+    hits.
+    """
+
+    policy = models.CharField(max_length=100, help_text="The rate policy's name.")
+    key_hash = models.CharField(max_length=64, help_text="HMAC-SHA256 of the policy and key.")
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # ratelimit.attempt/record upsert on it; check and reset look buckets up by it.
+            models.UniqueConstraint(fields=["policy", "key_hash"], name="ratelimit_bucket_key"),
+        ]
+        indexes = [
+            # tasks.delete_expired_rate_limits finds the buckets past their expiry.
+            models.Index(fields=["expires_at"], name="ratelimit_bucket_expired_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy} {self.key_hash[:12]}"
+
+
+class RateLimitHit(models.Model):
+    """One counted event (a reset mail asked for, a failed log-in) in a bucket."""
+
+    # No index of its own: ratelimit_hit_window_idx starts with the bucket.
+    bucket = models.ForeignKey(
+        RateLimitBucket, on_delete=models.CASCADE, related_name="hits", db_index=False
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # ratelimit counts a bucket's hits in the window (at > now - period),
+            # trims those that left it, and finds the oldest to say when to retry.
+            models.Index(fields=["bucket", "at"], name="ratelimit_hit_window_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_id} at {self.at.isoformat()}"

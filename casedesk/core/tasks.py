@@ -9,6 +9,7 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
+from casedesk.core import ratelimit
 from casedesk.core.models import WorkerHeartbeat
 from casedesk.core.periodic import periodic
 
@@ -72,3 +73,18 @@ def requeue_abandoned_tasks() -> int:
             )
     WorkerHeartbeat.objects.filter(seen_at__lt=now - HEARTBEAT_KEPT_FOR).delete()
     return requeued
+
+
+# Expired rate-limit buckets only take space: they never change a decision
+# (core.ratelimit ignores hits out of the window). Hourly keeps the tables at
+# about an hour's traffic more than they need.
+@periodic(every=timedelta(hours=1))
+@task()
+def delete_expired_rate_limits() -> int:
+    """Delete rate-limit buckets, and their hits, that can no longer count.
+
+    See ``ratelimit.delete_expired``: each bucket knows when its last hit
+    leaves its window, so no policy's period needs to be known here. Returns
+    how many buckets.
+    """
+    return ratelimit.delete_expired()

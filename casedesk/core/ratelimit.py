@@ -1,0 +1,280 @@
+"""Rate limits kept in the database, shared by every web process (no Redis needed).
+
+A :class:`RatePolicy` allows at most ``limit`` hits per ``period`` for one key
+(an address, a network) in a sliding window: a hit at ``t`` counts while
+``now - period < t``, so it leaves the window at exactly ``t + period``. Its
+number lives in ``settings.py`` (an environment variable, practice 1) and is
+read at every call, so ``override_settings`` and the ``settings`` fixture work.
+
+Two ways to use a policy:
+
+* ``attempt(policy, key)`` counts the request if it is allowed and says so
+  (a password-reset mail: every request counts, a refused one does not);
+* ``check(policy, key)`` before the work, ``record(policy, key)`` after a
+  failure (log-in: a network that failed too often is refused, and only wrong
+  passwords are counted).
+
+``reset(policy, key)`` forgets a key's hits (a successful reset, an agent's
+help).
+
+Keys. The caller normalises them; the limiter compares them exactly. Lower-case
+and strip an email address; give an IP address as :mod:`ipaddress` prints it
+(and an IPv6 client as its /64 network, which one client can change at will).
+A blank key (empty or only white space) is refused with :class:`ValueError`:
+it means the caller could not tell who is asking, and counting every such
+request in one bucket would let one client lock everyone else out. Any other
+string (unicode, lone surrogates, NUL bytes, megabytes) is only hashed, so it
+is accepted.
+
+Storage. A key is stored as HMAC-SHA256 (keyed with ``SECRET_KEY``) of the
+policy name and the key, in hex: the tables hold no address in clear, and
+unlike a plain SHA-256 the hash cannot be reversed by hashing every IPv4
+address or a list of email addresses. Rotating ``SECRET_KEY`` forgets every
+count, which is harmless for windows of minutes or hours.
+
+Concurrency. Two processes counting the same key at once must not both get the
+last slot. Each write runs in one transaction:
+
+1. Upsert the (policy, key) bucket, ``INSERT ... ON CONFLICT DO UPDATE``. On
+   PostgreSQL this one statement leaves the bucket row locked by this
+   transaction whether it inserted or updated it, even when the periodic
+   cleanup deletes the row at that moment (PostgreSQL retries the insert).
+   A second process waits at its own upsert until the first commits, then
+   counts the first one's hit. On SQLite casedesk begins every transaction
+   ``IMMEDIATE`` (settings.py), which already serialises all writers.
+2. Delete the bucket's hits that left the window, count the rest, and add one
+   if the count is under the limit.
+
+:func:`check` takes no lock: its answer may be a hit or two stale, which the
+check-then-record pattern accepts (see :func:`record`).
+
+Called inside an outer ``transaction.atomic()``, the lock is held until the
+outer transaction ends, and a rollback of it takes the hit with it: count
+outside long transactions, before work that may fail.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from casedesk.core.models import RateLimitBucket, RateLimitHit
+from casedesk.lib.env import Rate
+
+# Lower-case words joined by hyphens, "password-reset-per-address"; it is
+# stored in RateLimitBucket.policy (100 characters).
+_POLICY_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_POLICY_NAME_MAX = 100
+_HASH_SALT = "casedesk.core.ratelimit"
+
+_registry: dict[str, RatePolicy] = {}
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    """A named limit: at most ``settings.<setting>`` hits per key, for a documented reason.
+
+    The rate is not a field but read from settings at each use, so that every
+    number is configured in one place (``settings.py``, from the environment)
+    and tests can change it. The comment beside each policy says the default
+    number and why (STYLE practice 6); ``why`` is the short reason for logs
+    and the admin.
+
+    Two policies may not share a name: they would share their counts.
+    """
+
+    name: str
+    setting: str
+    why: str
+
+    def __post_init__(self) -> None:
+        if len(self.name) > _POLICY_NAME_MAX or not _POLICY_NAME.fullmatch(self.name):
+            raise ValueError(
+                f"rate policy name {self.name!r} must be lower-case words joined by "
+                f"hyphens, at most {_POLICY_NAME_MAX} characters"
+            )
+        if not self.setting.isidentifier():
+            raise ValueError(f"rate policy {self.name!r}: {self.setting!r} is not a setting name")
+        if not self.why.strip():
+            raise ValueError(f"rate policy {self.name!r} needs a reason (why)")
+        existing = _registry.setdefault(self.name, self)
+        if existing != self:
+            raise ValueError(f"two rate policies are named {self.name!r}; they would share counts")
+
+    @property
+    def rate(self) -> Rate:
+        """The current rate, from ``settings.<setting>``."""
+        value = getattr(settings, self.setting, None)
+        if not isinstance(value, Rate):
+            raise ImproperlyConfigured(
+                f"rate policy {self.name!r} reads settings.{self.setting}, "
+                f"which must be a casedesk.lib.env.Rate, not {value!r}"
+            )
+        if value.limit < 1 or value.period <= timedelta(0):
+            raise ImproperlyConfigured(
+                f"settings.{self.setting} must allow at least 1 hit in a positive period, "
+                f"not {value}"
+            )
+        return value
+
+
+def policies() -> dict[str, RatePolicy]:
+    """Every policy defined so far (by the modules imported), by name."""
+    return dict(_registry)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer for one request.
+
+    ``remaining`` is how many more hits the window allows now (after this
+    one, when :func:`attempt` counted it).
+    ``retry_after`` is set only when refused: how long until enough of the
+    oldest counted hits leave the window for one more to be allowed
+    ("try again in 12 minutes").
+    """
+
+    allowed: bool
+    remaining: int
+    retry_after: timedelta | None
+
+
+def key_hash(policy: RatePolicy, key: str) -> str:
+    """What is stored for ``key`` under ``policy``: 64 hex digits, never the key."""
+    if not isinstance(key, str):
+        raise TypeError(f"a rate limit key is a str, not {type(key).__name__}")
+    if not key.strip():
+        raise ValueError(
+            f"rate policy {policy.name!r} was given a blank key: "
+            "the caller must say whose requests these are"
+        )
+    # The NUL cannot occur in a policy name, so no two (name, key) pairs give the
+    # same message; surrogatepass lets a lone surrogate through instead of failing.
+    message = policy.name.encode() + b"\0" + key.encode("utf-8", "surrogatepass")
+    return salted_hmac(_HASH_SALT, message, algorithm="sha256").hexdigest()
+
+
+def attempt(policy: RatePolicy, key: str) -> Decision:
+    """Count one hit for ``key`` and allow it, or refuse it uncounted when the window is full."""
+    hashed = key_hash(policy, key)
+    rate = policy.rate
+    with transaction.atomic():
+        now = timezone.now()
+        bucket_id = _lock_bucket(policy, hashed, rate, now)
+        decision = _decide(RateLimitHit.objects.filter(bucket_id=bucket_id), rate, now)
+        if not decision.allowed:
+            return decision
+        RateLimitHit.objects.create(bucket_id=bucket_id, at=now)
+    return Decision(allowed=True, remaining=decision.remaining - 1, retry_after=None)
+
+
+def check(policy: RatePolicy, key: str) -> Decision:
+    """Whether one more hit would be allowed now; counts nothing and takes no lock.
+
+    ``remaining`` counts this request: 1 means exactly one more hit is allowed.
+    """
+    hashed = key_hash(policy, key)
+    hits = RateLimitHit.objects.filter(bucket__policy=policy.name, bucket__key_hash=hashed)
+    return _decide(hits, policy.rate, timezone.now())
+
+
+def record(policy: RatePolicy, key: str) -> None:
+    """Count one hit for ``key`` whatever the count (a failure after :func:`check`).
+
+    Two failures at the same moment may both be recorded past the limit; the
+    key then stays refused a little longer, which is the safe side.
+    """
+    hashed = key_hash(policy, key)
+    rate = policy.rate
+    with transaction.atomic():
+        now = timezone.now()
+        bucket_id = _lock_bucket(policy, hashed, rate, now)
+        RateLimitHit.objects.create(bucket_id=bucket_id, at=now)
+
+
+def reset(policy: RatePolicy, key: str) -> None:
+    """Forget every hit of ``key`` under ``policy``; its next request starts afresh."""
+    hashed = key_hash(policy, key)
+    RateLimitHit.objects.filter(bucket__policy=policy.name, bucket__key_hash=hashed).delete()
+
+
+def delete_expired(now: datetime | None = None, batch: int = 1000) -> int:
+    """Delete the buckets past their expiry with their hits; return how many buckets.
+
+    Every write (even a refused attempt) sets a bucket's ``expires_at`` to its
+    time plus the policy's period, so past it no hit in the bucket can count.
+    This needs no list of policies and no assumption about the longest period.
+    (If an operator lengthens a period, buckets written under the old one may
+    go early: for one old period the new limit counts from fewer hits.)
+
+    In batches, each its own transaction:
+
+    1. Lock up to ``batch`` expired buckets, skipping those an attempt holds
+       at this moment (``SKIP LOCKED`` on PostgreSQL, which also re-reads
+       ``expires_at`` of a row just extended; SQLite's transaction is
+       exclusive anyway).
+    2. Delete their hits and them. An attempt for one of these keys waits at
+       its upsert until this commits, then starts a new bucket.
+    """
+    now = now or timezone.now()
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                RateLimitBucket.objects.select_for_update(skip_locked=True)
+                .filter(expires_at__lte=now)
+                .order_by("expires_at")
+                .values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                return deleted
+            RateLimitHit.objects.filter(bucket_id__in=ids).delete()
+            deleted += RateLimitBucket.objects.filter(pk__in=ids).delete()[0]
+
+
+def _lock_bucket(policy: RatePolicy, hashed: str, rate: Rate, now: datetime) -> int:
+    """Lock the key's bucket (creating it if need be), drop its hits that left the window.
+
+    Return the bucket's id. Must run inside a transaction: the lock lasts until it ends.
+    """
+    bucket = RateLimitBucket(policy=policy.name, key_hash=hashed, expires_at=now + rate.period)
+    RateLimitBucket.objects.bulk_create(
+        [bucket],
+        update_conflicts=True,
+        unique_fields=["policy", "key_hash"],
+        update_fields=["expires_at"],
+    )
+    bucket_id = bucket.pk
+    if bucket_id is None:  # a backend that cannot return the id of an upserted row
+        bucket_id = RateLimitBucket.objects.values_list("pk", flat=True).get(
+            policy=policy.name, key_hash=hashed
+        )
+    RateLimitHit.objects.filter(bucket_id=bucket_id, at__lte=now - rate.period).delete()
+    return bucket_id
+
+
+def _decide(hits: QuerySet[RateLimitHit], rate: Rate, now: datetime) -> Decision:
+    """Allow when fewer than ``rate.limit`` of ``hits`` are in the window ending now.
+
+    One query, so that hits deleted meanwhile (a reset, a check racing a
+    write) cannot make the answer inconsistent: the newest ``limit`` hits in
+    the window. Fewer than ``limit`` means allowed. Otherwise one more is
+    allowed once the count drops below the limit, which is when the oldest of
+    these (the limit-th newest) leaves the window.
+    """
+    newest = list(
+        hits.filter(at__gt=now - rate.period)
+        .order_by("-at")
+        .values_list("at", flat=True)[: rate.limit]
+    )
+    if len(newest) < rate.limit:
+        return Decision(allowed=True, remaining=rate.limit - len(newest), retry_after=None)
+    return Decision(allowed=False, remaining=0, retry_after=newest[-1] + rate.period - now)
