@@ -32,8 +32,92 @@ def calendars(django_db_blocker: Any) -> None:
 
 
 @pytest.fixture
+def help_articles(django_db_blocker: Any) -> None:
+    """The help articles the migrations seed, for transactional tests (whose flush removes them)."""
+    from casedesk.help.seed import ensure_articles
+
+    with django_db_blocker.unblock():
+        ensure_articles()
+
+
+@pytest.fixture
 def corpora() -> Path:
     """Real-world test material beside the project (never committed into it)."""
     if not CORPORA.is_dir():
         pytest.skip(f"test corpora not found at {CORPORA} (they live in ../shared/corpora/)")
     return CORPORA
+
+
+# ---- Named people (STYLE.md): tenant isolation tests in every app use these ----
+PASSWORD = "correct-horse-battery-9"  # noqa: S105 - test accounts only
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """A full-strength hash costs ~0.3 s per log-in; tests log in hundreds of times."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def acme(db: None) -> Any:
+    from casedesk.accounts.models import Organization, OrganizationDomain
+
+    organization = Organization.objects.create(name="Acme", account_number="10042001")
+    OrganizationDomain.objects.create(organization=organization, domain="acme.example")
+    return organization
+
+
+@pytest.fixture
+def globex(db: None) -> Any:
+    from casedesk.accounts.models import Organization, OrganizationDomain
+
+    organization = Organization.objects.create(name="Globex", account_number="10042002")
+    OrganizationDomain.objects.create(organization=organization, domain="globex.example")
+    return organization
+
+
+def _person(email: str, role: str, organization: Any = None, name: str = "") -> Any:
+    from casedesk.accounts.models import User
+
+    return User.objects.create_user(
+        email, PASSWORD, role=role, organization=organization, full_name=name
+    )
+
+
+@pytest.fixture
+def alice(acme: Any) -> Any:
+    """A customer at Acme."""
+    return _person("alice@acme.example", "customer", acme, "Alice Example")
+
+
+@pytest.fixture
+def bob(globex: Any) -> Any:
+    """A customer at Globex: must never see Acme's data."""
+    return _person("bob@globex.example", "customer", globex, "Bob Example")
+
+
+@pytest.fixture
+def agent(db: None) -> Any:
+    """A support agent of the vendor."""
+    return _person("agent@example.com", "agent", name="Sam Agent")
+
+
+@pytest.fixture
+def admin_user(db: None) -> Any:
+    """An admin of the vendor (``admin`` is pytest-django's own fixture name)."""
+    return _person("admin@example.com", "admin", name="Avery Admin")
+
+
+@pytest.fixture
+def run_tasks(transactional_db: None) -> Any:
+    """Run every queued task now with the real worker, as `casedesk worker` would.
+
+    The worker commits and closes connections like the real process, so tests
+    that use it run in transactional mode (each task sees committed rows only).
+    """
+    from casedesk.core.worker import CasedeskWorker
+
+    def run() -> None:
+        CasedeskWorker(batch=True, interval=0).run_forever()
+
+    return run

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,9 +16,12 @@ import dj_database_url
 
 from casedesk.lib.env import (
     ConfigError,
+    Rate,
     get_bool,
+    get_duration,
     get_int,
     get_list,
+    get_rate,
     get_str,
     get_url,
     parse_email_url,
@@ -122,8 +126,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "casedesk.core",
     "casedesk.hours",
+    "casedesk.accounts",
+    "casedesk.help",
 ]
 
 MIDDLEWARE = [
@@ -133,9 +142,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "casedesk.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "casedesk.core.middleware.ViewerTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lock-out flagged during the view into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "casedesk.urls"
@@ -256,19 +269,83 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# ---- Accounts: log-in, lock-out, password reset (casedesk.accounts) ----
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses a locked account before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+# Lock-out: LOCKOUT_FAILURES wrong passwords for one address within
+# LOCKOUT_WINDOW lock it for LOCKOUT_DURATION. Five in fifteen minutes is more
+# than a person mistyping and far too few to guess a password; thirty minutes
+# stops a guesser without stranding a customer all night (a password reset
+# or an agent ends it sooner).
+LOCKOUT_FAILURES = get_int("CASEDESK_LOCKOUT_FAILURES", 5, minimum=1, maximum=100)
+LOCKOUT_WINDOW = get_duration("CASEDESK_LOCKOUT_WINDOW", timedelta(minutes=15))
+LOCKOUT_DURATION = get_duration("CASEDESK_LOCKOUT_DURATION", timedelta(minutes=30))
+AXES_HANDLER = "casedesk.accounts.lockout.LockoutHandler"
+AXES_FAILURE_LIMIT = LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = LOCKOUT_DURATION
+AXES_LOCKOUT_PARAMETERS = ["username"]  # per address; per network is RATE_LOGIN_FAILURES_PER_IP
+AXES_USERNAME_CALLABLE = "casedesk.accounts.lockout.submitted_email"
+AXES_CLIENT_IP_CALLABLE = "casedesk.accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "casedesk.accounts.views.locked_out"
+# A guess while locked does not extend the lock: "try again at 10:42" stays true.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ADMIN = False  # casedesk's own lock-out log replaces axes' tables in the admin
+AXES_VERBOSE = False
+# axes.W006 asks for lock-out by IP as well; a network is limited by
+# RATE_LOGIN_FAILURES_PER_IP instead, which allows an office's shared address
+# more than one person's five guesses.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# Password reset links (Django's flow) die after use and after this long.
+PASSWORD_RESET_TIMEOUT = int(
+    get_duration("CASEDESK_PASSWORD_RESET_LINK_LIFETIME", timedelta(hours=1)).total_seconds()
+)
+# An invitation to set a first password lasts longer: people read mail late.
+INVITE_LINK_LIFETIME = get_duration("CASEDESK_INVITE_LINK_LIFETIME", timedelta(days=7))
+
+# Rate limits, named policies in casedesk.accounts.policies. Three reset mails an
+# hour is enough for a lost first one and too few to flood a mailbox; the
+# per-network limits stop one address spraying many accounts.
+RATE_RESET_PER_ADDRESS = get_rate(
+    "CASEDESK_RATE_RESET_PER_ADDRESS", Rate(3, timedelta(hours=1))
+)
+RATE_RESET_PER_IP = get_rate("CASEDESK_RATE_RESET_PER_IP", Rate(20, timedelta(hours=1)))
+RATE_LOGIN_FAILURES_PER_IP = get_rate(
+    "CASEDESK_RATE_LOGIN_FAILURES_PER_IP", Rate(50, timedelta(minutes=15))
+)
+
+# Sessions end after this long; a password change ends every other session
+# (Django's session auth hash).
+SESSION_COOKIE_AGE = int(
+    get_duration("CASEDESK_SESSION_LIFETIME", timedelta(hours=12)).total_seconds()
+)
+OTP_TOTP_ISSUER = get_str("CASEDESK_SITE_NAME", "casedesk")
+
 SESSION_COOKIE_HTTPONLY = True
+# Over https, cookies never travel in clear (production requires https).
+SESSION_COOKIE_SECURE = BASE_URL.startswith("https://")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = get_bool("CASEDESK_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = get_int("CASEDESK_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = get_bool("CASEDESK_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = get_bool("CASEDESK_HSTS_PRELOAD", True)
-if get_bool("CASEDESK_BEHIND_PROXY", False):
+BEHIND_PROXY = get_bool("CASEDESK_BEHIND_PROXY", False)
+if BEHIND_PROXY:
     # Only when a reverse proxy that sets this header (and strips it from clients) is in front.
+    # The client's address (lock-out log, rate limits) is then the one the proxy
+    # appended to X-Forwarded-For (casedesk.accounts.lockout.client_ip).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOG_LEVEL = get_str("CASEDESK_LOG_LEVEL", "INFO").upper()

@@ -1,12 +1,19 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from casedesk.accounts import views as accounts_views
 from casedesk.core import views as core_views
+
+# One log-in page for everyone, with its rate limits, lock-out page and
+# two-factor step: the admin's own log-in form sends people there.
+admin.site.login = accounts_views.admin_login  # type: ignore[method-assign,assignment]
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("health/", core_views.health, name="health"),
     path("hours/", include("casedesk.hours.urls")),
+    path("help/", include("casedesk.help.urls")),
     path("api/hours/", include("casedesk.hours.api_urls")),
+    path("accounts/", include("casedesk.accounts.urls")),
     path("admin/", admin.site.urls),
 ]

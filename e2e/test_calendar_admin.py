@@ -19,9 +19,9 @@ def open_default_calendar_as_admin(page, live_server):
     load_demo()
     admin = next(login for login in DEMO_LOGINS if login.role == "admin")
     page.goto(f"{live_server.url}/admin/login/?next=/admin/hours/calendar/")
-    page.fill("#id_username", admin.username)
+    page.fill("#id_username", admin.email)
     page.fill("#id_password", admin.password)
-    page.click("input[type=submit]")
+    page.click("button[type=submit]")
     page.get_by_role("link", name="default", exact=True).click()
 
 

@@ -4,24 +4,47 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from casedesk.accounts.models import Organization, OrganizationDomain, OrganizationPhone, Role, User
+from casedesk.help.seed import ensure_articles
 from casedesk.hours.defaults import ensure_calendars
+
+# Every demo login has this password; `make run` prints it on purpose.
+DEMO_PASSWORD = "casedesk-demo"  # noqa: S105 - printed, and only where `casedesk demo` ran
+
+
+@dataclass(frozen=True)
+class DemoOrganization:
+    name: str
+    domain: str
+    phone: str
+    account_number: str
+    after_hours_coverage: bool = True
 
 
 @dataclass(frozen=True)
 class DemoLogin:
     role: str
-    username: str
     email: str
-    password: str
+    full_name: str
+    organization: str | None = None
+    password: str = DEMO_PASSWORD
 
 
-# Demo accounts only exist where `casedesk demo` was run (never in production
-# mode without --force); their passwords are printed on purpose.
+# The two client organizations; 555 numbers and .example domains only.
+DEMO_ORGANIZATIONS = [
+    DemoOrganization("Acme", "acme.example", "+15555550101", "10042001"),
+    DemoOrganization("Globex", "globex.example", "+15555550102", "10042002"),
+]
+
+# The vendor, Example Software, is the staff (no organization); customers belong to clients.
 DEMO_LOGINS = [
-    DemoLogin("admin", "admin", "admin@example.com", "casedesk-demo-admin"),
+    DemoLogin(Role.ADMIN.value, "admin@example.com", "Avery Admin"),
+    DemoLogin(Role.AGENT.value, "agent@example.com", "Sam Agent"),
+    DemoLogin(Role.AGENT.value, "agent2@example.com", "Kim Agent"),
+    DemoLogin(Role.CUSTOMER.value, "alice@acme.example", "Alice Example", "Acme"),
+    DemoLogin(Role.CUSTOMER.value, "bob@globex.example", "Bob Example", "Globex"),
 ]
 
 
@@ -29,24 +52,40 @@ DEMO_LOGINS = [
 def load_demo() -> list[str]:
     """Create what is missing; never overwrite what an admin changed. Returns what was created."""
     created = [f"calendar {name}" for name in ensure_calendars()]
-    user_model = get_user_model()
+    created += [f"help article {slug}" for slug in ensure_articles()]
+    for spec in DEMO_ORGANIZATIONS:
+        organization, made = Organization.objects.get_or_create(
+            name=spec.name,
+            defaults={
+                "account_number": spec.account_number,
+                "after_hours_coverage": spec.after_hours_coverage,
+            },
+        )
+        if made:
+            OrganizationDomain.objects.create(organization=organization, domain=spec.domain)
+            OrganizationPhone.objects.create(organization=organization, number=spec.phone)
+            created.append(f"organization {spec.name}")
     for login in DEMO_LOGINS:
-        if user_model.objects.filter(username=login.username).exists():
+        if User.objects.filter(email=login.email).exists():
             continue
-        if login.role == "admin":
-            user_model.objects.create_superuser(login.username, login.email, login.password)
-        else:
-            user_model.objects.create_user(login.username, login.email, login.password)
+        User.objects.create_user(
+            login.email,
+            login.password,
+            role=login.role,
+            full_name=login.full_name,
+            organization=(
+                Organization.objects.get(name=login.organization) if login.organization else None
+            ),
+        )
         created.append(f"{login.role} {login.email}")
     return created
 
 
 def existing_demo_logins() -> list[DemoLogin]:
     """The demo logins that still exist with their demo password."""
-    user_model = get_user_model()
-    found = []
-    for login in DEMO_LOGINS:
-        user = user_model.objects.filter(username=login.username).first()
-        if user is not None and user.check_password(login.password):
-            found.append(login)
-    return found
+    people = {p.email: p for p in User.objects.filter(email__in=[d.email for d in DEMO_LOGINS])}
+    return [
+        login
+        for login in DEMO_LOGINS
+        if (person := people.get(login.email)) is not None and person.check_password(login.password)
+    ]

@@ -44,7 +44,14 @@ def test_demo_is_idempotent_and_prints_the_logins(embedded_env):
     second = run_casedesk(embedded_env, "demo")
     assert "created admin" in first.stdout
     assert "demo data already loaded" in second.stdout
-    assert "demo login (admin): admin / casedesk-demo-admin" in second.stdout
+    for login in (
+        "(admin): admin@example.com / casedesk-demo",
+        "(agent): agent@example.com / casedesk-demo",
+        "(agent): agent2@example.com / casedesk-demo",
+        "(customer): alice@acme.example / casedesk-demo",
+        "(customer): bob@globex.example / casedesk-demo",
+    ):
+        assert f"demo login {login}" in second.stdout
 
 
 def test_demo_refuses_production_mode_without_force(embedded_env):
@@ -97,4 +104,6 @@ def test_run_serves_pages_and_runs_the_worker_in_one_process(embedded_env):
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert f"support hours     {base}/hours/" in output
-    assert "admin    admin / casedesk-demo-admin" in output
+    assert "admin    admin@example.com    casedesk-demo" in output
+    assert "customer bob@globex.example   casedesk-demo" in output
+    assert f"log in            {base}/accounts/login/" in output

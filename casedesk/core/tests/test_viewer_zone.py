@@ -16,7 +16,7 @@ SUMMER = dt.datetime(2026, 7, 15, 12, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 def admin_client(client, django_user_model):
-    user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-tests")
+    user = django_user_model.objects.create_superuser("root@example.com", "pw-for-tests")
     client.force_login(user)
     return client
 
@@ -49,5 +49,5 @@ def test_a_cookie_that_is_not_a_zone_name_falls_back_to_utc(admin_client, garbag
 
 
 def test_every_page_tells_the_server_the_viewers_zone(client):
-    for url in ("/", "/hours/", "/admin/login/"):
+    for url in ("/", "/hours/", "/accounts/login/", "/help/"):
         assert b"core/viewer-zone.js" in client.get(url).content, url

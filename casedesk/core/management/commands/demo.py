@@ -30,4 +30,4 @@ class Command(BaseCommand):
         if not created:
             self.stdout.write("demo data already loaded")
         for login in existing_demo_logins():
-            self.stdout.write(f"demo login ({login.role}): {login.username} / {login.password}")
+            self.stdout.write(f"demo login ({login.role}): {login.email} / {login.password}")

@@ -83,6 +83,8 @@ class Command(BaseCommand):
             f"  desk and portal   {web}/",
             f"  support hours     {web}/hours/",
             f"  hours API         {web}/api/hours/status",
+            f"  log in            {web}/accounts/login/",
+            f"  help              {web}/help/",
             f"  admin             {web}/admin/",
             f"  health            {web}/health/",
             f"  task worker       {'in this process' if worker else 'not started (--no-worker)'}",
@@ -92,7 +94,7 @@ class Command(BaseCommand):
         if logins:
             lines.append("  demo logins")
             lines += [
-                f"    {login.role:<8} {login.username} / {login.password}" for login in logins
+                f"    {login.role:<8} {login.email:<20} {login.password}" for login in logins
             ]
         lines.append("")
         return "\n".join(lines)

@@ -1,0 +1,272 @@
+"""Log-in, log-out, password reset and change, invitations, lock-out and unlocking.
+
+Django's own auth views do the work; these subclasses add what casedesk
+promises on top: per-network rate limits, reset mail sent from the worker for
+every address alike (nothing to learn from the page or its timing), an unlock
+when a reset succeeds, and the lock-out page with its help link.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from casedesk.accounts import lockout, policies
+from casedesk.accounts.forms import EmailLoginForm, ResetRequestForm, UnlockForm
+from casedesk.accounts.models import LockoutEvent, Role, User
+from casedesk.accounts.tasks import send_password_reset
+from casedesk.accounts.tokens import invite_token_generator
+from casedesk.core.ratelimit import Decision, RatePolicy, attempt, check, record
+
+
+def _too_many(request: HttpRequest, policy: RatePolicy, decision: Decision) -> HttpResponse:
+    """The page for a network over a rate limit: says when to try again, nothing more."""
+    wait = decision.retry_after or policy.rate.period
+    response = render(
+        request,
+        "accounts/rate_limited.html",
+        {"retry_at": timezone.now() + wait, "minutes": max(1, -(-int(wait.total_seconds()) // 60))},
+        status=429,
+    )
+    response["Retry-After"] = str(max(1, int(wait.total_seconds())))
+    return response
+
+
+def _ip_key(request: HttpRequest) -> str:
+    return lockout.client_ip(request) or "unknown"
+
+
+class LoginView(auth_views.LoginView):
+    form_class = EmailLoginForm
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        decision = check(policies.LOGIN_FAILURES_PER_IP, _ip_key(request))
+        if not decision.allowed:
+            return _too_many(request, policies.LOGIN_FAILURES_PER_IP, decision)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        if form.data.get("username") and form.data.get("password"):
+            record(policies.LOGIN_FAILURES_PER_IP, _ip_key(self.request))
+        return super().form_invalid(form)
+
+
+def admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponseBase:
+    """The admin's log-in URL: one log-in page for everyone (rate limits, lock-out, 2FA)."""
+    target = request.GET.get("next") or reverse("admin:index")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("admin:index")
+    if not request.user.is_authenticated:
+        return redirect_to_login(target)
+    if not getattr(request.user, "is_staff", False):
+        return render(request, "accounts/forbidden.html", status=403)  # not a redirect loop
+    return redirect(target)
+
+
+def locked_out(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """``AXES_LOCKOUT_CALLABLE``: the page for a locked address, known or not.
+
+    Says that the account is locked for now, until when, and how to get back in
+    (the lock-out article). Never whether the address has an account: unknown
+    addresses are locked and shown this page in exactly the same way.
+    """
+    email = lockout.submitted_email(request, None)
+    lock = lockout.active_lock(email) if email else None
+    until = lock.until if lock else timezone.now() + settings.LOCKOUT_DURATION
+    return render(
+        request,
+        "accounts/locked_out.html",
+        {
+            "until": until,
+            "minutes": max(1, -(-int((until - timezone.now()).total_seconds()) // 60)),
+            "failures": settings.LOCKOUT_FAILURES,
+        },
+        status=429,
+    )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """"Forgot your password?": the same answer for every address, at most N mails an hour."""
+
+    form_class = ResetRequestForm
+    template_name = "accounts/password_reset_form.html"
+    success_url = reverse_lazy("password_reset_done")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        decision = attempt(policies.RESET_PER_IP, _ip_key(request))
+        if not decision.allowed:
+            return _too_many(request, policies.RESET_PER_IP, decision)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        email = form.cleaned_data["email"]
+        # Over the per-address limit: the same page, and no mail.
+        if attempt(policies.RESET_PER_ADDRESS, email).allowed:
+            send_password_reset.enqueue(email)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["lifetime_minutes"] = settings.PASSWORD_RESET_TIMEOUT // 60
+        return context
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Set a new password from the mailed link; a success also ends a lock-out."""
+
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form: SetPasswordForm[Any]) -> HttpResponse:
+        response = super().form_valid(form)
+        user = form.user
+        lockout.unlock(
+            user.email,
+            reason=LockoutEvent.Reason.PASSWORD_RESET,
+            ip_address=lockout.client_ip(self.request),
+        )
+        return response
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
+
+
+class InviteConfirmView(PasswordResetConfirmView):
+    """An invited person sets their first password, then is logged in."""
+
+    template_name = "accounts/invite_confirm.html"
+    token_generator = invite_token_generator
+    post_reset_login = True
+    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
+    success_url = reverse_lazy("account")
+    reset_url_token = "welcome"  # noqa: S105 - the URL word Django puts in place of the token
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Change the password; every other session of this person ends (Django's session hash)."""
+
+    template_name = "accounts/password_change_form.html"
+    success_url = reverse_lazy("password_change_done")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        messages.success(self.request, "Password changed. Your other sessions were logged out.")
+        return response
+
+
+class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
+    template_name = "accounts/password_change_done.html"
+
+
+class LogoutView(auth_views.LogoutView):
+    template_name = "accounts/logged_out.html"
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    """Who you are, your organization, and the things you can do about your log-in."""
+    user = request.user
+    assert isinstance(user, User)
+    from django_otp import devices_for_user
+
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "person": user,
+            "two_factor_on": any(devices_for_user(user, confirmed=True)),
+        },
+    )
+
+
+def _visible_locks(user: User) -> list[dict[str, Any]]:
+    """Locked addresses this person may see and unlock.
+
+    Agents see the locks on their customers' accounts; admins see every lock,
+    staff accounts and addresses with no account (a spraying attack) included.
+    """
+    locks = lockout.locked_now()
+    people = {p.email: p for p in User.objects.filter(email__in=[lock.email for lock in locks])}
+    rows = []
+    for lock in locks:
+        person = people.get(lock.email)
+        if user.role != Role.ADMIN and (person is None or person.role != Role.CUSTOMER):
+            continue
+        rows.append({"lock": lock, "person": person})
+    return rows
+
+
+def _may_unlock(user: User, email: str) -> bool:
+    if user.role == Role.ADMIN:
+        return True
+    return user.role == Role.AGENT and User.objects.filter(email=email, role=Role.CUSTOMER).exists()
+
+
+def _staff_only(request: HttpRequest) -> User | None:
+    user = request.user
+    if isinstance(user, User) and user.is_active and user.is_vendor_staff:
+        return user
+    return None
+
+
+@login_required
+def locked_accounts(request: HttpRequest) -> HttpResponse:
+    """The desk's list of locked accounts, with the recent lock and unlock log."""
+    user = _staff_only(request)
+    if user is None:
+        return render(request, "accounts/forbidden.html", status=403)
+    rows = _visible_locks(user)
+    events = LockoutEvent.objects.select_related("by")[:200]
+    if user.role != Role.ADMIN:
+        customer_emails = User.objects.filter(role=Role.CUSTOMER).values("email")
+        events = LockoutEvent.objects.select_related("by").filter(email__in=customer_emails)[:200]
+    return render(
+        request,
+        "accounts/locked_accounts.html",
+        {"rows": rows, "events": events, "since": timezone.now() - timedelta(days=30)},
+    )
+
+
+@require_POST
+@login_required
+def unlock_account(request: HttpRequest) -> HttpResponseBase:
+    user = _staff_only(request)
+    if user is None:
+        return render(request, "accounts/forbidden.html", status=403)
+    form = UnlockForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say which address to unlock.")
+        return redirect("locked_accounts")
+    email = form.cleaned_data["email"]
+    if not _may_unlock(user, email):
+        return render(request, "accounts/forbidden.html", status=403)
+    if lockout.unlock(
+        email,
+        reason=LockoutEvent.Reason.BY_STAFF,
+        by=user,
+        ip_address=lockout.client_ip(request),
+    ):
+        messages.success(request, f"{email} is unlocked and can log in again.")
+    else:
+        messages.info(request, f"{email} was not locked (the lock may have just ended).")
+    return redirect(reverse("locked_accounts"))

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class HelpConfig(AppConfig):
+    name = "casedesk.help"
+    label = "help"
+    verbose_name = "Help articles"
