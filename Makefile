@@ -41,6 +41,7 @@ test: lint typecheck migrations-check pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/clock.py
+	$(BIN)/python bench/login_timing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
