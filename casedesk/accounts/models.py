@@ -291,8 +291,8 @@ class AccountPolicy(models.Model):
 
     @classmethod
     def current(cls) -> AccountPolicy:
-        policy, _ = cls.objects.get_or_create(pk=1)
-        return policy
+        """The policy row, or the defaults until an admin saves one (no write on a GET)."""
+        return cls.objects.order_by("pk").first() or cls()
 
 
 class LoginFailure(models.Model):

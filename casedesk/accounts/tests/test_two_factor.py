@@ -145,3 +145,25 @@ def test_an_admin_resets_a_lost_phone_from_the_admin(admin_client, agent):
     )
     assert "Removed 1 authenticator device" in response.content.decode()
     assert not TOTPDevice.objects.filter(user=agent).exists()
+
+
+def test_reading_the_policy_writes_nothing(agent):
+    client = Client()
+    log_in(client, agent.email)
+    client.get("/accounts/")
+    assert not AccountPolicy.objects.exists()
+    assert AccountPolicy.current().require_two_factor_for_agents is False
+
+
+@pytest.mark.parametrize("garbage", ["", "abcdef", "12345", "1" * 50, "１２３４５６", "\x00" * 6])
+def test_garbage_codes_get_a_clear_error_not_a_crash(agent, garbage):
+    client = Client()
+    log_in(client, agent.email)
+    TOTPDevice.objects.create(user=agent, confirmed=False, name="app")
+    response = client.post("/accounts/two-factor/", {"token": garbage})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert any(
+        text in page
+        for text in ("required", "Enter the digits", "at least 6", "at most 8", "not right", "null")
+    ), page
