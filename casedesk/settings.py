@@ -7,6 +7,7 @@ stops start-up with a message naming the variable (``casedesk.lib.env``).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -241,6 +242,20 @@ if _email.file_path:
 DEFAULT_FROM_EMAIL = get_str("DEFAULT_FROM_EMAIL", "casedesk <support@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Where customers reach support outside the portal. The first support address is
+# the one shown on pages; the emergency line is shown as written (E.164, a + and digits).
+SUPPORT_EMAILS = [
+    address.lower() for address in get_list("CASEDESK_SUPPORT_EMAIL", ["support@example.com"])
+]
+for _address in SUPPORT_EMAILS:
+    if _address.count("@") != 1 or not _address.partition("@")[2]:
+        raise ConfigError("CASEDESK_SUPPORT_EMAIL", f"{_address!r} is not an email address")
+EMERGENCY_PHONE = get_str("CASEDESK_EMERGENCY_PHONE", "+15555550100")
+if not re.fullmatch(r"\+[1-9]\d{6,14}", EMERGENCY_PHONE):
+    raise ConfigError(
+        "CASEDESK_EMERGENCY_PHONE", "write the number in E.164 form, e.g. +15555550100"
+    )
+
 # The calendar that decides "is support open?" everywhere (hours.services).
 CASEDESK_DEFAULT_CALENDAR = get_str("CASEDESK_DEFAULT_CALENDAR", "default")
 if not is_calendar_name(CASEDESK_DEFAULT_CALENDAR):
@@ -277,7 +292,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "account"
 LOGOUT_REDIRECT_URL = "home"
 
 # Lock-out: LOCKOUT_FAILURES wrong passwords for one address within

@@ -10,6 +10,7 @@ throttles wrong guesses (each failure doubles the wait).
 from __future__ import annotations
 
 import base64
+import textwrap
 from typing import Any
 
 import segno
@@ -45,7 +46,11 @@ def _safe_next(request: HttpRequest, default: str) -> str:
 
 def _qr_svg(url: str) -> str:
     """The otpauth:// URL as an inline SVG QR code (no image request, no third party)."""
-    return str(segno.make(url, error="m").svg_inline(scale=5, dark="#1d2430"))
+    # omitsize: a viewBox and no fixed width/height, so CSS scales the whole code
+    # (a fixed size under max-width crops it, and a cropped code does not scan).
+    svg = segno.make(url, error="m").svg_inline(scale=5, dark="#1d2430", omitsize=True)
+    label = 'role="img" aria-label="QR code for your authenticator app"'
+    return str(svg).replace("<svg ", f"<svg {label} ", 1)
 
 
 def _check(device: TOTPDevice, form: TokenForm) -> bool:
@@ -93,7 +98,7 @@ def setup(request: HttpRequest) -> HttpResponseBase:
             "required": required_for(user),
             "form": form,
             "qr_svg": _qr_svg(pending.config_url),
-            "secret": base64.b32encode(pending.bin_key).decode(),
+            "secret": " ".join(textwrap.wrap(base64.b32encode(pending.bin_key).decode(), 4)),
             "next": _safe_next(request, ""),
         },
     )

@@ -25,7 +25,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from casedesk.accounts import lockout, policies
-from casedesk.accounts.forms import EmailLoginForm, ResetRequestForm, UnlockForm
+from casedesk.accounts.forms import (
+    ChangePasswordForm,
+    EmailLoginForm,
+    NewPasswordForm,
+    ResetRequestForm,
+    UnlockForm,
+)
 from casedesk.accounts.models import LockoutEvent, Role, User
 from casedesk.accounts.tasks import send_password_reset
 from casedesk.accounts.tokens import invite_token_generator
@@ -134,6 +140,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     """Set a new password from the mailed link; a success also ends a lock-out."""
 
     template_name = "accounts/password_reset_confirm.html"
+    form_class = NewPasswordForm
     success_url = reverse_lazy("password_reset_complete")
 
     def form_valid(self, form: SetPasswordForm[Any]) -> HttpResponse:
@@ -166,6 +173,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     """Change the password; every other session of this person ends (Django's session hash)."""
 
     template_name = "accounts/password_change_form.html"
+    form_class = ChangePasswordForm
     success_url = reverse_lazy("password_change_done")
 
     def form_valid(self, form: Any) -> HttpResponse:

@@ -92,6 +92,16 @@ def placeholders() -> list[Placeholder]:
             describe_rate(settings.RATE_RESET_PER_ADDRESS),
         ),
         Placeholder(
+            "support_email",
+            "the support address customers write to (CASEDESK_SUPPORT_EMAIL)",
+            settings.SUPPORT_EMAILS[0],
+        ),
+        Placeholder(
+            "emergency_phone",
+            "the emergency phone line (CASEDESK_EMERGENCY_PHONE)",
+            settings.EMERGENCY_PHONE,
+        ),
+        Placeholder(
             "invite_link_lifetime",
             "how long an invitation link works",
             humanize_duration(settings.INVITE_LINK_LIFETIME),

@@ -86,9 +86,9 @@ forgotten it, reset it as above.
 If your production use of our product has stopped, or is so badly affected
 that nobody can work, do not wait for the lock to end. At any hour, you can:
 
-* email our support address with the word **Critical** in the subject line,
+* email {{ support_email }} with the word **Critical** in the subject line,
   for example "Critical: nobody can log in to our site", or
-* call the emergency phone line and choose option 1.
+* call the emergency line, {{ emergency_phone }}, and press 1.
 
 Either way this opens a critical case, and outside support hours it alerts the
 on-call engineer at once. Please keep these for real emergencies: for anything

@@ -33,6 +33,10 @@ def assert_refused(result, message):
         ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL: scheme must be one of"),
         ("CASEDESK_BASE_URL", "desk.example.com", "CASEDESK_BASE_URL: scheme must be one of"),
         ("SECRET_KEY", "short", "SECRET_KEY: must be at least 50 characters"),
+        ("CASEDESK_SUPPORT_EMAIL", "support", "CASEDESK_SUPPORT_EMAIL: 'support' is not an email"),
+        ("CASEDESK_EMERGENCY_PHONE", "555-0100", "CASEDESK_EMERGENCY_PHONE: write the number in"),
+        ("CASEDESK_LOCKOUT_FAILURES", "0", "CASEDESK_LOCKOUT_FAILURES: must be at least 1"),
+        ("CASEDESK_RATE_RESET_PER_IP", "lots", "CASEDESK_RATE_RESET_PER_IP: expected a count"),
         (
             "SECRET_KEY",
             "a" * 60,

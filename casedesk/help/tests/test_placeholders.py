@@ -63,6 +63,8 @@ def test_article_values_with_the_default_settings():
         "reset_link_lifetime": "1 hour",
         "reset_emails": "3 per hour",
         "invite_link_lifetime": "7 days",
+        "support_email": "support@example.com",
+        "emergency_phone": "+15555550100",
     }
 
 
@@ -73,6 +75,8 @@ def test_article_values_follow_the_settings(settings):
     settings.PASSWORD_RESET_TIMEOUT = 5400
     settings.RATE_RESET_PER_ADDRESS = Rate(5, timedelta(days=1))
     settings.INVITE_LINK_LIFETIME = timedelta(days=14)
+    settings.SUPPORT_EMAILS = ["help@vendor.example", "other@vendor.example"]
+    settings.EMERGENCY_PHONE = "+15555550111"
     assert article_values() == {
         "lockout_failures": "10",
         "lockout_window": "1 hour",
@@ -80,4 +84,6 @@ def test_article_values_follow_the_settings(settings):
         "reset_link_lifetime": "90 minutes",
         "reset_emails": "5 per day",
         "invite_link_lifetime": "14 days",
+        "support_email": "help@vendor.example",
+        "emergency_phone": "+15555550111",
     }

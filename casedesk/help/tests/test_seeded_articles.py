@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -54,8 +55,17 @@ def test_the_login_article_covers_reset_invitation_two_factor_and_lock_out():
 
 
 def test_no_seeded_article_names_a_real_address_or_phone_number():
+    """Contact details come from settings through placeholders, never from the text."""
     for article in ARTICLES:
         assert "@" not in article.body
+        assert not re.search(r"\d{3}[ .-]?\d{4}", article.body)
+
+
+def test_the_lock_out_article_gives_the_configured_emergency_contacts(client, settings):
+    settings.SUPPORT_EMAILS = ["help@vendor.example"]
+    settings.EMERGENCY_PHONE = "+15555550199"
+    html = client.get("/help/lock-out/").content.decode()
+    assert "help@vendor.example" in html and "+15555550199" in html
 
 
 def test_the_lock_out_page_follows_a_changed_setting(client, settings):
