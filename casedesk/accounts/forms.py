@@ -38,7 +38,12 @@ class EmailLoginForm(AuthenticationForm):
     }
 
     def clean_username(self) -> str:
-        return normalize_email(self.cleaned_data["username"])
+        email = normalize_email(self.cleaned_data["username"])
+        if len(email) > 254 or not email.isprintable():
+            # Lower-casing can lengthen text ("İ" is two characters in lower case),
+            # and no address holds control characters: not an address, not a guess.
+            raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
+        return email
 
 
 class ResetRequestForm(PasswordResetForm):
@@ -55,7 +60,10 @@ class ResetRequestForm(PasswordResetForm):
     )
 
     def clean_email(self) -> str:
-        return normalize_email(self.cleaned_data["email"])
+        email = normalize_email(self.cleaned_data["email"])
+        if len(email) > 254:
+            raise forms.ValidationError("Enter a valid email address.", code="invalid")
+        return email
 
     def get_users(self, email: str) -> QuerySet[User]:
         return User.objects.filter(email=normalize_email(email), is_active=True)

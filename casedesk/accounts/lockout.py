@@ -8,7 +8,11 @@ running total that only expires a cool-off after the *last* failure, so "5 in
 15 minutes, then locked for 30" cannot be said with it. This handler (plugged
 in through ``AXES_HANDLER``, axes' extension point) keeps:
 
-1. one ``LoginFailure`` row per wrong password, counted over the sliding window;
+1. one ``LoginFailure`` row per password tried, counted over the sliding window.
+   The row is written *before* the password is checked (``is_allowed``), under
+   a lock on the address, and deleted if the password was right. Checking
+   first and counting after would let a burst of parallel guesses all pass
+   the check while the first ones are still being hashed;
 2. a ``LockoutEvent`` "locked" row when the count reaches the limit, with
    ``until`` = now + LOCKOUT_DURATION: the lock, and its audit entry at once;
 3. an "unlocked" event when a reset or a person ends it early.
@@ -20,6 +24,7 @@ pages, status codes and database work do not tell them apart.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 from dataclasses import dataclass
@@ -29,7 +34,7 @@ from typing import Any
 from axes.handlers.base import AbstractAxesHandler, AxesBaseHandler
 from axes.signals import user_locked_out
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -48,8 +53,21 @@ def submitted_email(request: HttpRequest | None, credentials: dict[str, Any] | N
     return normalize_email(str(value)) if value else ""
 
 
+def _parse_ip(raw: str) -> str | None:
+    """An IP address as ipaddress prints it, from ``1.2.3.4``, ``1.2.3.4:5555`` or ``[v6]:443``."""
+    raw = raw.strip()
+    if raw.startswith("["):
+        raw = raw[1:].partition("]")[0]
+    elif raw.count(":") == 1:  # IPv4 with a port (IPv6 has several colons)
+        raw = raw.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
+
+
 def client_ip(request: HttpRequest) -> str | None:
-    """The client's IP address (``AXES_CLIENT_IP_CALLABLE``, and the rate limits' key).
+    """The client's IP address (``AXES_CLIENT_IP_CALLABLE``, the lock-out log), or None.
 
     Behind a proxy (``CASEDESK_BEHIND_PROXY``) it is the last address in
     X-Forwarded-For, the one our proxy appended; earlier ones are the client's
@@ -59,11 +77,28 @@ def client_ip(request: HttpRequest) -> str | None:
     if settings.BEHIND_PROXY:
         forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR") or "")
         if forwarded.strip():
-            raw = forwarded.split(",")[-1].strip()
-    try:
-        return str(ipaddress.ip_address(raw))
-    except ValueError:
+            raw = forwarded.split(",")[-1]
+    return _parse_ip(raw)
+
+
+def network_key(request: HttpRequest) -> str | None:
+    """Whom a per-network rate limit counts: the IPv4 address, or the IPv6 /64.
+
+    One IPv6 client is given a whole /64 and may use any address in it, so
+    counting single IPv6 addresses would give it 2**64 fresh buckets. None when
+    the address cannot be read: the per-network limit is then skipped (per-address
+    lock-out still applies) rather than lumping every such client together.
+    """
+    ip = client_ip(request)
+    if ip is None:
+        logger.warning("no client address in the request: per-network limits skipped")
         return None
+    address = ipaddress.ip_address(ip)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 @dataclass(frozen=True)
@@ -101,11 +136,44 @@ def _failures_in_window(email: str) -> int:
     return LoginFailure.objects.filter(email=email, at__gt=start).count()
 
 
-def record_failure(email: str, ip_address: str | None) -> Lock | None:
-    """Count one wrong password; lock the address when it reaches the limit."""
+def _serialise(email: str) -> None:
+    """Hold a lock on this address until the transaction ends.
+
+    PostgreSQL: a transaction-level advisory lock on a hash of the address.
+    SQLite: casedesk begins every transaction IMMEDIATE (settings.py), which
+    already holds the database's write lock.
+    """
+    if connection.vendor == "postgresql":
+        digest = hashlib.sha256(b"casedesk.lockout:" + email.encode("utf-8", "surrogatepass"))
+        key = int.from_bytes(digest.digest()[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def reserve_attempt(email: str, ip_address: str | None) -> bool:
+    """Count a password about to be checked, unless the address is locked (then False).
+
+    Refuses too when the attempts already counted (parallel ones still being
+    checked included) fill the window: a burst cannot get more guesses than
+    the limit allows.
+    """
+    with transaction.atomic():
+        _serialise(email)
+        if active_lock(email) is not None:
+            return False
+        if _failures_in_window(email) >= settings.LOCKOUT_FAILURES:
+            return False
+        LoginFailure.objects.create(email=email, ip_address=ip_address, at=timezone.now())
+    return True
+
+
+def lock_if_over_limit(email: str, ip_address: str | None) -> Lock | None:
+    """After a wrong password: lock the address if its counted failures reach the limit."""
     now = timezone.now()
     with transaction.atomic():
-        LoginFailure.objects.create(email=email, ip_address=ip_address, at=now)
+        _serialise(email)
+        if active_lock(email) is not None:
+            return None  # a parallel failure locked it already
         if _failures_in_window(email) < settings.LOCKOUT_FAILURES:
             return None
         until = now + settings.LOCKOUT_DURATION
@@ -117,8 +185,16 @@ def record_failure(email: str, ip_address: str | None) -> Lock | None:
             at=now,
             until=until,
         )
-    logger.warning("locked %s after %d failed log-ins", email, settings.LOCKOUT_FAILURES)
+    logger.warning("locked %r after %d failed log-ins", email, settings.LOCKOUT_FAILURES)
     return Lock(email, now, until, ip_address)
+
+
+def record_failure(email: str, ip_address: str | None) -> Lock | None:
+    """Count one wrong password checked outside log-in (a password change); maybe lock."""
+    with transaction.atomic():
+        _serialise(email)
+        LoginFailure.objects.create(email=email, ip_address=ip_address, at=timezone.now())
+    return lock_if_over_limit(email, ip_address)
 
 
 def unlock(
@@ -140,7 +216,7 @@ def unlock(
             ip_address=ip_address,
             by=by,
         )
-    logger.info("unlocked %s (%s, by %s)", email, reason, by or "-")
+    logger.info("unlocked %r (%s, by %s)", email, reason, by or "-")
     return True
 
 
@@ -165,6 +241,13 @@ def forget_old_failures() -> int:
 
 class LockoutHandler(AbstractAxesHandler, AxesBaseHandler):  # type: ignore[misc]
     """django-axes handler on casedesk's own tables (see the module docstring)."""
+
+    def is_allowed(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> bool:
+        """Called by axes' backend before the password is checked: reserve the attempt."""
+        email = submitted_email(request, credentials)
+        if not email:
+            return True
+        return reserve_attempt(email, getattr(request, "axes_ip_address", None))
 
     def is_locked(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> bool:
         email = submitted_email(request, credentials)
@@ -195,7 +278,8 @@ class LockoutHandler(AbstractAxesHandler, AxesBaseHandler):  # type: ignore[misc
             # Refused because already locked: not counted, the lock is not extended.
             request.axes_credentials = credentials  # type: ignore[attr-defined]
             return
-        if record_failure(email, ip_address) is not None:
+        # The failure was counted by is_allowed before the password was checked.
+        if lock_if_over_limit(email, ip_address) is not None:
             request.axes_locked_out = True  # type: ignore[attr-defined]
             request.axes_credentials = credentials  # type: ignore[attr-defined]
             user_locked_out.send(
@@ -205,7 +289,7 @@ class LockoutHandler(AbstractAxesHandler, AxesBaseHandler):  # type: ignore[misc
     def user_logged_in(
         self, sender: object, request: HttpRequest, user: User, **kwargs: Any
     ) -> None:
-        # A correct password clears the wrong ones before it.
+        # A correct password clears the wrong ones before it, and its own reservation.
         LoginFailure.objects.filter(email=normalize_email(user.email)).delete()
 
     def user_logged_out(

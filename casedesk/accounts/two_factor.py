@@ -17,7 +17,7 @@ import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponseBase
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
@@ -36,12 +36,17 @@ def required_for(user: User) -> bool:
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
+    """Where to go next: ?next= if it is a path on this site, else the named default."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return target
-    return default
+    return resolve_url(default) if default else ""
 
 
 def _qr_svg(url: str) -> str:
@@ -80,9 +85,13 @@ def setup(request: HttpRequest) -> HttpResponseBase:
             "accounts/two_factor.html",
             {"enabled": True, "required": required_for(user), "form": TokenForm()},
         )
-    pending, _ = TOTPDevice.objects.get_or_create(
-        user=user, confirmed=False, defaults={"name": "Authenticator app"}
-    )
+    # The key to show is made on the first visit and kept until confirmed, so a
+    # reload shows the same code. Two tabs at once may each make one: use the
+    # newest, and drop the others.
+    pending = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+    if pending is None:
+        pending = TOTPDevice.objects.create(user=user, confirmed=False, name="Authenticator app")
+    TOTPDevice.objects.filter(user=user, confirmed=False).exclude(pk=pending.pk).delete()
     form = TokenForm(request.POST or None)
     if request.method == "POST" and _check(pending, form):
         pending.confirmed = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -35,7 +36,7 @@ from casedesk.accounts.forms import (
 from casedesk.accounts.models import LockoutEvent, Role, User
 from casedesk.accounts.tasks import send_password_reset
 from casedesk.accounts.tokens import invite_token_generator
-from casedesk.core.ratelimit import Decision, RatePolicy, attempt, check, record
+from casedesk.core.ratelimit import Decision, RatePolicy, attempt, refund
 
 
 def _too_many(request: HttpRequest, policy: RatePolicy, decision: Decision) -> HttpResponse:
@@ -51,8 +52,15 @@ def _too_many(request: HttpRequest, policy: RatePolicy, decision: Decision) -> H
     return response
 
 
-def _ip_key(request: HttpRequest) -> str:
-    return lockout.client_ip(request) or "unknown"
+def _safe_target(request: HttpRequest, target: str | None) -> str | None:
+    """A redirect target from the request, if it is a path on this site."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return None
+    return target
 
 
 class LoginView(auth_views.LoginView):
@@ -61,37 +69,45 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        decision = check(policies.LOGIN_FAILURES_PER_IP, _ip_key(request))
-        if not decision.allowed:
-            return _too_many(request, policies.LOGIN_FAILURES_PER_IP, decision)
-        return super().post(request, *args, **kwargs)
+        # Counted before the password is checked, given back if it was right:
+        # parallel guesses cannot all slip past a check made before any is counted.
+        network = lockout.network_key(request)
+        if network is not None:
+            decision = attempt(policies.LOGIN_FAILURES_PER_IP, network)
+            if not decision.allowed:
+                return _too_many(request, policies.LOGIN_FAILURES_PER_IP, decision)
+        response = super().post(request, *args, **kwargs)
+        tried = bool(request.POST.get("username") and request.POST.get("password"))
+        if network is not None and (request.user.is_authenticated or not tried):
+            refund(policies.LOGIN_FAILURES_PER_IP, network)
+        return response
 
-    def form_invalid(self, form: Any) -> HttpResponse:
-        if form.data.get("username") and form.data.get("password"):
-            record(policies.LOGIN_FAILURES_PER_IP, _ip_key(self.request))
-        return super().form_invalid(form)
+    def get_redirect_url(self) -> str:
+        # ?next= the log-in page itself would loop (Django raises on it): go to the default.
+        url = super().get_redirect_url()
+        return "" if url and urlsplit(url).path == self.request.path else url
 
 
 def admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponseBase:
     """The admin's log-in URL: one log-in page for everyone (rate limits, lock-out, 2FA)."""
-    target = request.GET.get("next") or reverse("admin:index")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("admin:index")
+    target = _safe_target(request, request.GET.get("next")) or reverse("admin:index")
     if not request.user.is_authenticated:
         return redirect_to_login(target)
     if not getattr(request.user, "is_staff", False):
         return render(request, "accounts/forbidden.html", status=403)  # not a redirect loop
-    return redirect(target)
+    return HttpResponseRedirect(target)
 
 
-def locked_out(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+def locked_out(
+    request: HttpRequest, *args: Any, email: str | None = None, **kwargs: Any
+) -> HttpResponse:
     """``AXES_LOCKOUT_CALLABLE``: the page for a locked address, known or not.
 
     Says that the account is locked for now, until when, and how to get back in
     (the lock-out article). Never whether the address has an account: unknown
     addresses are locked and shown this page in exactly the same way.
     """
-    email = lockout.submitted_email(request, None)
+    email = email or lockout.submitted_email(request, None)
     lock = lockout.active_lock(email) if email else None
     until = lock.until if lock else timezone.now() + settings.LOCKOUT_DURATION
     return render(
@@ -114,9 +130,11 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("password_reset_done")
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        decision = attempt(policies.RESET_PER_IP, _ip_key(request))
-        if not decision.allowed:
-            return _too_many(request, policies.RESET_PER_IP, decision)
+        network = lockout.network_key(request)
+        if network is not None:
+            decision = attempt(policies.RESET_PER_IP, network)
+            if not decision.allowed:
+                return _too_many(request, policies.RESET_PER_IP, decision)
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form: Any) -> HttpResponse:
@@ -175,6 +193,21 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change_form.html"
     form_class = ChangePasswordForm
     success_url = reverse_lazy("password_change_done")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The old-password check is a password check too: it obeys the lock-out.
+        assert isinstance(request.user, User)
+        if lockout.active_lock(request.user.email) is not None:
+            return locked_out(request, email=request.user.email)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        if "old_password" in form.errors and form.data.get("old_password"):
+            assert isinstance(self.request.user, User)
+            email = self.request.user.email
+            if lockout.record_failure(email, lockout.client_ip(self.request)) is not None:
+                return locked_out(self.request, email=email)
+        return super().form_invalid(form)
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)

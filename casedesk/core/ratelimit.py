@@ -200,6 +200,25 @@ def record(policy: RatePolicy, key: str) -> None:
         RateLimitHit.objects.create(bucket_id=bucket_id, at=now)
 
 
+def refund(policy: RatePolicy, key: str) -> None:
+    """Give back the newest hit of ``key``: an attempt counted up front that turned out fine.
+
+    The pattern for work that must be counted *before* it runs (so that parallel
+    requests cannot all pass a check before any of them is recorded) but should
+    only count when it fails: ``attempt`` first, ``refund`` on success.
+    """
+    hashed = key_hash(policy, key)
+    with transaction.atomic():
+        newest = (
+            RateLimitHit.objects.filter(bucket__policy=policy.name, bucket__key_hash=hashed)
+            .order_by("-at", "-pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if newest is not None:
+            RateLimitHit.objects.filter(pk=newest).delete()
+
+
 def reset(policy: RatePolicy, key: str) -> None:
     """Forget every hit of ``key`` under ``policy``; its next request starts afresh."""
     hashed = key_hash(policy, key)

@@ -15,10 +15,11 @@ import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections
+from django.test import override_settings
 
 from casedesk.core import periodic, ratelimit
 from casedesk.core.models import RateLimitBucket, RateLimitHit
-from casedesk.core.ratelimit import Decision, RatePolicy, attempt, check, record, reset
+from casedesk.core.ratelimit import Decision, RatePolicy, attempt, check, record, refund, reset
 from casedesk.core.tasks import delete_expired_rate_limits
 from casedesk.lib.env import Rate
 
@@ -438,3 +439,19 @@ def test_the_cleanup_works_in_batches(clock):
 def test_the_cleanup_is_a_periodic_task():
     entry = periodic.registered()["casedesk.core.tasks.delete_expired_rate_limits"]
     assert entry.every == timedelta(hours=1)
+
+
+REFUND_POLICY = RatePolicy(name="test-refund", setting="RATE_TEST_REFUND", why="tests")
+
+
+@pytest.mark.django_db
+def test_refund_gives_back_the_newest_hit_only():
+    policy = REFUND_POLICY
+    with override_settings(RATE_TEST_REFUND=Rate(2, timedelta(minutes=10))):
+        assert attempt(policy, "k").allowed
+        assert attempt(policy, "k").allowed
+        assert not attempt(policy, "k").allowed
+        refund(policy, "k")
+        assert attempt(policy, "k").allowed
+        assert not attempt(policy, "k").allowed
+        refund(policy, "never-seen")  # nothing to give back: no error
