@@ -52,6 +52,17 @@ def _too_many(request: HttpRequest, policy: RatePolicy, decision: Decision) -> H
     return response
 
 
+def _count_network(
+    request: HttpRequest, policy: RatePolicy
+) -> tuple[str | None, HttpResponse | None]:
+    """Count this request against its network's limit: (the network's key, or the 429 page)."""
+    network = lockout.network_key(request)
+    if network is None:
+        return None, None
+    decision = attempt(policy, network)
+    return network, None if decision.allowed else _too_many(request, policy, decision)
+
+
 def _safe_target(request: HttpRequest, target: str | None) -> str | None:
     """A redirect target from the request, if it is a path on this site."""
     if not target or not target.startswith("/") or target.startswith("//"):
@@ -71,11 +82,9 @@ class LoginView(auth_views.LoginView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Counted before the password is checked, given back if it was right:
         # parallel guesses cannot all slip past a check made before any is counted.
-        network = lockout.network_key(request)
-        if network is not None:
-            decision = attempt(policies.LOGIN_FAILURES_PER_IP, network)
-            if not decision.allowed:
-                return _too_many(request, policies.LOGIN_FAILURES_PER_IP, decision)
+        network, refusal = _count_network(request, policies.LOGIN_FAILURES_PER_IP)
+        if refusal is not None:
+            return refusal
         response = super().post(request, *args, **kwargs)
         tried = bool(request.POST.get("username") and request.POST.get("password"))
         if network is not None and (request.user.is_authenticated or not tried):
@@ -130,12 +139,8 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("password_reset_done")
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        network = lockout.network_key(request)
-        if network is not None:
-            decision = attempt(policies.RESET_PER_IP, network)
-            if not decision.allowed:
-                return _too_many(request, policies.RESET_PER_IP, decision)
-        return super().post(request, *args, **kwargs)
+        _, refusal = _count_network(request, policies.RESET_PER_IP)
+        return refusal or super().post(request, *args, **kwargs)
 
     def form_valid(self, form: Any) -> HttpResponse:
         email = form.cleaned_data["email"]

@@ -67,12 +67,18 @@ def test_an_agent_turns_on_two_factor_and_is_asked_for_a_code_at_the_next_log_in
     assert client.get("/accounts/locked/").status_code == 200
 
 
-def test_until_the_code_is_given_only_the_code_page_log_out_and_help_are_open(agent):
+def password_step_done(person) -> tuple[Client, TOTPDevice]:
+    """A person with two-factor on, logged in again with the password only."""
     client = Client()
-    log_in(client, agent.email)
-    turn_on(client, agent)
+    log_in(client, person.email)
+    device = turn_on(client, person)
     client.post("/accounts/logout/")
-    log_in(client, agent.email)
+    log_in(client, person.email)
+    return client, device
+
+
+def test_until_the_code_is_given_only_the_code_page_log_out_and_help_are_open(agent):
+    client, _ = password_step_done(agent)
     for path in ("/", "/accounts/", "/admin/", "/hours/"):
         assert client.get(path).status_code == 302, path
     assert client.get("/help/").status_code == 200
@@ -80,11 +86,7 @@ def test_until_the_code_is_given_only_the_code_page_log_out_and_help_are_open(ag
 
 
 def test_wrong_codes_are_throttled(agent):
-    client = Client()
-    log_in(client, agent.email)
-    device = turn_on(client, agent)
-    client.post("/accounts/logout/")
-    log_in(client, agent.email)
+    client, device = password_step_done(agent)
     client.post("/accounts/two-factor/verify/", {"token": "000000"})
     page = client.post("/accounts/two-factor/verify/", {"token": code_for(device)})
     assert "Too many wrong codes" in page.content.decode()
