@@ -80,11 +80,16 @@ def ask_for_reset(page: Page, email: str) -> None:
 
 
 def mailed_reset_link(base_url: str, email: str) -> str:
-    """The reset link in the one mail sent to this address, pointed at the live server.
+    """The reset link in the one reset mail sent to this address, pointed at the live server.
 
-    The mail is written with CASEDESK_BASE_URL; only its path is the link.
+    The mail is written with CASEDESK_BASE_URL; only its path is the link. (A locked
+    account's owner also gets a mail saying so: that one has no link to follow.)
     """
-    sent = [message for message in mail.outbox if message.to == [email]]
+    sent = [
+        message
+        for message in mail.outbox
+        if message.to == [email] and "/accounts/reset/" in str(message.body)
+    ]
     assert len(sent) == 1, [message.to for message in mail.outbox]
     body = str(sent[0].body)
     match = re.search(r"https?://[^/\s]+(/accounts/reset/\S+/)", body)

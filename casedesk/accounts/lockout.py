@@ -186,6 +186,10 @@ def lock_if_over_limit(email: str, ip_address: str | None) -> Lock | None:
             until=until,
         )
     logger.warning("locked %r after %d failed log-ins", email, settings.LOCKOUT_FAILURES)
+    # Enqueued for every address alike; the worker mails only a real, active account.
+    from casedesk.accounts.tasks import tell_owner_of_lock
+
+    tell_owner_of_lock.enqueue(email)
     return Lock(email, now, until, ip_address)
 
 

@@ -20,6 +20,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from casedesk.lib.names import is_time_zone
+
 # E.164 as Twilio sends it in "From": a plus, a country code, up to 15 digits.
 E164_RE = re.compile(r"\+[1-9]\d{6,14}")
 # Keyed in on a telephone keypad (issue 7), so digits only.
@@ -50,6 +52,14 @@ def validate_phone(number: str) -> None:
             "Enter the number in international form: a + and the country code, "
             "e.g. +15555550100.",
             code="invalid_phone",
+        )
+
+
+def validate_time_zone(name: str) -> None:
+    if name and not is_time_zone(name):
+        raise ValidationError(
+            "Enter a time zone name from the tz database, e.g. America/Chicago.",
+            code="invalid_time_zone",
         )
 
 
@@ -201,7 +211,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         max_length=16, blank=True, validators=[validate_phone], help_text="For paging (agents)."
     )
     time_zone = models.CharField(
-        max_length=64, blank=True, help_text="Shown times use this zone; blank: the browser's."
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="Shown times use this zone, e.g. America/Chicago; blank: the browser's.",
     )
     is_active = models.BooleanField(
         default=True, help_text="Unticked, the person cannot log in (use instead of deleting)."

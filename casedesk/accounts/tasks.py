@@ -2,15 +2,21 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.utils import timezone
 from django_tasks import task
 
 from casedesk.accounts import lockout
 from casedesk.accounts.forms import ResetRequestForm
+from casedesk.accounts.models import User
 from casedesk.core.periodic import periodic
 from casedesk.core.retry import RetryableError, RetryPolicy, retrying
+from casedesk.hours.services import UnknownCalendar, current_calendar
 
 logger = logging.getLogger("casedesk.accounts")
 
@@ -46,6 +52,53 @@ def send_password_reset(email: str) -> None:
         # Django's form logs and swallows send errors since 4.x; a failure that
         # still reaches us is the connection itself: worth another try.
         raise RetryableError(f"could not send the reset mail: {exc}") from exc
+
+
+def _zone_of(person: User) -> zoneinfo.ZoneInfo:
+    """The zone to write a person's times in: theirs, else the support calendar's."""
+    if person.time_zone:
+        return zoneinfo.ZoneInfo(person.time_zone)
+    try:
+        return current_calendar().zone
+    except UnknownCalendar:
+        return zoneinfo.ZoneInfo("UTC")
+
+
+@task()
+@retrying(RetryPolicy(max_attempts=4, first_delay=timedelta(seconds=20)))
+def tell_owner_of_lock(email: str) -> None:
+    """Mail the owner of a just-locked account: until when, and how to get back in now.
+
+    Someone guessing at 2 a.m. should not leave the owner to find out at 8 by
+    trying to log in. Nothing is sent for an address without an active
+    account, nor when the lock has already ended (an agent was quicker).
+    """
+    person = User.objects.filter(email=email, is_active=True).first()
+    lock = lockout.active_lock(email)
+    if person is None or lock is None:
+        return
+    context = {
+        "person": person,
+        "until": lock.until,
+        "failures": settings.LOCKOUT_FAILURES,
+        "window": settings.LOCKOUT_WINDOW,
+        "site_name": settings.OTP_TOTP_ISSUER,
+        "base_url": settings.BASE_URL,
+        "support_email": settings.SUPPORT_EMAILS[0],
+    }
+    with timezone.override(_zone_of(person)):
+        message = EmailMultiAlternatives(
+            render_to_string("accounts/email/locked_subject.txt", context).strip(),
+            render_to_string("accounts/email/locked.txt", context),
+            to=[person.email],
+        )
+        message.attach_alternative(
+            render_to_string("accounts/email/locked.html", context), "text/html"
+        )
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise RetryableError(f"could not send the lock-out mail: {exc}") from exc
 
 
 @periodic(every=timedelta(hours=1))

@@ -2,7 +2,8 @@
 
 Every page loads ``core/viewer-zone.js``, which stores the browser's IANA zone
 name (``Intl.DateTimeFormat().resolvedOptions().timeZone``) in the
-``casedesk_tz`` cookie; this middleware activates that zone for the request, so
+``casedesk_tz`` cookie; this middleware activates that zone (or the zone a
+logged-in person chose on their account, which wins) for the request, so
 templates (the admin included) render datetimes in it. Storage and computation
 stay in UTC. Pages about a calendar (``/hours/``) override the zone with the
 calendar's own and show the viewer's zone beside it.
@@ -23,7 +24,11 @@ COOKIE = "casedesk_tz"
 
 
 def viewer_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
-    """The zone named by the viewer's cookie, or None when absent or not a real zone."""
+    """The zone the logged-in person chose, else the browser's cookie, else None."""
+    user = getattr(request, "user", None)
+    chosen = str(getattr(user, "time_zone", "") or "") if user is not None else ""
+    if chosen and is_time_zone(chosen):
+        return zoneinfo.ZoneInfo(chosen)
     # Written unencoded by viewer-zone.js; accept a percent-encoded one as well.
     name = unquote(request.COOKIES.get(COOKIE, ""))
     # Only names from the zone database: a cookie is user input.

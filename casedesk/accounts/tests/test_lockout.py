@@ -158,3 +158,40 @@ def test_garbage_log_in_input_gets_the_form_back_not_an_error(client):
     ):
         response = client.post(LOGIN, data, REMOTE_ADDR="198.51.100.7")
         assert response.status_code in (200, 429)
+
+
+def test_the_owner_is_mailed_when_their_account_is_locked(client, alice, run_tasks):
+    from django.core import mail
+
+    alice.time_zone = "Europe/Berlin"
+    alice.save()
+    with time_machine.travel("2026-01-15 12:00:00Z", tick=False):
+        fail(client, alice.email, 5)
+        run_tasks()
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [alice.email]
+    assert "locked" in message.subject
+    assert "until Thursday 13:30 CET" in message.body  # 12:00 UTC + 30 min, in her zone
+    assert "/accounts/password_reset/" in message.body and "/help/lock-out/" in message.body
+
+
+def test_no_lock_mail_goes_to_an_unknown_or_inactive_address(client, alice, run_tasks):
+    from django.core import mail
+
+    alice.is_active = False
+    alice.save()
+    fail(client, alice.email, 5)
+    fail(client, "nobody@acme.example", 5)
+    run_tasks()
+    assert mail.outbox == []
+
+
+@pytest.mark.usefixtures("calendars")
+def test_the_lock_mail_uses_the_support_calendars_zone_by_default(client, alice, run_tasks):
+    from django.core import mail
+
+    with time_machine.travel("2026-07-01 14:00:00Z", tick=False):
+        fail(client, alice.email, 5)
+        run_tasks()
+    assert "until Wednesday 09:30 CDT" in mail.outbox[0].body

@@ -125,7 +125,9 @@ def test_a_successful_reset_unlocks_the_account_and_logs_it(client, alice, run_t
     assert lockout.active_lock(alice.email) is not None
     ask_for_reset(client, alice.email)
     run_tasks()
-    set_password(client, link_in(mail.outbox[0]))
+    locked_mail, reset_mail = mail.outbox  # the owner is told of the lock, then the link
+    assert "locked" in locked_mail.subject
+    set_password(client, link_in(reset_mail))
     assert lockout.active_lock(alice.email) is None
     unlocked = LockoutEvent.objects.filter(kind="unlocked").get()
     assert unlocked.reason == "password_reset"

@@ -51,3 +51,20 @@ def test_a_cookie_that_is_not_a_zone_name_falls_back_to_utc(admin_client, garbag
 def test_every_page_tells_the_server_the_viewers_zone(client):
     for url in ("/", "/hours/", "/accounts/login/", "/help/"):
         assert b"core/viewer-zone.js" in client.get(url).content, url
+
+
+def test_a_persons_chosen_zone_wins_over_the_browsers(admin_client, django_user_model):
+    person = django_user_model.objects.get(email="root@example.com")
+    person.time_zone = "Asia/Kathmandu"
+    person.save()
+    admin_client.cookies["casedesk_tz"] = "Europe/Berlin"
+    with time_machine.travel(WINTER, tick=False):
+        assert utc_offset_shown(admin_client) == "20700"
+
+
+def test_a_zone_that_does_not_exist_is_refused_on_the_person(django_user_model):
+    from django.core.exceptions import ValidationError
+
+    person = django_user_model(email="x@example.com", role="agent", time_zone="Mars/Base")
+    with pytest.raises(ValidationError, match="tz database"):
+        person.full_clean(exclude=["password"])
