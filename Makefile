@@ -23,7 +23,7 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/casedesk demo
-	$(BIN)/casedesk run --host $(HOST) --port $(PORT)
+	CASEDESK_BASE_URL=$${CASEDESK_BASE_URL:-http://$(HOST):$(PORT)} $(BIN)/casedesk run --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
