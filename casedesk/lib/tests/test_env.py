@@ -179,3 +179,20 @@ def test_rate_is_a_count_per_period():
 def test_a_bad_rate_says_how_to_write_one(raw):
     with pytest.raises(ConfigError, match="^R: "):
         get_rate("R", Rate(1, timedelta(hours=1)), {"R": raw})
+
+
+@given(st.integers(min_value=1, max_value=10_000), st.integers(min_value=1, max_value=10_000))
+def test_a_written_rate_reads_back_as_the_same_rate(count, minutes):
+    assert get_rate("R", Rate(1, timedelta(hours=1)), {"R": f"{count}/{minutes}m"}) == Rate(
+        count, timedelta(minutes=minutes)
+    )
+
+
+@given(st.text(max_size=30))
+def test_any_rate_text_parses_or_names_the_variable(text):
+    try:
+        rate = get_rate("R", Rate(1, timedelta(hours=1)), {"R": text})
+    except ConfigError as error:
+        assert str(error).startswith("R: ")
+    else:
+        assert rate.limit >= 1 and rate.period > timedelta(0)
