@@ -104,8 +104,14 @@ def agent(db: None) -> Any:
 
 @pytest.fixture
 def admin_user(db: None) -> Any:
-    """An admin of the vendor (``admin`` is pytest-django's own fixture name)."""
+    """An admin of the vendor (overrides pytest-django's, so its admin_client is this one)."""
     return _person("admin@example.com", "admin", name="Avery Admin")
+
+
+@pytest.fixture
+def admin(admin_user: Any) -> Any:
+    """The named admin (STYLE.md's named people): the same person as ``admin_user``."""
+    return admin_user
 
 
 @pytest.fixture

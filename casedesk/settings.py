@@ -336,6 +336,10 @@ RATE_RESET_PER_IP = get_rate("CASEDESK_RATE_RESET_PER_IP", Rate(20, timedelta(ho
 RATE_LOGIN_FAILURES_PER_IP = get_rate(
     "CASEDESK_RATE_LOGIN_FAILURES_PER_IP", Rate(50, timedelta(minutes=15))
 )
+# Someone re-locking an address every half hour must not flood its owner's inbox.
+RATE_LOCK_MAIL_PER_ADDRESS = get_rate(
+    "CASEDESK_RATE_LOCK_MAIL_PER_ADDRESS", Rate(1, timedelta(hours=6))
+)
 
 # Sessions end after this long; a password change ends every other session
 # (Django's session auth hash).

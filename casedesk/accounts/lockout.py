@@ -93,7 +93,15 @@ def network_key(request: HttpRequest) -> str | None:
     if ip is None:
         logger.warning("no client address in the request: per-network limits skipped")
         return None
-    address = ipaddress.ip_address(ip)
+    return network_key_of(ip)
+
+
+def network_key_of(ip: str) -> str | None:
+    """The per-network key of an IP address (see network_key), or None if it is not one."""
+    parsed = _parse_ip(ip)
+    if parsed is None:
+        return None
+    address = ipaddress.ip_address(parsed)
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
@@ -122,6 +130,11 @@ def active_lock(email: str) -> Lock | None:
     if latest.until <= timezone.now():
         return None
     return Lock(latest.email, latest.at, latest.until, latest.ip_address)
+
+
+def failures_counted(email: str) -> int:
+    """How many wrong passwords count towards a lock of this address right now."""
+    return _failures_in_window(normalize_email(email))
 
 
 def _failures_in_window(email: str) -> int:

@@ -25,6 +25,14 @@ RESET_PER_IP = RatePolicy(
     why="stops one network mailing reset links to many addresses",
 )
 
+# Default 1 per 6 hours (CASEDESK_RATE_LOCK_MAIL_PER_ADDRESS): the owner hears of
+# the first lock; someone re-locking the address all night sends no more.
+LOCK_MAIL_PER_ADDRESS = RatePolicy(
+    name="lock-mail-per-address",
+    setting="RATE_LOCK_MAIL_PER_ADDRESS",
+    why="stops repeated lock-outs flooding the account owner with mail",
+)
+
 # Default 50 failed log-ins per 15 minutes (CASEDESK_RATE_LOGIN_FAILURES_PER_IP):
 # ten times an account's own lock-out limit, so a shared office is not blocked by
 # a few forgetful people, while password spraying (one guess at many accounts,

@@ -11,10 +11,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django_tasks import task
 
-from casedesk.accounts import lockout
+from casedesk.accounts import lockout, policies
 from casedesk.accounts.forms import ResetRequestForm
 from casedesk.accounts.models import User
 from casedesk.core.periodic import periodic
+from casedesk.core.ratelimit import attempt
 from casedesk.core.retry import RetryableError, RetryPolicy, retrying
 from casedesk.hours.services import UnknownCalendar, current_calendar
 
@@ -76,6 +77,8 @@ def tell_owner_of_lock(email: str) -> None:
     person = User.objects.filter(email=email, is_active=True).first()
     lock = lockout.active_lock(email)
     if person is None or lock is None:
+        return
+    if not attempt(policies.LOCK_MAIL_PER_ADDRESS, email).allowed:
         return
     context = {
         "person": person,

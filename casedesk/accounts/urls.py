@@ -27,6 +27,7 @@ urlpatterns = [
     path("invite/<uidb64>/<token>/", views.InviteConfirmView.as_view(), name="invite_confirm"),
     path("locked/", views.locked_accounts, name="locked_accounts"),
     path("locked/unlock/", views.unlock_account, name="unlock_account"),
+    path("locked/send-reset/", views.send_reset_link, name="send_reset_link"),
     path("two-factor/", two_factor.setup, name="two_factor"),
     path("two-factor/verify/", two_factor.verify, name="two_factor_verify"),
     path("two-factor/disable/", two_factor.disable, name="two_factor_disable"),

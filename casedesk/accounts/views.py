@@ -37,6 +37,7 @@ from casedesk.accounts.models import LockoutEvent, Role, User
 from casedesk.accounts.tasks import send_password_reset
 from casedesk.accounts.tokens import invite_token_generator
 from casedesk.core.ratelimit import Decision, RatePolicy, attempt, refund
+from casedesk.help.placeholders import humanize_duration
 
 
 def _too_many(request: HttpRequest, policy: RatePolicy, decision: Decision) -> HttpResponse:
@@ -90,6 +91,21 @@ class LoginView(auth_views.LoginView):
         if network is not None and (request.user.is_authenticated or not tried):
             refund(policies.LOGIN_FAILURES_PER_IP, network)
         return response
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        # Warn before the attempt that locks: the count is kept for every address
+        # typed, known or not, so the warning tells nothing about accounts.
+        email = lockout.submitted_email(self.request, None)
+        if email and form.data.get("password") and lockout.active_lock(email) is None:
+            left = settings.LOCKOUT_FAILURES - lockout.failures_counted(email)
+            if 0 < left <= 2:
+                form.add_error(
+                    None,
+                    f"{left} more wrong password{'s' if left > 1 else ''} will lock this "
+                    f"address for {humanize_duration(settings.LOCKOUT_DURATION)}. "
+                    "Not sure of it? Use “Forgot your password?” instead.",
+                )
+        return super().form_invalid(form)
 
     def get_redirect_url(self) -> str:
         # ?next= the log-in page itself would loop (Django raises on it): go to the default.
@@ -291,6 +307,31 @@ def locked_accounts(request: HttpRequest) -> HttpResponse:
         "accounts/locked_accounts.html",
         {"rows": rows, "events": events, "since": timezone.now() - timedelta(days=30)},
     )
+
+
+@require_POST
+@login_required
+def send_reset_link(request: HttpRequest) -> HttpResponseBase:
+    """An agent on the phone mails a customer a reset link (the same mail they could ask for)."""
+    user = _staff_only(request)
+    if user is None:
+        return render(request, "accounts/forbidden.html", status=403)
+    form = UnlockForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say which address to send the link to.")
+        return redirect("locked_accounts")
+    email = form.cleaned_data["email"]
+    if not _may_unlock(user, email) or not User.objects.filter(email=email).exists():
+        return render(request, "accounts/forbidden.html", status=403)
+    if attempt(policies.RESET_PER_ADDRESS, email).allowed:
+        send_password_reset.enqueue(email)
+        messages.success(request, f"A password reset link is on its way to {email}.")
+    else:
+        messages.error(
+            request,
+            f"{email} has had as many reset mails as allowed for now; ask them to check spam.",
+        )
+    return redirect("locked_accounts")
 
 
 @require_POST

@@ -9,4 +9,5 @@ def site(request: HttpRequest) -> dict[str, object]:
         "debug": settings.DEBUG,
         "support_email": settings.SUPPORT_EMAILS[0],
         "emergency_phone": settings.EMERGENCY_PHONE,
+        "site_name": settings.OTP_TOTP_ISSUER,
     }

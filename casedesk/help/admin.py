@@ -62,7 +62,8 @@ class ArticleAdmin(admin.ModelAdmin[Article]):
     def get_readonly_fields(self, request: HttpRequest, obj: Article | None = None) -> list[str]:
         # A renamed lock-out article would leave the lock-out message pointing at a 404.
         if obj is not None and obj.slug in LINKED_SLUGS:
-            return [*self.readonly_fields, "slug"]
+            # Unpublished, it would 404 just the same.
+            return [*self.readonly_fields, "slug", "published"]
         return list(self.readonly_fields)
 
     def get_prepopulated_fields(

@@ -45,3 +45,23 @@ def test_an_operator_resends_an_invitation(alice):
     alice.save()
     with pytest.raises(CommandError, match="deactivated"):
         run("invite", alice.email)
+
+
+def test_an_operator_clears_an_offices_network_limit(alice, settings):
+    from casedesk.lib.env import Rate
+
+    settings.RATE_LOGIN_FAILURES_PER_IP = Rate(2, settings.LOCKOUT_WINDOW)
+    client = Client()
+
+    def log_in(password: str) -> int:
+        return client.post(
+            "/accounts/login/",
+            {"username": alice.email, "password": password},
+            REMOTE_ADDR="2001:db8:5:6::10",
+        ).status_code
+
+    assert [log_in("x"), log_in("y"), log_in("correct-horse-battery-9")] == [200, 200, 429]
+    assert run("unblock", "2001:db8:5:6::99") == "cleared the log-in and reset limits of 2001:db8:5:6::/64\n"
+    assert log_in("correct-horse-battery-9") == 302
+    with pytest.raises(CommandError, match="not an IP address"):
+        run("unblock", "office")

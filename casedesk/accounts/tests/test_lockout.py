@@ -195,3 +195,32 @@ def test_the_lock_mail_uses_the_support_calendars_zone_by_default(client, alice,
         fail(client, alice.email, 5)
         run_tasks()
     assert "until Wednesday 09:30 CDT" in mail.outbox[0].body
+
+
+def test_the_form_warns_before_the_attempt_that_locks(client, alice):
+    pages = [fail(client, alice.email, 1).content.decode() for _ in range(4)]
+    assert "will lock this address" not in pages[1]
+    assert "2 more wrong passwords will lock this address for 30 minutes" in pages[2]
+    assert "1 more wrong password will lock this address for 30 minutes" in pages[3]
+
+
+def test_an_unknown_address_is_warned_exactly_alike(client):
+    page = fail(client, "nobody@acme.example", 3).content.decode()
+    assert "2 more wrong passwords will lock this address" in page
+
+
+@pytest.mark.usefixtures("calendars")
+def test_re_locking_does_not_flood_the_owner_with_mail(client, alice, run_tasks):
+    from django.core import mail
+
+    start = timezone.now()
+    for hours in (0, 1, 2):
+        with time_machine.travel(start + timedelta(hours=hours)):
+            fail(client, alice.email, 5)
+            run_tasks()
+    assert LockoutEvent.objects.filter(kind="locked").count() == 3
+    assert len(mail.outbox) == 1
+    with time_machine.travel(start + timedelta(hours=7)):
+        fail(client, alice.email, 5)
+        run_tasks()
+    assert len(mail.outbox) == 2

@@ -103,3 +103,24 @@ def test_the_axes_reset_command_unlocks_and_logs_it(alice):
     call_command("axes_reset_username", alice.email)
     assert lockout.active_lock(alice.email) is None
     assert LockoutEvent.objects.filter(kind="unlocked", reason="by_staff").exists()
+
+
+def test_an_agent_mails_a_locked_customer_a_reset_link(client, agent, alice, run_tasks):
+    from django.core import mail
+
+    lock(alice.email)
+    client.force_login(agent)
+    page = client.get("/accounts/locked/").content.decode()
+    assert "Email a reset link" in page
+    response = client.post("/accounts/locked/send-reset/", {"email": alice.email}, follow=True)
+    assert f"reset link is on its way to {alice.email}" in response.content.decode()
+    run_tasks()
+    assert any("/accounts/reset/" in m.body and m.to == [alice.email] for m in mail.outbox)
+
+
+def test_agents_cannot_mail_reset_links_to_staff_or_strangers(client, agent, admin_user, alice):
+    client.force_login(agent)
+    assert client.post("/accounts/locked/send-reset/", {"email": admin_user.email}).status_code == 403
+    assert client.post("/accounts/locked/send-reset/", {"email": "x@example.net"}).status_code == 403
+    client.force_login(alice)
+    assert client.post("/accounts/locked/send-reset/", {"email": alice.email}).status_code == 403

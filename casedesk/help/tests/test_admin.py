@@ -61,3 +61,10 @@ def test_other_articles_can_be_renamed(admin_client):
     article = Article.objects.create(slug="old", title="Old", summary="s", body="b")
     html = admin_client.get(f"/admin/help/article/{article.pk}/change/").content.decode()
     assert 'name="slug"' in html
+
+
+def test_the_lock_out_article_cannot_be_unpublished(admin_client):
+    """Every locked-out customer is sent to it: unpublished, it would be a 404."""
+    article = Article.objects.get(slug="lock-out")
+    page = admin_client.get(f"/admin/help/article/{article.pk}/change/").content.decode()
+    assert 'name="published"' not in page

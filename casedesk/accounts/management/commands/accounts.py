@@ -3,6 +3,8 @@
 casedesk accounts locked                 the addresses locked now, and until when (UTC)
 casedesk accounts unlock ADDRESS         end a lock now (logged, like an unlock in the desk)
 casedesk accounts invite ADDRESS         mail a person a new link to set their password
+casedesk accounts unblock IP             clear a network's log-in and reset limits (an office
+                                         behind one address that tripped them)
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from casedesk.accounts import lockout, services
+from casedesk.accounts import lockout, policies, services
 from casedesk.accounts.models import LockoutEvent, User, normalize_email
+from casedesk.core import ratelimit
 
 
 class Command(BaseCommand):
@@ -28,6 +31,10 @@ class Command(BaseCommand):
         unlock.add_argument("address")
         invite = sub.add_parser("invite", help="Mail a link to set a password.", **kwargs)
         invite.add_argument("address")
+        unblock = sub.add_parser(
+            "unblock", help="Clear a network's log-in and reset limits.", **kwargs
+        )
+        unblock.add_argument("ip", help="An IPv4 or IPv6 address (IPv6: its /64 is cleared).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -45,6 +52,13 @@ class Command(BaseCommand):
             if not lockout.unlock(email, reason=LockoutEvent.Reason.BY_STAFF):
                 raise CommandError(f"{email} is not locked")
             self.stdout.write(f"unlocked {email}")
+        elif action == "unblock":
+            network = lockout.network_key_of(options["ip"])
+            if network is None:
+                raise CommandError(f"{options['ip']!r} is not an IP address")
+            for policy in (policies.LOGIN_FAILURES_PER_IP, policies.RESET_PER_IP):
+                ratelimit.reset(policy, network)
+            self.stdout.write(f"cleared the log-in and reset limits of {network}")
         elif action == "invite":
             email = normalize_email(options["address"])
             person = User.objects.filter(email=email).first()
