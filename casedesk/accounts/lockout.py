@@ -44,13 +44,19 @@ logger = logging.getLogger("casedesk.accounts")
 
 
 def submitted_email(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:
-    """The address a log-in attempt was for, normalised (``AXES_USERNAME_CALLABLE``)."""
+    """The address a log-in attempt was for, normalised (``AXES_USERNAME_CALLABLE``).
+
+    Empty when what was posted cannot be an address (control characters, NUL
+    bytes that PostgreSQL refuses, more than 254 characters once lower-cased):
+    such text is never looked up, counted or stored.
+    """
     value: object = None
     if credentials:
         value = credentials.get("username") or credentials.get("email")
     if value is None and request is not None:
         value = request.POST.get("username")
-    return normalize_email(str(value)) if value else ""
+    email = normalize_email(str(value)) if value else ""
+    return email if len(email) <= 254 and email.isprintable() else ""
 
 
 def _parse_ip(raw: str) -> str | None:
