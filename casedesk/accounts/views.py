@@ -309,20 +309,33 @@ def locked_accounts(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
-@login_required
-def send_reset_link(request: HttpRequest) -> HttpResponseBase:
-    """An agent on the phone mails a customer a reset link (the same mail they could ask for)."""
+def _account_to_act_on(
+    request: HttpRequest, *, must_exist: bool
+) -> tuple[User, str] | HttpResponseBase:
+    """The staff member and the posted address they may act on, or the page saying why not."""
     user = _staff_only(request)
     if user is None:
         return render(request, "accounts/forbidden.html", status=403)
     form = UnlockForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Say which address to send the link to.")
+        messages.error(request, "Say which address.")
         return redirect("locked_accounts")
     email = form.cleaned_data["email"]
-    if not _may_unlock(user, email) or not User.objects.filter(email=email).exists():
+    if not _may_unlock(user, email) or (
+        must_exist and not User.objects.filter(email=email).exists()
+    ):
         return render(request, "accounts/forbidden.html", status=403)
+    return user, email
+
+
+@require_POST
+@login_required
+def send_reset_link(request: HttpRequest) -> HttpResponseBase:
+    """An agent on the phone mails a customer a reset link (the same mail they could ask for)."""
+    allowed = _account_to_act_on(request, must_exist=True)
+    if isinstance(allowed, HttpResponseBase):
+        return allowed
+    _, email = allowed
     if attempt(policies.RESET_PER_ADDRESS, email).allowed:
         send_password_reset.enqueue(email)
         messages.success(request, f"A password reset link is on its way to {email}.")
@@ -337,16 +350,10 @@ def send_reset_link(request: HttpRequest) -> HttpResponseBase:
 @require_POST
 @login_required
 def unlock_account(request: HttpRequest) -> HttpResponseBase:
-    user = _staff_only(request)
-    if user is None:
-        return render(request, "accounts/forbidden.html", status=403)
-    form = UnlockForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Say which address to unlock.")
-        return redirect("locked_accounts")
-    email = form.cleaned_data["email"]
-    if not _may_unlock(user, email):
-        return render(request, "accounts/forbidden.html", status=403)
+    allowed = _account_to_act_on(request, must_exist=False)
+    if isinstance(allowed, HttpResponseBase):
+        return allowed
+    user, email = allowed
     if lockout.unlock(
         email,
         reason=LockoutEvent.Reason.BY_STAFF,

@@ -92,7 +92,7 @@ def test_unlocking_an_address_that_is_not_locked_says_so(client, agent, alice):
     response = client.post("/accounts/locked/unlock/", {"email": alice.email}, follow=True)
     assert "was not locked" in response.content.decode()
     response = client.post("/accounts/locked/unlock/", {}, follow=True)
-    assert "Say which address" in response.content.decode()
+    assert "Say which address." in response.content.decode()
     assert not LockoutEvent.objects.exists()
 
 
