@@ -27,6 +27,7 @@ from casedesk.accounts.models import (
     normalize_phone,
 )
 from casedesk.accounts.tokens import invite_token_generator
+from casedesk.lib.durations import humanize_duration
 
 
 def organizations_visible_to(user: User | AnonymousUser) -> QuerySet[Organization]:
@@ -96,16 +97,11 @@ def invite(person: User, *, by: User | None = None) -> None:
     uid = urlsafe_base64_encode(force_bytes(person.pk))
     token = invite_token_generator.make_token(person)
     path = f"/accounts/invite/{uid}/{token}/"
-    lifetime_days = settings.INVITE_LINK_LIFETIME.days
     context = {
         "person": person,
         "link": f"{settings.BASE_URL}{path}",
         "by": by,
-        "lifetime": (
-            f"{lifetime_days} days"
-            if lifetime_days > 1
-            else f"{int(settings.INVITE_LINK_LIFETIME.total_seconds() // 3600)} hours"
-        ),
+        "lifetime": humanize_duration(settings.INVITE_LINK_LIFETIME),
         "site_name": settings.OTP_TOTP_ISSUER,
         "base_url": settings.BASE_URL,
     }

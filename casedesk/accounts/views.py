@@ -37,7 +37,7 @@ from casedesk.accounts.models import LockoutEvent, Role, User
 from casedesk.accounts.tasks import send_password_reset
 from casedesk.accounts.tokens import invite_token_generator
 from casedesk.core.ratelimit import Decision, RatePolicy, attempt, refund
-from casedesk.help.placeholders import humanize_duration
+from casedesk.lib.durations import humanize_duration
 
 
 def _too_many(request: HttpRequest, policy: RatePolicy, decision: Decision) -> HttpResponse:
