@@ -13,7 +13,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 
-from casedesk.accounts.models import User, normalize_email
+from casedesk.accounts.models import User, normalize_email, plausible_email
 
 
 class EmailLoginForm(AuthenticationForm):
@@ -38,10 +38,8 @@ class EmailLoginForm(AuthenticationForm):
     }
 
     def clean_username(self) -> str:
-        email = normalize_email(self.cleaned_data["username"])
-        if len(email) > 254 or not email.isprintable():
-            # Lower-casing can lengthen text ("İ" is two characters in lower case),
-            # and no address holds control characters: not an address, not a guess.
+        email = plausible_email(self.cleaned_data["username"])
+        if not email:  # not an address, so not a guess at one either
             raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
         return email
 
@@ -60,8 +58,8 @@ class ResetRequestForm(PasswordResetForm):
     )
 
     def clean_email(self) -> str:
-        email = normalize_email(self.cleaned_data["email"])
-        if len(email) > 254:
+        email = plausible_email(self.cleaned_data["email"])
+        if not email:
             raise forms.ValidationError("Enter a valid email address.", code="invalid")
         return email
 

@@ -38,25 +38,25 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from casedesk.accounts.models import LockoutEvent, LoginFailure, User, normalize_email
+from casedesk.accounts.models import (
+    LockoutEvent,
+    LoginFailure,
+    User,
+    normalize_email,
+    plausible_email,
+)
 
 logger = logging.getLogger("casedesk.accounts")
 
 
 def submitted_email(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:
-    """The address a log-in attempt was for, normalised (``AXES_USERNAME_CALLABLE``).
-
-    Empty when what was posted cannot be an address (control characters, NUL
-    bytes that PostgreSQL refuses, more than 254 characters once lower-cased):
-    such text is never looked up, counted or stored.
-    """
+    """The address a log-in attempt was for (``AXES_USERNAME_CALLABLE``): see plausible_email."""
     value: object = None
     if credentials:
         value = credentials.get("username") or credentials.get("email")
     if value is None and request is not None:
         value = request.POST.get("username")
-    email = normalize_email(str(value)) if value else ""
-    return email if len(email) <= 254 and email.isprintable() else ""
+    return plausible_email(str(value)) if value else ""
 
 
 def _parse_ip(raw: str) -> str | None:

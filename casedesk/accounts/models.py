@@ -41,6 +41,18 @@ def normalize_email(address: str) -> str:
     return address.strip().lower()
 
 
+def plausible_email(text: str) -> str:
+    """``normalize_email(text)``, or "" when no address can be spelled so.
+
+    Lower-casing can lengthen text ("İ" is two characters in lower case) past
+    the 254 an address may have, and no address holds control characters (nor
+    the NUL that PostgreSQL refuses to store): such text is never looked up,
+    counted or stored.
+    """
+    email = normalize_email(text)
+    return email if len(email) <= 254 and email.isprintable() else ""
+
+
 def normalize_phone(number: str) -> str:
     """Strip spaces, dots, dashes and brackets: ``+1 (555) 010-0100`` -> ``+15550100100``."""
     return re.sub(r"[\s().\-]", "", number)
