@@ -18,13 +18,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import redirect, render, resolve_url
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from casedesk.accounts.forms import TokenForm
 from casedesk.accounts.models import AccountPolicy, User
+from casedesk.accounts.redirects import safe_target
 
 
 def confirmed_device(user: User) -> TOTPDevice | None:
@@ -37,16 +37,8 @@ def required_for(user: User) -> bool:
 
 def _safe_next(request: HttpRequest, default: str) -> str:
     """Where to go next: ?next= if it is a path on this site, else the named default."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if (
-        target.startswith("/")
-        and not target.startswith("//")
-        and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-    ):
-        return target
-    return resolve_url(default) if default else ""
+    target = safe_target(request, request.POST.get("next") or request.GET.get("next"))
+    return target or (resolve_url(default) if default else "")
 
 
 def _qr_svg(url: str) -> str:

@@ -22,7 +22,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from casedesk.accounts import lockout, policies
@@ -34,6 +33,7 @@ from casedesk.accounts.forms import (
     UnlockForm,
 )
 from casedesk.accounts.models import LockoutEvent, Role, User
+from casedesk.accounts.redirects import safe_target
 from casedesk.accounts.tasks import send_password_reset
 from casedesk.accounts.tokens import invite_token_generator
 from casedesk.core.ratelimit import Decision, RatePolicy, attempt, refund
@@ -62,17 +62,6 @@ def _count_network(
         return None, None
     decision = attempt(policy, network)
     return network, None if decision.allowed else _too_many(request, policy, decision)
-
-
-def _safe_target(request: HttpRequest, target: str | None) -> str | None:
-    """A redirect target from the request, if it is a path on this site."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return None
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return None
-    return target
 
 
 class LoginView(auth_views.LoginView):
@@ -115,7 +104,7 @@ class LoginView(auth_views.LoginView):
 
 def admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponseBase:
     """The admin's log-in URL: one log-in page for everyone (rate limits, lock-out, 2FA)."""
-    target = _safe_target(request, request.GET.get("next")) or reverse("admin:index")
+    target = safe_target(request, request.GET.get("next")) or reverse("admin:index")
     if not request.user.is_authenticated:
         return redirect_to_login(target)
     if not getattr(request.user, "is_staff", False):
