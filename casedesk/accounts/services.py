@@ -8,6 +8,8 @@ their objects through these helpers (``cases`` filters by
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.mail import EmailMultiAlternatives
@@ -22,6 +24,7 @@ from casedesk.accounts.models import (
     Organization,
     OrganizationDomain,
     OrganizationPhone,
+    Role,
     User,
     normalize_email,
     normalize_phone,
@@ -56,6 +59,20 @@ def customers_visible_to(user: User | AnonymousUser) -> QuerySet[User]:
     if not user.is_vendor_staff:
         return User.objects.none()
     return User.objects.filter(role="customer")
+
+
+def addresses_managed_by(user: User | AnonymousUser, emails: Iterable[str]) -> set[str]:
+    """Which of these addresses' log-ins (locks, reset links) this person may manage.
+
+    Admins: any address, staff and addresses with no account included (a
+    spraying attack shows up there). Agents: their customers'. Customers: none.
+    """
+    emails = list(emails)
+    if isinstance(user, User) and user.is_active and user.role == Role.ADMIN:
+        return set(emails)
+    return set(
+        customers_visible_to(user).filter(email__in=emails).values_list("email", flat=True)
+    )
 
 
 def organization_for_email(address: str) -> Organization | None:

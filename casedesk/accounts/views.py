@@ -24,7 +24,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from casedesk.accounts import lockout, policies
+from casedesk.accounts import lockout, policies, services
 from casedesk.accounts.forms import (
     ChangePasswordForm,
     EmailLoginForm,
@@ -36,8 +36,14 @@ from casedesk.accounts.models import LockoutEvent, Role, User
 from casedesk.accounts.redirects import safe_target
 from casedesk.accounts.tasks import send_password_reset
 from casedesk.accounts.tokens import invite_token_generator
+from casedesk.accounts.two_factor import confirmed_device
 from casedesk.core.ratelimit import Decision, RatePolicy, attempt, refund
 from casedesk.lib.durations import humanize_duration
+
+
+def _whole_minutes(wait: timedelta) -> int:
+    """A wait in minutes, rounded up, at least 1: "try again in about N minutes"."""
+    return max(1, -(-int(wait.total_seconds()) // 60))
 
 
 def _too_many(request: HttpRequest, policy: RatePolicy, decision: Decision) -> HttpResponse:
@@ -46,7 +52,7 @@ def _too_many(request: HttpRequest, policy: RatePolicy, decision: Decision) -> H
     response = render(
         request,
         "accounts/rate_limited.html",
-        {"retry_at": timezone.now() + wait, "minutes": max(1, -(-int(wait.total_seconds()) // 60))},
+        {"retry_at": timezone.now() + wait, "minutes": _whole_minutes(wait)},
         status=429,
     )
     response["Retry-After"] = str(max(1, int(wait.total_seconds())))
@@ -129,7 +135,7 @@ def locked_out(
         "accounts/locked_out.html",
         {
             "until": until,
-            "minutes": max(1, -(-int((until - timezone.now()).total_seconds()) // 60)),
+            "minutes": _whole_minutes(until - timezone.now()),
             "failures": settings.LOCKOUT_FAILURES,
         },
         status=429,
@@ -238,39 +244,22 @@ def account(request: HttpRequest) -> HttpResponse:
     """Who you are, your organization, and the things you can do about your log-in."""
     user = request.user
     assert isinstance(user, User)
-    from django_otp import devices_for_user
-
     return render(
         request,
         "accounts/account.html",
-        {
-            "person": user,
-            "two_factor_on": any(devices_for_user(user, confirmed=True)),
-        },
+        {"person": user, "two_factor_on": confirmed_device(user) is not None},
     )
 
 
 def _visible_locks(user: User) -> list[dict[str, Any]]:
-    """Locked addresses this person may see and unlock.
-
-    Agents see the locks on their customers' accounts; admins see every lock,
-    staff accounts and addresses with no account (a spraying attack) included.
-    """
+    """Locked addresses this person may see and unlock (services.addresses_managed_by)."""
     locks = lockout.locked_now()
-    people = {p.email: p for p in User.objects.filter(email__in=[lock.email for lock in locks])}
-    rows = []
-    for lock in locks:
-        person = people.get(lock.email)
-        if user.role != Role.ADMIN and (person is None or person.role != Role.CUSTOMER):
-            continue
-        rows.append({"lock": lock, "person": person})
-    return rows
-
-
-def _may_unlock(user: User, email: str) -> bool:
-    if user.role == Role.ADMIN:
-        return True
-    return user.role == Role.AGENT and User.objects.filter(email=email, role=Role.CUSTOMER).exists()
+    emails = [lock.email for lock in locks]
+    managed = services.addresses_managed_by(user, emails)
+    people = {p.email: p for p in User.objects.filter(email__in=managed)}
+    return [
+        {"lock": lock, "person": people.get(lock.email)} for lock in locks if lock.email in managed
+    ]
 
 
 def _staff_only(request: HttpRequest) -> User | None:
@@ -286,15 +275,13 @@ def locked_accounts(request: HttpRequest) -> HttpResponse:
     user = _staff_only(request)
     if user is None:
         return render(request, "accounts/forbidden.html", status=403)
-    rows = _visible_locks(user)
-    events = LockoutEvent.objects.select_related("by")[:200]
+    events = LockoutEvent.objects.select_related("by")
     if user.role != Role.ADMIN:
-        customer_emails = User.objects.filter(role=Role.CUSTOMER).values("email")
-        events = LockoutEvent.objects.select_related("by").filter(email__in=customer_emails)[:200]
+        events = events.filter(email__in=services.customers_visible_to(user).values("email"))
     return render(
         request,
         "accounts/locked_accounts.html",
-        {"rows": rows, "events": events, "since": timezone.now() - timedelta(days=30)},
+        {"rows": _visible_locks(user), "events": events[:200]},
     )
 
 
@@ -310,7 +297,7 @@ def _account_to_act_on(
         messages.error(request, "Say which address.")
         return redirect("locked_accounts")
     email = form.cleaned_data["email"]
-    if not _may_unlock(user, email) or (
+    if email not in services.addresses_managed_by(user, [email]) or (
         must_exist and not User.objects.filter(email=email).exists()
     ):
         return render(request, "accounts/forbidden.html", status=403)

@@ -173,3 +173,10 @@ def test_the_admin_log_in_page_sends_people_to_the_one_log_in_page(client, alice
     client.force_login(admin_user)
     assert client.get("/admin/login/?next=/admin/hours/")["Location"] == "/admin/hours/"
     assert client.get("/admin/login/?next=https://evil.example/")["Location"] == "/admin/"
+
+
+def test_who_may_manage_which_log_ins(alice, bob, agent, admin_user):
+    emails = [alice.email, bob.email, agent.email, "nobody@example.net"]
+    assert services.addresses_managed_by(admin_user, emails) == set(emails)
+    assert services.addresses_managed_by(agent, emails) == {alice.email, bob.email}
+    assert services.addresses_managed_by(alice, emails) == set()
