@@ -9,11 +9,10 @@ from django.contrib.auth.forms import (
     PasswordResetForm,
     SetPasswordForm,
 )
-from django.core.mail import EmailMultiAlternatives
 from django.db.models import QuerySet
-from django.template.loader import render_to_string
 
 from casedesk.accounts.models import User, normalize_email, plausible_email
+from casedesk.core.mail import send_templated
 
 
 class EmailLoginForm(AuthenticationForm):
@@ -75,16 +74,18 @@ class ResetRequestForm(PasswordResetForm):
         to_email: str,
         html_email_template_name: str | None = None,
     ) -> None:
-        """Send, and let a failure reach the task (Django's own logs it and moves on)."""
-        subject = "".join(render_to_string(subject_template_name, context).splitlines())
-        message = EmailMultiAlternatives(
-            subject, render_to_string(email_template_name, context), from_email, [to_email]
-        )
-        if html_email_template_name is not None:
-            message.attach_alternative(
-                render_to_string(html_email_template_name, context), "text/html"
-            )
-        message.send()
+        """Send, and let a failure reach the task (Django's own logs it and moves on).
+
+        The three names Django passes are those of send_templated's scheme
+        (``<template>_subject.txt``, ``<template>.txt``, ``<template>.html``).
+        """
+        template = email_template_name.removesuffix(".txt")
+        if (subject_template_name, html_email_template_name) != (
+            f"{template}_subject.txt",
+            f"{template}.html",
+        ):
+            raise ValueError(f"reset mail templates must be {template}_subject.txt, .txt, .html")
+        send_templated(template, context, [to_email], from_email)
 
 
 class NewPasswordForm(SetPasswordForm):  # type: ignore[type-arg]

@@ -12,10 +12,8 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.core.mail import EmailMultiAlternatives
 from django.db.models import QuerySet
 from django.http import Http404
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -30,6 +28,7 @@ from casedesk.accounts.models import (
     normalize_phone,
 )
 from casedesk.accounts.tokens import invite_token_generator
+from casedesk.core.mail import send_templated
 from casedesk.lib.durations import humanize_duration
 
 
@@ -122,13 +121,6 @@ def invite(person: User, *, by: User | None = None) -> None:
         "site_name": settings.OTP_TOTP_ISSUER,
         "base_url": settings.BASE_URL,
     }
-    subject = render_to_string("accounts/email/invite_subject.txt", context).strip()
-    message = EmailMultiAlternatives(
-        subject,
-        render_to_string("accounts/email/invite.txt", context),
-        to=[person.email],
-    )
-    message.attach_alternative(render_to_string("accounts/email/invite.html", context), "text/html")
-    message.send()
+    send_templated("accounts/email/invite", context, [person.email])
     person.invited_at = timezone.now()
     person.save(update_fields=["invited_at"])

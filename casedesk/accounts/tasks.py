@@ -6,14 +6,13 @@ import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django_tasks import task
 
 from casedesk.accounts import lockout, policies
 from casedesk.accounts.forms import ResetRequestForm
 from casedesk.accounts.models import User
+from casedesk.core.mail import send_templated
 from casedesk.core.periodic import periodic
 from casedesk.core.ratelimit import attempt
 from casedesk.core.retry import RetryableError, RetryPolicy, retrying
@@ -84,22 +83,13 @@ def tell_owner_of_lock(email: str) -> None:
         "person": person,
         "until": lock.until,
         "failures": settings.LOCKOUT_FAILURES,
-        "window": settings.LOCKOUT_WINDOW,
         "site_name": settings.OTP_TOTP_ISSUER,
         "base_url": settings.BASE_URL,
         "support_email": settings.SUPPORT_EMAILS[0],
     }
-    with timezone.override(_zone_of(person)):
-        message = EmailMultiAlternatives(
-            render_to_string("accounts/email/locked_subject.txt", context).strip(),
-            render_to_string("accounts/email/locked.txt", context),
-            to=[person.email],
-        )
-        message.attach_alternative(
-            render_to_string("accounts/email/locked.html", context), "text/html"
-        )
     try:
-        message.send()
+        with timezone.override(_zone_of(person)):  # "locked until 13:30 CET"
+            send_templated("accounts/email/locked", context, [person.email])
     except (smtplib.SMTPException, OSError) as exc:
         raise RetryableError(f"could not send the lock-out mail: {exc}") from exc
 
