@@ -6,16 +6,19 @@ A :class:`RatePolicy` allows at most ``limit`` hits per ``period`` for one key
 number lives in ``settings.py`` (an environment variable, practice 1) and is
 read at every call, so ``override_settings`` and the ``settings`` fixture work.
 
-Two ways to use a policy:
+Ways to use a policy:
 
 * ``attempt(policy, key)`` counts the request if it is allowed and says so
   (a password-reset mail: every request counts, a refused one does not);
-* ``check(policy, key)`` before the work, ``record(policy, key)`` after a
-  failure (log-in: a network that failed too often is refused, and only wrong
-  passwords are counted).
+* ``attempt`` before the work and ``refund(policy, key)`` when it went well,
+  to count only failures (log-in: only wrong passwords count against a
+  network). Counting up front is what stops parallel requests: they cannot
+  all pass a check made before any of them was counted;
+* ``check(policy, key)`` before and ``record(policy, key)`` after, only where a
+  burst slipping a few past the limit does no harm (see :func:`record`).
 
 ``reset(policy, key)`` forgets a key's hits (a successful reset, an agent's
-help).
+help, ``casedesk accounts unblock``).
 
 Keys. The caller normalises them; the limiter compares them exactly. Lower-case
 and strip an email address; give an IP address as :mod:`ipaddress` prints it
