@@ -127,3 +127,40 @@ def run_tasks(transactional_db: None) -> Any:
         CasedeskWorker(batch=True, interval=0).run_forever()
 
     return run
+
+
+# ---- Cases: priorities and a case helper ----
+
+
+@pytest.fixture
+def priorities(django_db_blocker: Any) -> dict[str, Any]:
+    """The shipped priorities by name (re-seeded for transactional tests, whose flush removes
+    them), e.g. ``priorities["Critical"]``."""
+    from casedesk.cases.defaults import ensure_priorities
+    from casedesk.cases.models import Priority
+
+    with django_db_blocker.unblock():
+        ensure_priorities()
+        return {p.name: p for p in Priority.objects.all()}
+
+
+@pytest.fixture
+def open_case(priorities: dict[str, Any], calendars: None, settings: Any, tmp_path: Path) -> Any:
+    """Open a case through the one entry point: ``open_case(alice, "Medium", subject=...)``.
+
+    Critical cases get characteristic (c) and an impact statement unless given.
+    Attachments are written under the test's own temporary folder.
+    """
+    from casedesk.cases import services
+
+    settings.MEDIA_ROOT = tmp_path / "files"
+
+    def make(requester: Any, priority: str = "Medium", **fields: Any) -> Any:
+        chosen = priorities[priority]
+        if chosen.is_critical:
+            fields.setdefault("characteristics", "c")
+            fields.setdefault("business_impact", "Nobody at the company can log in.")
+        fields.setdefault("subject", f"{priority} problem")
+        return services.open_case(services.NewCase(requester=requester, priority=chosen, **fields))
+
+    return make

@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "casedesk.hours",
     "casedesk.accounts",
     "casedesk.help",
+    "casedesk.cases",
 ]
 
 MIDDLEWARE = [
@@ -263,6 +264,33 @@ if not is_calendar_name(CASEDESK_DEFAULT_CALENDAR):
         "CASEDESK_DEFAULT_CALENDAR", "must be a calendar's name (letters, digits, - and _)"
     )
 
+# ---- Cases (casedesk.cases) ----
+# Attached files live here and are served only through the case's access check
+# (there is no public MEDIA_URL).
+MEDIA_ROOT = Path(get_str("CASEDESK_FILES_DIR", str(VAR_DIR / "files"))).resolve()
+# 20 MB per file covers logs, screenshots and HAR captures; bigger goes through a share link.
+ATTACHMENT_MAX_BYTES = get_int("CASEDESK_ATTACHMENT_MAX_MB", 20, minimum=1, maximum=1024) * 2**20
+ATTACHMENT_MAX_FILES = 10  # per reply
+# What customers may attach: documents, images, logs and archives. Never HTML, SVG or
+# executables (a file served from our origin must not be able to run script).
+ATTACHMENT_TYPES = [
+    t.lower().lstrip(".")
+    for t in get_list(
+        "CASEDESK_ATTACHMENT_TYPES",
+        "txt log csv json xml pdf png jpg jpeg gif webp zip gz tgz har eml docx xlsx pptx".split(),
+    )
+]
+for _type in ATTACHMENT_TYPES:
+    if _type in {"html", "htm", "svg", "xhtml", "js", "exe", "bat", "cmd", "sh", "ps1", "msi"}:
+        raise ConfigError(
+            "CASEDESK_ATTACHMENT_TYPES", f"{_type} files may run code in a browser or on a PC"
+        )
+# DATA_UPLOAD_MAX_MEMORY_SIZE bounds the non-file part of a request; files stream to disk
+# above FILE_UPLOAD_MAX_MEMORY_SIZE.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 2**20
+# The desk queue and the portal list show this many cases per page.
+CASES_PER_PAGE = get_int("CASEDESK_CASES_PER_PAGE", 50, minimum=10, maximum=500)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # stored and computed in UTC; shown in the calendar's or viewer's zone
 USE_I18N = True
@@ -329,9 +357,7 @@ INVITE_LINK_LIFETIME = get_duration("CASEDESK_INVITE_LINK_LIFETIME", timedelta(d
 # Rate limits, named policies in casedesk.accounts.policies. Three reset mails an
 # hour is enough for a lost first one and too few to flood a mailbox; the
 # per-network limits stop one address spraying many accounts.
-RATE_RESET_PER_ADDRESS = get_rate(
-    "CASEDESK_RATE_RESET_PER_ADDRESS", Rate(3, timedelta(hours=1))
-)
+RATE_RESET_PER_ADDRESS = get_rate("CASEDESK_RATE_RESET_PER_ADDRESS", Rate(3, timedelta(hours=1)))
 RATE_RESET_PER_IP = get_rate("CASEDESK_RATE_RESET_PER_IP", Rate(20, timedelta(hours=1)))
 RATE_LOGIN_FAILURES_PER_IP = get_rate(
     "CASEDESK_RATE_LOGIN_FAILURES_PER_IP", Rate(50, timedelta(minutes=15))

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from casedesk.accounts import views as accounts_views
+from casedesk.cases import views as cases_views
 from casedesk.core import views as core_views
 
 # One log-in page for everyone, with its rate limits, lock-out page and
@@ -12,7 +13,16 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("health/", core_views.health, name="health"),
     path("hours/", include("casedesk.hours.urls")),
+    # Before help/<slug>/: the priorities page is built from the Priority rows.
+    path("help/priorities/", cases_views.priorities, name="priorities"),
     path("help/", include("casedesk.help.urls")),
+    path("portal/", include("casedesk.cases.portal_urls")),
+    path("desk/", include("casedesk.cases.desk_urls")),
+    path(
+        "cases/<str:reference>/files/<int:pk>/<str:name>",
+        cases_views.download,
+        name="case_file",
+    ),
     path("api/hours/", include("casedesk.hours.api_urls")),
     path("accounts/", include("casedesk.accounts.urls")),
     path("admin/", admin.site.urls),

@@ -74,7 +74,13 @@ class PersonChangeForm(UserChangeForm):  # type: ignore[type-arg]
     class Meta:
         model = User
         fields = (
-            "email", "password", "full_name", "role", "organization", "phone", "time_zone",
+            "email",
+            "password",
+            "full_name",
+            "role",
+            "organization",
+            "phone",
+            "time_zone",
             "is_active",
         )
 

@@ -305,9 +305,7 @@ class LockoutHandler(AbstractAxesHandler, AxesBaseHandler):  # type: ignore[misc
         if lock_if_over_limit(email, ip_address) is not None:
             request.axes_locked_out = True  # type: ignore[attr-defined]
             request.axes_credentials = credentials  # type: ignore[attr-defined]
-            user_locked_out.send(
-                "axes", request=request, username=email, ip_address=ip_address
-            )
+            user_locked_out.send("axes", request=request, username=email, ip_address=ip_address)
 
     def user_logged_in(
         self, sender: object, request: HttpRequest, user: User, **kwargs: Any

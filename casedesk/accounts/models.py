@@ -61,8 +61,7 @@ def normalize_phone(number: str) -> str:
 def validate_phone(number: str) -> None:
     if not E164_RE.fullmatch(number):
         raise ValidationError(
-            "Enter the number in international form: a + and the country code, "
-            "e.g. +15555550100.",
+            "Enter the number in international form: a + and the country code, e.g. +15555550100.",
             code="invalid_phone",
         )
 
@@ -94,9 +93,10 @@ def validate_account_number(number: str) -> None:
 def new_account_number() -> str:
     """A random account number that no organization has yet."""
     while True:
-        number = str(secrets.randbelow(9 * 10 ** (ACCOUNT_NUMBER_DIGITS - 1)) + 10 ** (
-            ACCOUNT_NUMBER_DIGITS - 1
-        ))
+        number = str(
+            secrets.randbelow(9 * 10 ** (ACCOUNT_NUMBER_DIGITS - 1))
+            + 10 ** (ACCOUNT_NUMBER_DIGITS - 1)
+        )
         if not Organization.objects.filter(account_number=number).exists():
             return number
 

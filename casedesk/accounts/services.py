@@ -8,6 +8,7 @@ their objects through these helpers (``cases`` filters by
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -29,6 +30,7 @@ from casedesk.accounts.models import (
 )
 from casedesk.accounts.tokens import invite_token_generator
 from casedesk.core.mail import send_templated
+from casedesk.hours.services import UnknownCalendar, current_calendar
 from casedesk.lib.durations import humanize_duration
 
 
@@ -69,9 +71,7 @@ def addresses_managed_by(user: User | AnonymousUser, emails: Iterable[str]) -> s
     emails = list(emails)
     if isinstance(user, User) and user.is_active and user.role == Role.ADMIN:
         return set(emails)
-    return set(
-        customers_visible_to(user).filter(email__in=emails).values_list("email", flat=True)
-    )
+    return set(customers_visible_to(user).filter(email__in=emails).values_list("email", flat=True))
 
 
 def organization_for_email(address: str) -> Organization | None:
@@ -124,3 +124,13 @@ def invite(person: User, *, by: User | None = None) -> None:
     send_templated("accounts/email/invite", context, [person.email])
     person.invited_at = timezone.now()
     person.save(update_fields=["invited_at"])
+
+
+def zone_of(person: User) -> zoneinfo.ZoneInfo:
+    """The zone to write a person's times in (mail): theirs, else the support calendar's."""
+    if person.time_zone:
+        return zoneinfo.ZoneInfo(person.time_zone)
+    try:
+        return current_calendar().zone
+    except UnknownCalendar:
+        return zoneinfo.ZoneInfo("UTC")

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,11 +11,11 @@ from django_tasks import task
 from casedesk.accounts import lockout, policies
 from casedesk.accounts.forms import ResetRequestForm
 from casedesk.accounts.models import User
+from casedesk.accounts.services import zone_of
 from casedesk.core.mail import send_templated
 from casedesk.core.periodic import periodic
 from casedesk.core.ratelimit import attempt
 from casedesk.core.retry import RetryableError, RetryPolicy, retrying
-from casedesk.hours.services import UnknownCalendar, current_calendar
 
 logger = logging.getLogger("casedesk.accounts")
 
@@ -54,16 +53,6 @@ def send_password_reset(email: str) -> None:
         raise RetryableError(f"could not send the reset mail: {exc}") from exc
 
 
-def _zone_of(person: User) -> zoneinfo.ZoneInfo:
-    """The zone to write a person's times in: theirs, else the support calendar's."""
-    if person.time_zone:
-        return zoneinfo.ZoneInfo(person.time_zone)
-    try:
-        return current_calendar().zone
-    except UnknownCalendar:
-        return zoneinfo.ZoneInfo("UTC")
-
-
 @task()
 @retrying(RetryPolicy(max_attempts=4, first_delay=timedelta(seconds=20)))
 def tell_owner_of_lock(email: str) -> None:
@@ -88,7 +77,7 @@ def tell_owner_of_lock(email: str) -> None:
         "support_email": settings.SUPPORT_EMAILS[0],
     }
     try:
-        with timezone.override(_zone_of(person)):  # "locked until 13:30 CET"
+        with timezone.override(zone_of(person)):  # "locked until 13:30 CET"
             send_templated("accounts/email/locked", context, [person.email])
     except (smtplib.SMTPException, OSError) as exc:
         raise RetryableError(f"could not send the lock-out mail: {exc}") from exc

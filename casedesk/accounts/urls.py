@@ -15,9 +15,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
-    path(
-        "password_reset/done/", views.PasswordResetDoneView.as_view(), name="password_reset_done"
-    ),
+    path("password_reset/done/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "reset/<uidb64>/<token>/",
         views.PasswordResetConfirmView.as_view(),

@@ -143,7 +143,7 @@ def locked_out(
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """"Forgot your password?": the same answer for every address, at most N mails an hour."""
+    """ "Forgot your password?": the same answer for every address, at most N mails an hour."""
 
     form_class = ResetRequestForm
     template_name = "accounts/password_reset_form.html"

@@ -9,120 +9,332 @@ import casedesk.accounts.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AccountPolicy',
+            name="AccountPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('require_two_factor_for_agents', models.BooleanField(default=False, help_text='Agents and admins must set up an authenticator app before using the desk.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "require_two_factor_for_agents",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Agents and admins must set up an authenticator app before using the desk.",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'account policy',
-                'verbose_name_plural': 'account policy',
+                "verbose_name": "account policy",
+                "verbose_name_plural": "account policy",
             },
         ),
         migrations.CreateModel(
-            name='Organization',
+            name="Organization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('account_number', models.CharField(blank=True, help_text='Digits a customer keys in on the emergency line. Left blank, one is made up.', max_length=12, unique=True, validators=[casedesk.accounts.models.validate_account_number])),
-                ('after_hours_coverage', models.BooleanField(default=True, help_text='Whether critical cases from this client are served outside support hours.')),
-                ('notes', models.TextField(blank=True, help_text='Internal: never shown to customers.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "account_number",
+                    models.CharField(
+                        blank=True,
+                        help_text="Digits a customer keys in on the emergency line. Left blank, one is made up.",
+                        max_length=12,
+                        unique=True,
+                        validators=[casedesk.accounts.models.validate_account_number],
+                    ),
+                ),
+                (
+                    "after_hours_coverage",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Whether critical cases from this client are served outside support hours.",
+                    ),
+                ),
+                (
+                    "notes",
+                    models.TextField(blank=True, help_text="Internal: never shown to customers."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('email', models.EmailField(max_length=254, unique=True, verbose_name='email address')),
-                ('full_name', models.CharField(blank=True, max_length=200)),
-                ('role', models.CharField(choices=[('customer', 'Customer'), ('agent', 'Agent'), ('admin', 'Admin')], default='customer', max_length=16)),
-                ('phone', models.CharField(blank=True, help_text='For paging (agents).', max_length=16, validators=[casedesk.accounts.models.validate_phone])),
-                ('time_zone', models.CharField(blank=True, help_text="Shown times use this zone, e.g. America/Chicago; blank: the browser's.", max_length=64, validators=[casedesk.accounts.models.validate_time_zone])),
-                ('is_active', models.BooleanField(default=True, help_text='Unticked, the person cannot log in (use instead of deleting).')),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now)),
-                ('invited_at', models.DateTimeField(blank=True, null=True)),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
-                ('organization', models.ForeignKey(blank=True, help_text='Customers only: the client they belong to.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='people', to='accounts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                (
+                    "email",
+                    models.EmailField(max_length=254, unique=True, verbose_name="email address"),
+                ),
+                ("full_name", models.CharField(blank=True, max_length=200)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("customer", "Customer"), ("agent", "Agent"), ("admin", "Admin")],
+                        default="customer",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "phone",
+                    models.CharField(
+                        blank=True,
+                        help_text="For paging (agents).",
+                        max_length=16,
+                        validators=[casedesk.accounts.models.validate_phone],
+                    ),
+                ),
+                (
+                    "time_zone",
+                    models.CharField(
+                        blank=True,
+                        help_text="Shown times use this zone, e.g. America/Chicago; blank: the browser's.",
+                        max_length=64,
+                        validators=[casedesk.accounts.models.validate_time_zone],
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Unticked, the person cannot log in (use instead of deleting).",
+                    ),
+                ),
+                ("date_joined", models.DateTimeField(default=django.utils.timezone.now)),
+                ("invited_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Customers only: the client they belong to.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="people",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['email'],
+                "ordering": ["email"],
             },
             managers=[
-                ('objects', casedesk.accounts.models.UserManager()),
+                ("objects", casedesk.accounts.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name='LoginFailure',
+            name="LoginFailure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.CharField(max_length=254)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.CharField(max_length=254)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'indexes': [models.Index(fields=['email', 'at'], name='loginfailure_email_at')],
+                "indexes": [models.Index(fields=["email", "at"], name="loginfailure_email_at")],
             },
         ),
         migrations.CreateModel(
-            name='OrganizationDomain',
+            name="OrganizationDomain",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('domain', models.CharField(max_length=253, unique=True, validators=[casedesk.accounts.models.validate_domain])),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='domains', to='accounts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "domain",
+                    models.CharField(
+                        max_length=253,
+                        unique=True,
+                        validators=[casedesk.accounts.models.validate_domain],
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="domains",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['domain'],
+                "ordering": ["domain"],
             },
         ),
         migrations.CreateModel(
-            name='OrganizationPhone',
+            name="OrganizationPhone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=16, unique=True, validators=[casedesk.accounts.models.validate_phone])),
-                ('label', models.CharField(blank=True, help_text="e.g. 'NOC desk'.", max_length=100)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='phones', to='accounts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(
+                        max_length=16,
+                        unique=True,
+                        validators=[casedesk.accounts.models.validate_phone],
+                    ),
+                ),
+                (
+                    "label",
+                    models.CharField(blank=True, help_text="e.g. 'NOC desk'.", max_length=100),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phones",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'phone number',
-                'ordering': ['number'],
+                "verbose_name": "phone number",
+                "ordering": ["number"],
             },
         ),
         migrations.CreateModel(
-            name='LockoutEvent',
+            name="LockoutEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('locked', 'Locked'), ('unlocked', 'Unlocked')], max_length=16)),
-                ('reason', models.CharField(choices=[('failures', 'Too many failed log-ins'), ('password_reset', 'Password reset'), ('by_staff', 'Unlocked by staff')], max_length=32)),
-                ('email', models.CharField(max_length=254)),
-                ('ip_address', models.GenericIPAddressField(blank=True, help_text="Locked: the log-in's address. Unlocked: the unlocker's.", null=True)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('until', models.DateTimeField(blank=True, help_text='Locks: when the lock ends.', null=True)),
-                ('by', models.ForeignKey(blank=True, help_text='Who unlocked it (empty for locks and password resets).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("locked", "Locked"), ("unlocked", "Unlocked")], max_length=16
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("failures", "Too many failed log-ins"),
+                            ("password_reset", "Password reset"),
+                            ("by_staff", "Unlocked by staff"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("email", models.CharField(max_length=254)),
+                (
+                    "ip_address",
+                    models.GenericIPAddressField(
+                        blank=True,
+                        help_text="Locked: the log-in's address. Unlocked: the unlocker's.",
+                        null=True,
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "until",
+                    models.DateTimeField(
+                        blank=True, help_text="Locks: when the lock ends.", null=True
+                    ),
+                ),
+                (
+                    "by",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Who unlocked it (empty for locks and password resets).",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['email', '-at'], name='lockoutevent_email_at'), models.Index(fields=['kind', 'until'], name='lockoutevent_kind_until')],
+                "ordering": ["-at", "-id"],
+                "indexes": [
+                    models.Index(fields=["email", "-at"], name="lockoutevent_email_at"),
+                    models.Index(fields=["kind", "until"], name="lockoutevent_kind_until"),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('organization__isnull', False), ('role', 'customer')), models.Q(models.Q(('role', 'customer'), _negated=True), ('organization__isnull', True)), _connector='OR'), name='customer_has_organization', violation_error_message='A customer belongs to one organization; agents and admins to none.'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("organization__isnull", False), ("role", "customer")),
+                    models.Q(
+                        models.Q(("role", "customer"), _negated=True),
+                        ("organization__isnull", True),
+                    ),
+                    _connector="OR",
+                ),
+                name="customer_has_organization",
+                violation_error_message="A customer belongs to one organization; agents and admins to none.",
+            ),
         ),
     ]

@@ -25,7 +25,9 @@ def test_an_operator_lists_and_unlocks_a_locked_account(alice):
     assert run("locked") == "no account is locked\n"
     for _ in range(5):
         Client().post(
-            "/accounts/login/", {"username": alice.email, "password": "x"}, REMOTE_ADDR="203.0.113.4"
+            "/accounts/login/",
+            {"username": alice.email, "password": "x"},
+            REMOTE_ADDR="203.0.113.4",
         )
     listed = run("locked")
     assert alice.email in listed and "203.0.113.4" in listed
@@ -61,7 +63,10 @@ def test_an_operator_clears_an_offices_network_limit(alice, settings):
         ).status_code
 
     assert [log_in("x"), log_in("y"), log_in("correct-horse-battery-9")] == [200, 200, 429]
-    assert run("unblock", "2001:db8:5:6::99") == "cleared the log-in and reset limits of 2001:db8:5:6::/64\n"
+    assert (
+        run("unblock", "2001:db8:5:6::99")
+        == "cleared the log-in and reset limits of 2001:db8:5:6::/64\n"
+    )
     assert log_in("correct-horse-battery-9") == 302
     with pytest.raises(CommandError, match="not an IP address"):
         run("unblock", "office")

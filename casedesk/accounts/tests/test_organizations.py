@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 def test_people_log_in_with_their_email_address_in_any_case(client, alice):
     response = client.post(
-        "/accounts/login/", {"username": "  ALICE@Acme.Example ", "password": "correct-horse-battery-9"}
+        "/accounts/login/",
+        {"username": "  ALICE@Acme.Example ", "password": "correct-horse-battery-9"},
     )
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(alice.pk)

@@ -55,9 +55,12 @@ def test_a_reset_mails_a_link_that_sets_a_new_password(client, alice, run_tasks)
     assert "Your password is set" in done.content.decode()
     alice.refresh_from_db()
     assert alice.check_password(NEW_PASSWORD)
-    assert client.post(
-        "/accounts/login/", {"username": alice.email, "password": NEW_PASSWORD}
-    ).status_code == 302
+    assert (
+        client.post(
+            "/accounts/login/", {"username": alice.email, "password": NEW_PASSWORD}
+        ).status_code
+        == 302
+    )
 
 
 def test_the_link_works_only_once(client, alice, run_tasks):

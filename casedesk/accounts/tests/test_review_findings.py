@@ -148,7 +148,11 @@ def test_wrong_old_passwords_on_the_change_form_count_towards_the_lock(client, a
     codes = [
         client.post(
             "/accounts/password_change/",
-            {"old_password": f"guess-{n}", "new_password1": "x-new-pass-1", "new_password2": "x-new-pass-1"},
+            {
+                "old_password": f"guess-{n}",
+                "new_password1": "x-new-pass-1",
+                "new_password2": "x-new-pass-1",
+            },
         ).status_code
         for n in range(6)
     ]

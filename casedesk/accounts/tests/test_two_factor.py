@@ -55,7 +55,9 @@ def test_an_agent_turns_on_two_factor_and_is_asked_for_a_code_at_the_next_log_in
     response = client.get("/accounts/locked/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/two-factor/verify/?next=")
-    wrong = client.post("/accounts/two-factor/verify/", {"token": "000000", "next": "/accounts/locked/"})
+    wrong = client.post(
+        "/accounts/two-factor/verify/", {"token": "000000", "next": "/accounts/locked/"}
+    )
     assert "not right" in wrong.content.decode()
     # A minute later: the throttle's wait after one failure is over, and the app shows a
     # new code (a code already used is refused: no replay).
@@ -114,7 +116,9 @@ def test_an_admin_policy_makes_agents_set_it_up_first(agent):
     assert client.get("/accounts/locked/").status_code == 200
     # and it cannot be turned off while required
     device = TOTPDevice.objects.get(user=agent)
-    response = client.post("/accounts/two-factor/disable/", {"token": code_for(device)}, follow=True)
+    response = client.post(
+        "/accounts/two-factor/disable/", {"token": code_for(device)}, follow=True
+    )
     assert "stays on" in response.content.decode()
     assert TOTPDevice.objects.filter(user=agent, confirmed=True).exists()
 

@@ -120,7 +120,11 @@ def test_an_agent_mails_a_locked_customer_a_reset_link(client, agent, alice, run
 
 def test_agents_cannot_mail_reset_links_to_staff_or_strangers(client, agent, admin_user, alice):
     client.force_login(agent)
-    assert client.post("/accounts/locked/send-reset/", {"email": admin_user.email}).status_code == 403
-    assert client.post("/accounts/locked/send-reset/", {"email": "x@example.net"}).status_code == 403
+    assert (
+        client.post("/accounts/locked/send-reset/", {"email": admin_user.email}).status_code == 403
+    )
+    assert (
+        client.post("/accounts/locked/send-reset/", {"email": "x@example.net"}).status_code == 403
+    )
     client.force_login(alice)
     assert client.post("/accounts/locked/send-reset/", {"email": alice.email}).status_code == 403

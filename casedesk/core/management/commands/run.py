@@ -93,8 +93,6 @@ class Command(BaseCommand):
         logins = existing_demo_logins()
         if logins:
             lines.append("  demo logins")
-            lines += [
-                f"    {login.role:<8} {login.email:<20} {login.password}" for login in logins
-            ]
+            lines += [f"    {login.role:<8} {login.email:<20} {login.password}" for login in logins]
         lines.append("")
         return "\n".join(lines)

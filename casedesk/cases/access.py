@@ -1,0 +1,58 @@
+"""Which cases, events and files a person may see: the tenant rule for cases, in one place.
+
+Customers see their own organization's cases and only the public part of
+each timeline; support staff see everything. Anything else is a 404, never
+a 403, so a customer cannot even learn that another organization's case exists.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
+from django.http import Http404
+
+from casedesk.accounts.models import User
+from casedesk.accounts.services import organizations_visible_to
+from casedesk.cases.models import Attachment, Case, Event, parse_reference
+
+
+def cases_visible_to(user: User | AnonymousUser) -> QuerySet[Case]:
+    if not user.is_authenticated or not user.is_active:
+        return Case.objects.none()
+    if user.is_vendor_staff:
+        return Case.objects.all()
+    return Case.objects.filter(organization__in=organizations_visible_to(user))
+
+
+def case_for_user(user: User | AnonymousUser, reference: str) -> Case:
+    """The case ``reference`` names (``CD-1042``), if this person may see it; else 404."""
+    pk = parse_reference(reference)
+    if pk is None:
+        raise Http404("no such case")
+    case = (
+        cases_visible_to(user)
+        .select_related("priority", "organization", "requester", "assignee")
+        .filter(pk=pk)
+        .first()
+    )
+    if case is None:
+        raise Http404("no such case")
+    return case
+
+
+def timeline_for(user: User | AnonymousUser, case: Case) -> QuerySet[Event]:
+    events = case.events.select_related("author").prefetch_related("attachments")
+    if user.is_authenticated and user.is_vendor_staff:
+        return events
+    return events.filter(public=True)
+
+
+def attachment_for_user(user: User | AnonymousUser, reference: str, pk: int) -> Attachment:
+    case = case_for_user(user, reference)
+    files = case.attachments.all()
+    if not (user.is_authenticated and user.is_vendor_staff):
+        files = files.filter(public=True)
+    attachment = files.filter(pk=pk).first()
+    if attachment is None:
+        raise Http404("no such file")
+    return attachment

@@ -1,0 +1,40 @@
+"""What the customer is told when a case is opened: the page and the mail say the same."""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime
+
+from casedesk.cases import sla
+from casedesk.cases.models import Case
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    case: Case
+    target: str  # "2 hours, around the clock"
+    respond_by: datetime  # the first-response due instant (UTC)
+    support_open: bool  # at the moment the case was opened
+    reopens_at: datetime | None  # when support next opens, if it was closed
+    customer_zone: zoneinfo.ZoneInfo
+    calendar_zone: zoneinfo.ZoneInfo  # US Central in the default policy
+    critical_after_hours: bool
+
+    @property
+    def zones_differ(self) -> bool:
+        return self.customer_zone.key != self.calendar_zone.key
+
+
+def acknowledgement(case: Case, customer_zone: zoneinfo.ZoneInfo) -> Acknowledgement:
+    reopening = sla.reopening(case.opened_at)
+    return Acknowledgement(
+        case=case,
+        target=case.priority.first_response_text,
+        respond_by=case.first_response_due,
+        support_open=reopening.open_now,
+        reopens_at=reopening.reopens_at,
+        customer_zone=customer_zone,
+        calendar_zone=zoneinfo.ZoneInfo(reopening.zone_name),
+        critical_after_hours=case.priority.is_critical and case.opened_after_hours,
+    )

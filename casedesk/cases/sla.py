@@ -1,0 +1,119 @@
+"""SLA arithmetic: due times from the business clock, pauses, and the warning instant.
+
+Everything here reads the case's rows and the clock and returns instants; it
+never writes. ``services`` stores the results and schedules the deadline tasks.
+
+A target is an amount of open time on the priority's clock (the support
+calendar, or 24x7 for Critical). The resolution clock stands still while the
+case waits on the customer (each stretch is a ``Pause``), so its due instant is
+the first one at which the open time since the start, less the open time spent
+paused, reaches the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from casedesk.cases.models import Case, Clock, Priority
+from casedesk.hours.clock import BusinessClock
+from casedesk.hours.services import calendar_named, current_calendar
+
+# The warning goes out when this share of the target has run (issue 4: 75%).
+WARNING_SHARE = 0.75
+ALWAYS_CALENDAR = "24x7"
+
+
+def clock_for(priority: Priority) -> BusinessClock:
+    if priority.clock == Clock.ALWAYS:
+        return calendar_named(ALWAYS_CALENDAR).clock
+    return current_calendar().clock
+
+
+def due_after(
+    clock: BusinessClock,
+    start: datetime,
+    target: timedelta,
+    pauses: Iterable[tuple[datetime, datetime | None]] = (),
+) -> datetime | None:
+    """The instant ``target`` of open time after ``start``, not counting paused stretches.
+
+    1. Without pauses it is ``clock.add(start, target)``.
+    2. Walk the pauses in order. One that starts at or after the current due
+       instant cannot delay it (and neither can any later one): stop.
+    3. A pause still running before the due instant means the clock stands
+       still now: there is no due instant (None).
+    4. A finished pause ``[s, e)`` pushes the due instant on by the open time
+       inside it. That is exact even when the pause ends after the old due
+       instant: the open time left at ``s`` is then spent after ``e``.
+    """
+    due = clock.add(start, target)
+    for began, ended in sorted(pauses, key=lambda p: p[0]):
+        began = max(began, start)
+        if began >= due:
+            break
+        if ended is None:
+            return None
+        if ended <= began:
+            continue
+        due = clock.add(due, clock.between(began, ended))
+    return due
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    first_response_due: datetime
+    first_response_warning: datetime
+    resolution_due: datetime | None
+    resolution_warning: datetime | None
+
+
+def deadlines(case: Case, pauses: Iterable[tuple[datetime, datetime | None]]) -> Deadlines:
+    """Both deadlines of ``case`` and their warning instants, from the case's start."""
+    priority = case.priority
+    clock = clock_for(priority)
+    start = case.opened_at
+    first = priority.first_response_target
+    resolution_due = resolution_warning = None
+    pauses = list(pauses)
+    if priority.resolution_target is not None:
+        resolution_due = due_after(clock, start, priority.resolution_target, pauses)
+        if resolution_due is not None:
+            resolution_warning = due_after(
+                clock, start, priority.resolution_target * WARNING_SHARE, pauses
+            )
+    return Deadlines(
+        first_response_due=clock.add(start, first),
+        first_response_warning=clock.add(start, first * WARNING_SHARE),
+        resolution_due=resolution_due,
+        resolution_warning=resolution_warning,
+    )
+
+
+def pauses_of(case: Case) -> list[tuple[datetime, datetime | None]]:
+    return [(p.started_at, p.ended_at) for p in case.pauses.all()]
+
+
+@dataclass(frozen=True)
+class Reopening:
+    """When support next opens, for a confirmation written at ``at``."""
+
+    open_now: bool
+    reopens_at: datetime | None  # None when open now (or the calendar never opens)
+    zone_name: str  # the calendar's zone, e.g. America/Chicago
+
+
+def reopening(at: datetime) -> Reopening:
+    calendar = current_calendar()
+    clock = calendar.clock
+    if clock.is_open(at):
+        return Reopening(True, None, calendar.zone.key)
+    try:
+        return Reopening(False, clock.next_open(at), calendar.zone.key)
+    except ValueError:  # CalendarNeverOpens
+        return Reopening(False, None, calendar.zone.key)
+
+
+def is_support_open(at: datetime) -> bool:
+    return current_calendar().clock.is_open(at)
