@@ -364,11 +364,13 @@ def change_priority(
     return case
 
 
+@transaction.atomic
 def downgrade(case: Case, priority: Priority, by: User, reason: str) -> Case:
     """A critical case that does not meet the definition moves down; the customer sees why.
 
     Downgrades are counted per organization (``downgrades_of``).
     """
+    case = _locked(case)  # judge the priority it has now, not the caller's copy
     if not case.priority.is_critical:
         raise CaseError.on("priority", f"{case.reference} is not critical.")
     if priority.is_critical:
