@@ -1,11 +1,381 @@
-"""The agent desk (being built)."""
+"""The agent desk: the queue of active cases and the page where an agent works one case.
 
-from django.http import HttpRequest, HttpResponse
+Only support staff (agents and admins) get here; for anyone else every desk URL is a
+404, like a case of another organization. Views are thin: they read a form, call
+``cases.services`` (the one way cases change) and put its ``CaseError`` messages
+back on the form; after a successful POST they redirect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.db.models import F, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
+
+from casedesk.accounts.models import User
+from casedesk.cases import services
+from casedesk.cases.access import case_for_user, timeline_for
+from casedesk.cases.desk_forms import (
+    AssignForm,
+    DowngradeForm,
+    PriorityForm,
+    QueueFilterForm,
+    ReplyForm,
+    StatusForm,
+)
+from casedesk.cases.models import (
+    ACTIVE_STATUSES,
+    Case,
+    Event,
+    EventKind,
+    Status,
+    parse_reference,
+)
+
+# A deadline this close is shown as "due soon" (amber) in the queue.
+DUE_SOON = timedelta(hours=1)
+QUEUE_ORDER = (F("next_due").asc(nulls_last=True), "opened_at", "pk")
+OTHER_OPEN_CASES_SHOWN = 20
+
+View = Callable[..., HttpResponse]
 
 
+def staff_only(view: View) -> View:
+    """Support staff only; anyone else is told there is nothing here (404), not "forbidden".
+
+    Stack it under ``login_required`` (anonymous people go to the log-in page) and
+    above ``require_POST``, so a customer gets the same 404 on every desk URL.
+    """
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not (isinstance(user, User) and user.is_active and user.is_vendor_staff):
+            raise Http404("no such page")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _staff(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # staff_only let the request through
+    return user
+
+
+# ---- What the queue shows about a deadline --------------------------------------------
+
+
+def urgency(case: Case, now: datetime) -> str:
+    """``breached`` (past due or any breach flag), ``soon`` (due within the hour) or ``fine``."""
+    if case.any_breach or (case.next_due is not None and case.next_due <= now):
+        return "breached"
+    if case.next_due is not None and case.next_due - now <= DUE_SOON:
+        return "soon"
+    return "fine"
+
+
+def countdown(due: datetime | None, now: datetime) -> str:
+    """ "in 1h 05m", "12m 30s overdue": the text desk.js keeps ticking (the same format)."""
+    if due is None:
+        return "no clock running"
+    seconds = int((due - now).total_seconds())
+    overdue = seconds < 0
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        text = f"{days}d {hours}h"
+    elif hours:
+        text = f"{hours}h {minutes:02d}m"
+    else:
+        text = f"{minutes}m {secs:02d}s"
+    return f"{text} overdue" if overdue else f"in {text}"
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    case: Case
+    urgency: str
+    countdown: str
+
+
+# ---- The queue ----------------------------------------------------------------------------
+
+
+def queue_cases(user: User, filters: dict[str, Any]) -> QuerySet[Case]:
+    """Active cases, earliest deadline first (``case_queue_idx``), narrowed by ``filters``."""
+    cases = (
+        Case.objects.filter(status__in=ACTIVE_STATUSES)
+        .select_related("priority", "organization", "requester", "assignee")
+        .order_by(*QUEUE_ORDER)
+    )
+    if status := filters.get("status"):
+        cases = cases.filter(status=status)
+    if priority := filters.get("priority"):
+        cases = cases.filter(priority=priority)
+    if organization := filters.get("organization"):
+        cases = cases.filter(organization=organization)
+    if assignee := filters.get("assignee"):
+        cases = cases.filter(assignee=assignee)
+    show = filters.get("show")
+    if show == "mine":
+        cases = cases.filter(assignee=user)
+    elif show == "unassigned":
+        cases = cases.filter(assignee__isnull=True)
+    elif show == "after_hours_critical":
+        cases = cases.filter(priority__is_critical=True, opened_after_hours=True)
+    if q := " ".join(str(filters.get("q", "")).split()):
+        words = (
+            Q(subject__icontains=q)
+            | Q(requester__email__icontains=q)
+            | Q(requester__full_name__icontains=q)
+        )
+        pk = parse_reference(q)
+        cases = cases.filter(words | Q(pk=pk) if pk is not None else words)
+    return cases
+
+
+@login_required
+@staff_only
+@require_safe
 def queue(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("queue")
+    user = _staff(request)
+    form = QueueFilterForm(request.GET)
+    filters = form.valid_filters()
+    cases = queue_cases(user, filters)
+    page: Page[Case] = Paginator(cases, settings.CASES_PER_PAGE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    rows = [QueueRow(case, urgency(case, now), countdown(case.next_due, now)) for case in page]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "cases/desk/queue.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "filtered": bool(filters),
+            "query": query.urlencode(),
+            "now": now,
+        },
+    )
 
 
+# ---- One case -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    event: Event
+    old_label: str
+    new_label: str
+
+    @property
+    def css(self) -> str:
+        if self.event.kind == EventKind.NOTE:
+            return "note internal"
+        if self.event.kind in (EventKind.SLA_BREACH, EventKind.AFTER_HOURS_CRITICAL):
+            return f"{self.event.kind} alarm"
+        if self.event.kind == EventKind.REPLY and self.event.by_customer:
+            return "reply from-customer"
+        return str(self.event.kind)
+
+
+def _timeline(user: User, case: Case) -> list[TimelineEntry]:
+    labels = dict(Status.choices)
+    entries = []
+    for event in timeline_for(user, case):
+        if event.kind == EventKind.STATUS:
+            old = labels.get(event.old_value, event.old_value)
+            new = labels.get(event.new_value, event.new_value)
+        else:
+            old, new = event.old_value, event.new_value
+        entries.append(TimelineEntry(event, old, new))
+    return entries
+
+
+def _case_url(case: Case, anchor: str = "") -> str:
+    url = reverse("desk:case", args=[case.reference])
+    return f"{url}#{anchor}" if anchor else url
+
+
+def _render_case(
+    request: HttpRequest, case: Case, bound: dict[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
+    """The case page; ``bound`` holds a form that failed, to show with its errors."""
+    user = _staff(request)
+    forms: dict[str, Any] = {
+        "reply_form": ReplyForm(),
+        "status_form": StatusForm(initial={"status": case.status}),
+        "priority_form": PriorityForm(initial={"priority": case.priority_id}),
+        "downgrade_form": DowngradeForm(),
+        "assign_form": AssignForm(initial={"assignee": case.assignee_id}),
+    }
+    forms.update(bound or {})
+    other_open = (
+        Case.objects.filter(organization=case.organization_id, status__in=ACTIVE_STATUSES)
+        .exclude(pk=case.pk)
+        .select_related("priority", "assignee")
+        .order_by(*QUEUE_ORDER)[:OTHER_OPEN_CASES_SHOWN]
+    )
+    now = timezone.now()
+    return render(
+        request,
+        "cases/desk/case.html",
+        {
+            "case": case,
+            "timeline": _timeline(user, case),
+            "other_open": other_open,
+            "downgrades": services.downgrades_of(case.organization)
+            if case.priority.is_critical
+            else None,
+            "urgency": urgency(case, now) if case.is_active else "",
+            "countdown": countdown(case.next_due, now),
+            "failed": next(iter(bound)) if bound else "",
+            **forms,
+        },
+        status=status,
+    )
+
+
+@login_required
+@staff_only
+@require_safe
 def case_page(request: HttpRequest, reference: str) -> HttpResponse:
-    return HttpResponse(reference)
+    return _render_case(request, case_for_user(request.user, reference))
+
+
+# ---- Actions: each a POST that changes the case through the services, then redirects ------
+
+Action = Callable[[Case, User, dict[str, Any]], str]
+
+
+def _act(
+    request: HttpRequest,
+    reference: str,
+    form_name: str,
+    form: Any,
+    action: Action,
+    anchor: str = "",
+) -> HttpResponse:
+    """Validate ``form``, run ``action`` (which returns the message to show), redirect.
+
+    On bad input or a ``CaseError`` nothing changed: the page is shown again
+    (status 400) with the messages on the form that was sent.
+    """
+    user = _staff(request)
+    case = case_for_user(user, reference)
+    if form.is_valid():
+        try:
+            done = action(case, user, form.cleaned_data)
+        except services.CaseError as exc:
+            for field, errors in exc.errors.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            messages.success(request, done)
+            return redirect(_case_url(case, anchor))
+    return _render_case(request, case, {form_name: form}, status=400)
+
+
+def _reply(case: Case, user: User, data: dict[str, Any]) -> str:
+    public = data["kind"] == "reply"
+    services.add_reply(
+        case,
+        user,
+        data["body"],
+        public=public,
+        attachments=data["attachments"],
+        status=data["status"] or None,
+    )
+    return "Your reply was sent to the customer." if public else "Your internal note was added."
+
+
+@login_required
+@staff_only
+@require_POST
+def reply(request: HttpRequest, reference: str) -> HttpResponse:
+    form = ReplyForm(request.POST, request.FILES)
+    return _act(request, reference, "reply_form", form, _reply, anchor="timeline-end")
+
+
+def _status(case: Case, user: User, data: dict[str, Any]) -> str:
+    if data["status"] == case.status:
+        already = case.get_status_display()
+        raise services.CaseError.on("status", f"{case.reference} is already {already}.")
+    changed = services.change_status(case, data["status"], user, data["reason"])
+    return f"{changed.reference} is now {changed.get_status_display()}."
+
+
+@login_required
+@staff_only
+@require_POST
+def change_status(request: HttpRequest, reference: str) -> HttpResponse:
+    return _act(request, reference, "status_form", StatusForm(request.POST), _status)
+
+
+def _priority(case: Case, user: User, data: dict[str, Any]) -> str:
+    changed = services.change_priority(
+        case,
+        data["priority"],
+        user,
+        data["reason"],
+        characteristics="".join(data["characteristics"]),
+        business_impact=data["business_impact"],
+    )
+    return f"{changed.reference} is now {changed.priority.name}."
+
+
+@login_required
+@staff_only
+@require_POST
+def change_priority(request: HttpRequest, reference: str) -> HttpResponse:
+    return _act(request, reference, "priority_form", PriorityForm(request.POST), _priority)
+
+
+def _downgrade(case: Case, user: User, data: dict[str, Any]) -> str:
+    changed = services.downgrade(case, data["priority"], user, data["reason"])
+    return (
+        f"{changed.reference} was downgraded to {changed.priority.name}; "
+        "the customer sees your reason."
+    )
+
+
+@login_required
+@staff_only
+@require_POST
+def downgrade(request: HttpRequest, reference: str) -> HttpResponse:
+    return _act(request, reference, "downgrade_form", DowngradeForm(request.POST), _downgrade)
+
+
+def _assign(case: Case, user: User, data: dict[str, Any]) -> str:
+    assignee: User | None = data["assignee"]
+    changed = services.assign(case, assignee, user)
+    if changed.assignee is None:
+        return f"{changed.reference} is unassigned."
+    if changed.assignee.pk == user.pk:
+        return f"You took {changed.reference}."
+    return f"{changed.reference} is assigned to {changed.assignee.email}."
+
+
+@login_required
+@staff_only
+@require_POST
+def assign(request: HttpRequest, reference: str) -> HttpResponse:
+    return _act(request, reference, "assign_form", AssignForm(request.POST), _assign)
