@@ -8,4 +8,5 @@ urlpatterns = [
     path("new/", portal_views.new_case, name="new"),
     path("cases/<str:reference>/", portal_views.case_page, name="case"),
     path("cases/<str:reference>/opened/", portal_views.opened, name="opened"),
+    path("cases/<str:reference>/reply/", portal_views.reply, name="reply"),
 ]
