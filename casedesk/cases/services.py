@@ -143,7 +143,7 @@ def open_case(new: NewCase) -> Case:
                 "Describe the business impact: who cannot work, and since when."
             )
     if not new.priority.is_critical:
-        characteristics, impact = "", impact
+        characteristics = ""  # only a critical case says which of (a), (b), (c) applies
     try:
         files.check(new.attachments)
     except files.AttachmentRejected as exc:
@@ -240,6 +240,8 @@ def add_reply(
             errors.setdefault("", []).append("Customers cannot write internal notes.")
         if status is not None:
             errors.setdefault("", []).append("Customers cannot set the status.")
+    elif status is not None and status not in Status.values:
+        errors["status"] = [f"Unknown status {status!r}."]
     if case.status == Status.CLOSED:
         errors.setdefault("", []).append(
             f"{case.reference} is closed; open a new case and mention {case.reference}."

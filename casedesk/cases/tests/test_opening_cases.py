@@ -210,3 +210,10 @@ def test_deleting_an_agent_keeps_their_cases(alice, agent, open_case):
     case.refresh_from_db()
     assert case.assignee is None
     assert case.events.filter(kind=EventKind.REPLY, author__isnull=True).count() == 1
+
+
+def test_an_unknown_status_in_a_reply_is_refused_and_nothing_is_written(alice, agent, open_case):
+    case = open_case(alice, "Low")
+    with pytest.raises(services.CaseError, match="Unknown status"):
+        services.add_reply(case, agent, "hello", status="vanished")
+    assert case.events.count() == 1
