@@ -1,4 +1,9 @@
-"""Demo data for `make run`: idempotent, and refused in production mode."""
+"""Demo data for `make run`: idempotent, and refused in production mode.
+
+Besides the logins it seeds a few hundred cases in every state for both client
+organizations (once: only while there are no cases at all), so the desk and the
+portal have something to show.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from casedesk.accounts.models import Organization, OrganizationDomain, OrganizationPhone, Role, User
+from casedesk.cases.defaults import ensure_priorities
+from casedesk.cases.models import Case
+from casedesk.cases.seeding import SeedPlan, seed_cases
 from casedesk.help.seed import ensure_articles
 from casedesk.hours.defaults import ensure_calendars
 
@@ -47,6 +55,9 @@ DEMO_LOGINS = [
     DemoLogin(Role.CUSTOMER.value, "bob@globex.example", "Bob Example", "Globex"),
 ]
 
+# Cases across both client organizations, every status in each (requesters: their customers).
+DEMO_CASES = 300
+
 
 @transaction.atomic
 def load_demo() -> list[str]:
@@ -78,6 +89,16 @@ def load_demo() -> list[str]:
             ),
         )
         created.append(f"{login.role} {login.email}")
+    created += [f"priority {name}" for name in ensure_priorities()]
+    if not Case.objects.exists():
+        seeded = seed_cases(
+            SeedPlan(
+                cases=DEMO_CASES,
+                organization_names=[spec.name for spec in DEMO_ORGANIZATIONS],
+                progress=False,
+            )
+        )
+        created.append(f"{seeded.cases} demo cases")
     return created
 
 
