@@ -49,6 +49,8 @@ def corpora() -> Path:
 
 
 # ---- Named people (STYLE.md): tenant isolation tests in every app use these ----
+# Log the named people in with client.force_login(person): client.login() cannot pass the
+# request django-axes needs. PASSWORD is for tests that go through the log-in form.
 PASSWORD = "correct-horse-battery-9"  # noqa: S105 - test accounts only
 
 

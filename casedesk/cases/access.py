@@ -8,7 +8,7 @@ a 403, so a customer cannot even learn that another organization's case exists.
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from casedesk.accounts.models import User
@@ -41,10 +41,13 @@ def case_for_user(user: User | AnonymousUser, reference: str) -> Case:
 
 
 def timeline_for(user: User | AnonymousUser, case: Case) -> QuerySet[Event]:
-    events = case.events.select_related("author").prefetch_related("attachments")
+    """The events this person may see, each with the files they may see."""
+    events = case.events.select_related("author")
     if user.is_authenticated and user.is_vendor_staff:
-        return events
-    return events.filter(public=True)
+        return events.prefetch_related("attachments")
+    return events.filter(public=True).prefetch_related(
+        Prefetch("attachments", queryset=Attachment.objects.filter(public=True))
+    )
 
 
 def attachment_for_user(user: User | AnonymousUser, reference: str, pk: int) -> Attachment:

@@ -23,7 +23,7 @@ def test_an_after_hours_case_is_told_when_support_reopens_in_both_zones(
     assert mail.subject == f"[{case.reference}] We have your case: Invoice totals look odd"
     # Monday 30 November 07:00 in Chicago is 14:00 in Berlin.
     assert "It reopens Monday 30 November, 14:00 CET your time" in mail.body
-    assert "(Monday 07:00 CST US Central)" in mail.body
+    assert "(Monday 07:00 CST, America/Chicago)" in mail.body
     assert "only critical cases get immediate attention" in mail.body
     assert "12 business hours" in mail.body
     assert f"/portal/cases/{case.reference}/" in mail.body

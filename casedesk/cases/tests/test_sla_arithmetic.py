@@ -23,8 +23,8 @@ from casedesk.hours.clock import BusinessClock
 CT = ZoneInfo("America/Chicago")
 
 
-def ct(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CT)
+def ct(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=CT)
 
 
 def frozen(at: datetime) -> time_machine.travel:
