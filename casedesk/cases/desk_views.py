@@ -8,6 +8,8 @@ back on the form; after a successful POST they redirect.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -118,12 +120,13 @@ class QueueRow:
 
 
 def queue_cases(user: User, filters: dict[str, Any]) -> QuerySet[Case]:
-    """Active cases, earliest deadline first (``case_queue_idx``), narrowed by ``filters``."""
-    cases = (
-        Case.objects.filter(status__in=ACTIVE_STATUSES)
-        .select_related("priority", "organization", "requester", "assignee")
-        .order_by(*QUEUE_ORDER)
-    )
+    """Active cases, earliest deadline first (``case_queue_idx``), narrowed by ``filters``.
+
+    Without joins: the queue sorts and pages these narrow rows, then ``queue_page``
+    fetches the one page with its people and priority (a sort over joined rows of
+    100,000 cases is ten times slower on SQLite).
+    """
+    cases = Case.objects.filter(status__in=ACTIVE_STATUSES).order_by(*QUEUE_ORDER)
     if status := filters.get("status"):
         cases = cases.filter(status=status)
     if priority := filters.get("priority"):
@@ -140,14 +143,61 @@ def queue_cases(user: User, filters: dict[str, Any]) -> QuerySet[Case]:
     elif show == "after_hours_critical":
         cases = cases.filter(priority__is_critical=True, opened_after_hours=True)
     if q := " ".join(str(filters.get("q", "")).split()):
-        words = (
-            Q(subject__icontains=q)
-            | Q(requester__email__icontains=q)
-            | Q(requester__full_name__icontains=q)
-        )
         pk = parse_reference(q)
-        cases = cases.filter(words | Q(pk=pk) if pk is not None else words)
+        if pk is not None:
+            # "CD-1042" or "1042" is a reference: the one case, not every subject with 1042.
+            cases = cases.filter(pk=pk)
+        else:
+            # The people first (one small query), so each case is not joined to its requester.
+            people = User.objects.filter(Q(email__icontains=q) | Q(full_name__icontains=q))
+            cases = cases.filter(Q(subject__icontains=q) | Q(requester__in=people))
     return cases
+
+
+class QueueKeys:
+    """The primary keys of ``cases`` in queue order, for the Paginator, read through the index.
+
+    ``status IN (new, open, pending, on_hold)`` sorted by ``next_due`` makes SQLite scan the
+    whole table and sort (its statistics cannot tell that most cases are closed). One query
+    per active status walks ``case_queue_idx`` (status, next_due) in order instead; the
+    page is the merge of the four. A page costs the same four queries whatever its size.
+    """
+
+    def __init__(self, cases: QuerySet[Case]) -> None:
+        self.cases = cases
+
+    def count(self) -> int:
+        return self.cases.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[int]:
+        start, stop = window.start or 0, window.stop
+        parts = [
+            self.cases.filter(status=status).values_list("next_due", "opened_at", "pk")[:stop]
+            for status in ACTIVE_STATUSES
+        ]
+        merged = heapq.merge(*parts, key=_queue_key)
+        return [pk for _, _, pk in itertools.islice(merged, start, stop)]
+
+
+def _queue_key(row: tuple[datetime | None, datetime, int]) -> tuple[bool, datetime, datetime, int]:
+    next_due, opened_at, pk = row
+    return (next_due is None, next_due or opened_at, opened_at, pk)
+
+
+def queue_page(cases: QuerySet[Case], number: str | None) -> tuple[Page[int], list[Case]]:
+    """One page of the queue: page the primary keys, then load those cases with what a row shows.
+
+    The number of queries is the same whatever the page size (count, keys, rows).
+    """
+    keys: Any = QueueKeys(cases)  # sliceable with count(): all Paginator needs
+    page: Page[int] = Paginator(keys, settings.CASES_PER_PAGE).get_page(number)
+    pks = list(page.object_list)
+    loaded = Case.objects.select_related("priority", "organization", "requester", "assignee")
+    by_pk = loaded.in_bulk(pks)
+    return page, [by_pk[pk] for pk in pks if pk in by_pk]
 
 
 @login_required
@@ -157,10 +207,14 @@ def queue(request: HttpRequest) -> HttpResponse:
     user = _staff(request)
     form = QueueFilterForm(request.GET)
     filters = form.valid_filters()
-    cases = queue_cases(user, filters)
-    page: Page[Case] = Paginator(cases, settings.CASES_PER_PAGE).get_page(request.GET.get("page"))
+    page, cases = queue_page(queue_cases(user, filters), request.GET.get("page"))
     now = timezone.now()
-    rows = [QueueRow(case, urgency(case, now), countdown(case.next_due, now)) for case in page]
+    rows = [QueueRow(case, urgency(case, now), countdown(case.next_due, now)) for case in cases]
+    closed_match = None
+    reference = parse_reference(filters.get("q", ""))
+    if reference is not None and not rows:
+        # Searching a reference of a case that is no longer in the queue: link to it anyway.
+        closed_match = Case.objects.filter(pk=reference).exclude(status__in=ACTIVE_STATUSES).first()
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -171,6 +225,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": rows,
             "filtered": bool(filters),
+            "closed_match": closed_match,
             "query": query.urlencode(),
             "now": now,
         },
