@@ -42,6 +42,7 @@ test: lint typecheck migrations-check pytest
 bench: $(STAMP)
 	$(BIN)/python bench/clock.py
 	$(BIN)/python bench/login_timing.py
+	$(BIN)/python bench/desk.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
