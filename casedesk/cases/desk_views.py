@@ -297,9 +297,7 @@ def _render_case(
             "case": case,
             "timeline": _timeline(user, case),
             "other_open": other_open,
-            "downgrades": services.downgrades_of(case.organization)
-            if case.priority.is_critical
-            else None,
+            "downgrades": services.downgrades_of(case.organization),
             "urgency": urgency(case, now) if case.is_active else "",
             "countdown": countdown(case.next_due, now),
             "failed": next(iter(bound)) if bound else "",
