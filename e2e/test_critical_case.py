@@ -85,7 +85,7 @@ def test_a_critical_case_on_saturday_reaches_the_top_of_the_queue_and_a_reply_st
         expect(page.locator("h1")).to_have_text(f"Case {case.reference} is open")
         expect(confirmation).to_contain_text(case.reference)
         expect(confirmation).to_contain_text("2 hours, around the clock")
-        expect(confirmation).to_contain_text("on-call engineer has been alerted")
+        expect(confirmation).to_contain_text("flagged as an after-hours critical case")
         expect(confirmation).to_contain_text("Saturday 28 November, 11:3")  # 2 hours on
         page.screenshot(path=str(screenshot_dir / "portal-critical-confirmation.png"))
         customer.close()

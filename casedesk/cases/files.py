@@ -19,6 +19,7 @@ from django.template.defaultfilters import filesizeformat
 
 # Signatures of content a browser may render as a page whatever the name says.
 _HTML_SNIFF = (b"<!doctype html", b"<html", b"<script", b"<svg", b"<?xml-stylesheet")
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _EXTRA_TYPES = {"har": "application/json", "log": "text/plain", "eml": "message/rfc822"}
 
 
@@ -76,7 +77,10 @@ def check(files: Sequence[UploadedFile]) -> None:
                 f"{name}: this type of file is not accepted (allowed: {allowed})."
             )
         upload.seek(0)
-        head = upload.read(512).lstrip().lower()
+        head = upload.read(512)
+        for bom in _BOMS:
+            head = head.removeprefix(bom)
+        head = head.replace(b"\x00", b"").lstrip().lower()  # UTF-16 text shows its tags too
         upload.seek(0)
         if head.startswith(_HTML_SNIFF):
             raise AttachmentRejected(

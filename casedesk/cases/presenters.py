@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from casedesk.cases import sla
-from casedesk.cases.models import Case
+from casedesk.cases.models import Case, Clock
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Acknowledgement:
     customer_zone: zoneinfo.ZoneInfo
     calendar_zone: zoneinfo.ZoneInfo  # US Central in the default policy
     critical_after_hours: bool
+    worked_now: bool  # the priority runs on the 24x7 clock or is served after hours
 
     @property
     def zones_differ(self) -> bool:
@@ -37,4 +38,5 @@ def acknowledgement(case: Case, customer_zone: zoneinfo.ZoneInfo) -> Acknowledge
         customer_zone=customer_zone,
         calendar_zone=zoneinfo.ZoneInfo(reopening.zone_name),
         critical_after_hours=case.priority.is_critical and case.opened_after_hours,
+        worked_now=case.priority.clock == Clock.ALWAYS or case.priority.served_after_hours,
     )

@@ -44,6 +44,8 @@ BODY_MAX = 100_000
 # Channels whose form can ask which critical characteristics apply. Email and the
 # phone line cannot; the agent triages those (and may downgrade).
 CHANNELS_THAT_ASK = (Channel.PORTAL,)
+# The resolution clock does not run in these (see _set_status).
+PAUSED_STATUSES = (Status.PENDING, Status.RESOLVED)
 
 
 class CaseError(ValueError):
@@ -304,14 +306,18 @@ def change_status(case: Case, status: str, by: User, reason: str = "") -> Case:
 
 
 def _set_status(case: Case, status: str, by: User | None, *, now: datetime, reason: str) -> None:
-    """Move the status and its clocks; the caller recomputes the deadlines and saves."""
+    """Move the status and its clocks; the caller recomputes the deadlines and saves.
+
+    The resolution clock stands still while the case waits on the customer and while it
+    is resolved: a customer who reopens a case ten days later has not made support ten
+    days late. (``paused_since`` marks the first only: "pending customer" on the desk.)
+    """
     old = case.status
-    if old == Status.PENDING:
+    if old in PAUSED_STATUSES and status not in PAUSED_STATUSES:
         Pause.objects.filter(case=case, ended_at__isnull=True).update(ended_at=now)
-        case.paused_since = None
-    if status == Status.PENDING:
+    if status in PAUSED_STATUSES and old not in PAUSED_STATUSES:
         Pause.objects.create(case=case, started_at=now)
-        case.paused_since = now
+    case.paused_since = (case.paused_since or now) if status == Status.PENDING else None
     if status in DONE_STATUSES and case.resolved_at is None:
         case.resolved_at = now
     if status in ACTIVE_STATUSES:
@@ -327,6 +333,7 @@ def _set_status(case: Case, status: str, by: User | None, *, now: datetime, reas
         old_value=old,
         new_value=status,
         reason=reason,
+        at=now,
     )
 
 
@@ -343,6 +350,7 @@ def change_priority(
     """Move a case to another priority; due times are recomputed from the case's start."""
     case = _locked(case)
     _require_staff(by)
+    _require_not_closed(case)
     reason = (reason or "").strip()
     if not reason:
         raise CaseError.on("reason", "Say why the priority changes; the customer sees it.")
@@ -388,6 +396,7 @@ def downgrades_of(organization: Organization) -> int:
 def assign(case: Case, assignee: User | None, by: User) -> Case:
     case = _locked(case)
     _require_staff(by)
+    _require_not_closed(case)
     if assignee is not None and (not assignee.is_active or assignee.role == Role.CUSTOMER):
         raise CaseError.on("assignee", "Cases go to active agents or admins only.")
     if (assignee.pk if assignee else None) == case.assignee_id:
@@ -460,6 +469,11 @@ def _store_attachments(
     return stored
 
 
+def _require_not_closed(case: Case) -> None:
+    if case.status == Status.CLOSED:
+        raise CaseError.on("", f"{case.reference} is closed; closed cases stay as they are.")
+
+
 def _require_staff(person: User) -> None:
     if not person.is_vendor_staff:
         raise CaseError.on("", "Only support staff can do that.")
@@ -511,6 +525,7 @@ def _schedule_deadlines(case: Case, previous: _Snapshot | None) -> None:
 
     if not case.is_active:
         return
+    now = timezone.now()
     deadlines = sla.deadlines(case, sla.pauses_of(case))
     plan: list[tuple[str, datetime | None, datetime | None, datetime | None]] = []
     if case.first_responded_at is None:
@@ -533,7 +548,9 @@ def _schedule_deadlines(case: Case, previous: _Snapshot | None) -> None:
     for target, due, warning, before in plan:
         if due is None or due == before:
             continue
-        if warning is not None:
+        # A warning instant already past (a pause or a priority change after it) is not
+        # scheduled: the warning went out before, or the breach is what matters now.
+        if warning is not None and warning > now:
             tasks.check_sla.using(run_after=warning).enqueue(
                 case.pk, target, SlaNotice.Stage.WARNING, due.isoformat()
             )

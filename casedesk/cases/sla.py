@@ -12,6 +12,7 @@ paused, reaches the target.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,15 +21,27 @@ from casedesk.cases.models import Case, Clock, Priority
 from casedesk.hours.clock import BusinessClock
 from casedesk.hours.services import calendar_named, current_calendar
 
+logger = logging.getLogger("casedesk.cases")
+
 # The warning goes out when this share of the target has run (issue 4: 75%).
 WARNING_SHARE = 0.75
 ALWAYS_CALENDAR = "24x7"
 
 
 def clock_for(priority: Priority) -> BusinessClock:
+    """The clock a priority's targets run on.
+
+    A support calendar with no open hours at all (an admin deleted them) would
+    make every due time uncomputable and every new case fail; the 24x7 clock
+    stands in, loudly, so no case is lost.
+    """
     if priority.clock == Clock.ALWAYS:
         return calendar_named(ALWAYS_CALENDAR).clock
-    return current_calendar().clock
+    calendar = current_calendar()
+    if not any(calendar.weekly.values()):
+        logger.error("calendar %s has no open hours; SLA due times run 24x7", calendar.name)
+        return calendar_named(ALWAYS_CALENDAR).clock
+    return calendar.clock
 
 
 def due_after(

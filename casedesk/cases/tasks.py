@@ -29,9 +29,11 @@ from casedesk.cases.models import (
     ACTIVE_STATUSES,
     Attachment,
     Case,
+    Clock,
     Event,
     EventKind,
     SlaNotice,
+    describe_target,
 )
 from casedesk.core.mail import send_templated
 from casedesk.core.periodic import periodic
@@ -94,12 +96,20 @@ def act_on_deadline(case_id: int, target: str, stage: str, due: datetime) -> str
         body = f"The {label} target of {case.priority.name} was missed."
         kind = EventKind.SLA_BREACH
     else:
-        left = humanize_duration(max(due - now, timedelta(0)))
-        body = f"{int(sla.WARNING_SHARE * 100)}% of the {label} target has run; {left} left."
+        share = int(sla.WARNING_SHARE * 100)
+        body = f"{share}% of the {label} target has run; {_left(case, now, due)}."
         kind = EventKind.SLA_WARNING
     Event.objects.create(case=case, kind=kind, public=False, body=body, new_value=target, at=now)
     notify_sla.enqueue(notice.pk)
     return f"{stage} {target}"
+
+
+def _left(case: Case, now: datetime, due: datetime) -> str:
+    """What is left on the priority's own clock: "6 business hours left", "29 minutes left"."""
+    left = sla.clock_for(case.priority).between(now, max(now, due))
+    if case.priority.clock == Clock.BUSINESS and left >= timedelta(hours=1):
+        return f"{describe_target(left, Clock.BUSINESS)} left"
+    return f"{humanize_duration(left)} left"
 
 
 @periodic(every=timedelta(minutes=5))

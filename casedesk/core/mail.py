@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 
 
 def send_templated(
@@ -19,10 +20,13 @@ def send_templated(
 ) -> None:
     """Render ``<template>_subject.txt``, ``<template>.txt`` and ``<template>.html``; send.
 
-    The subject is joined onto one line (a header cannot hold a newline).
+    The subject is plain text (not HTML-escaped), joined onto one line (a header
+    cannot hold a newline).
     Rendering happens in the caller's active time zone.
     """
-    subject = "".join(render_to_string(f"{template}_subject.txt", context).splitlines())
+    # A subject is plain text: "Tom & Jerry" must not arrive as "Tom &amp; Jerry".
+    subject_template = get_template(f"{template}_subject.txt").template  # type: ignore[attr-defined]
+    subject = "".join(subject_template.render(Context(context, autoescape=False)).splitlines())
     message = EmailMultiAlternatives(
         subject.strip(), render_to_string(f"{template}.txt", context), from_email, to
     )

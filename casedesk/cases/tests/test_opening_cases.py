@@ -217,3 +217,25 @@ def test_an_unknown_status_in_a_reply_is_refused_and_nothing_is_written(alice, a
     with pytest.raises(services.CaseError, match="Unknown status"):
         services.add_reply(case, agent, "hello", status="vanished")
     assert case.events.count() == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\xef\xbb\xbf<html><script>alert(1)</script>", "<svg onload=alert(1)>".encode("utf-16")],
+)
+def test_a_page_behind_a_byte_order_mark_is_still_refused(alice, open_case, content):
+    with pytest.raises(services.CaseError, match="web page or script"):
+        open_case(alice, "Low", attachments=[SimpleUploadedFile("readme.txt", content)])
+
+
+def test_a_closed_case_keeps_its_priority_and_assignee(alice, agent, open_case, priorities):
+    case = open_case(alice, "Critical")
+    services.change_status(case, Status.CLOSED, agent)
+    for change in (
+        lambda: services.change_priority(case, priorities["Low"], agent, "late"),
+        lambda: services.downgrade(case, priorities["Low"], agent, "late"),
+        lambda: services.assign(case, agent, agent),
+    ):
+        with pytest.raises(services.CaseError, match="closed"):
+            change()
+    assert services.downgrades_of(alice.organization) == 0

@@ -256,3 +256,26 @@ def test_a_running_pause_after_the_due_instant_does_not_hide_the_deadline():
     assert due_after(CLOCK, start, timedelta(hours=4), [(late, None)]) == CLOCK.add(
         start, timedelta(hours=4)
     )
+
+
+def test_time_spent_resolved_does_not_count_when_the_customer_reopens(alice, agent, open_case):
+    with frozen(ct(2026, 12, 1, 9, 0)):
+        case = open_case(alice, "High")
+    assert case.resolution_due == ct(2026, 12, 3, 9, 0)  # 24 business hours
+    with frozen(ct(2026, 12, 1, 10, 0)):
+        services.add_reply(case, agent, "Fixed, I think.", status=Status.RESOLVED)
+    case.refresh_from_db()
+    assert case.resolution_due is None and case.paused_since is None
+    with frozen(ct(2026, 12, 11, 10, 0)):  # ten days later
+        services.add_reply(case, alice, "It is back.")
+    case.refresh_from_db()
+    # One business hour had run; 23 are left from Friday 11 December 10:00.
+    assert case.resolution_due == ct(2026, 12, 15, 9, 0)
+    assert not case.resolution_breached
+
+
+def test_the_status_event_of_a_reply_has_the_replys_time(alice, agent, open_case):
+    case = open_case(alice, "High")
+    received = ct(2026, 12, 1, 9, 0)
+    services.add_reply(case, agent, "Done.", status=Status.RESOLVED, at=received)
+    assert set(case.events.exclude(kind="opened").values_list("at", flat=True)) == {received}

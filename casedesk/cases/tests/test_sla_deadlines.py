@@ -145,3 +145,28 @@ def test_every_change_schedules_only_the_deadlines_that_moved(high_case, agent):
     assert scheduled() == before
     services.add_reply(high_case, agent, "First response.")  # stops one clock, moves none
     assert scheduled() == before
+
+
+def test_a_pause_after_the_warning_does_not_warn_twice(alice, agent, open_case, run_tasks):
+    with at(OPENED):
+        case = open_case(alice, "High")  # resolution: 24 business hours, warning at 18
+    warned_at = datetime(2026, 12, 2, 16, 1, tzinfo=CT)  # 18 business hours and a minute
+    with at(warned_at):
+        services.add_reply(case, agent, "Working on it.")
+        run_tasks()
+    assert case.events.filter(kind=EventKind.SLA_WARNING).count() == 1
+    with at(warned_at + timedelta(minutes=5)):
+        services.change_status(case, Status.PENDING, agent)
+    with at(warned_at + timedelta(minutes=10)):
+        services.add_reply(case, alice, "Here is the log.")
+        run_tasks()
+    assert case.events.filter(kind=EventKind.SLA_WARNING).count() == 1
+
+
+def test_the_warning_says_how_much_business_time_is_left(alice, open_case, run_tasks):
+    with at(OPENED):
+        case = open_case(alice, "High")
+    with at(datetime(2026, 12, 2, 16, 1, tzinfo=CT)):
+        run_tasks()
+    (warning,) = case.events.filter(kind=EventKind.SLA_WARNING, new_value="resolution")
+    assert warning.body.endswith("5 hours 59 minutes of business hours left.")
