@@ -288,6 +288,12 @@ for _type in ATTACHMENT_TYPES:
 # DATA_UPLOAD_MAX_MEMORY_SIZE bounds the non-file part of a request; files stream to disk
 # above FILE_UPLOAD_MAX_MEMORY_SIZE.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 2**20
+FILE_UPLOAD_HANDLERS = [
+    # Stops a request whose files exceed what any reply may carry, as they stream in.
+    "casedesk.cases.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # The desk queue and the portal list show this many cases per page.
 CASES_PER_PAGE = get_int("CASEDESK_CASES_PER_PAGE", 50, minimum=10, maximum=500)
 

@@ -38,7 +38,7 @@ SHOW_CHOICES = [
     ("", "All active cases"),
     ("mine", "Assigned to me"),
     ("unassigned", "Unassigned"),
-    ("after_hours_critical", "Critical, opened after hours"),
+    ("after_hours_critical", "Critical after hours"),
 ]
 
 

@@ -141,7 +141,7 @@ def queue_cases(user: User, filters: dict[str, Any]) -> QuerySet[Case]:
     elif show == "unassigned":
         cases = cases.filter(assignee__isnull=True)
     elif show == "after_hours_critical":
-        cases = cases.filter(priority__is_critical=True, opened_after_hours=True)
+        cases = cases.filter(after_hours_alarm=True)
     if q := " ".join(str(filters.get("q", "")).split()):
         pk = parse_reference(q)
         if pk is not None:

@@ -167,6 +167,15 @@ class Case(models.Model):
 
     opened_at = models.DateTimeField(default=timezone.now, help_text="When the SLA clocks start.")
     opened_after_hours = models.BooleanField(default=False)
+    after_hours_alarm = models.BooleanField(
+        default=False,
+        help_text="Critical while support was closed (opened so, or raised to critical).",
+    )
+    # The targets agreed when the case took its priority: an admin editing the Priority
+    # later changes new cases, never the deadlines of the ones already open.
+    response_target = models.DurationField()
+    resolution_target = models.DurationField(null=True, blank=True)
+    sla_clock = models.CharField(max_length=16, choices=Clock.choices)
     first_response_due = models.DateTimeField()
     first_responded_at = models.DateTimeField(null=True, blank=True)
     first_response_breached = models.BooleanField(default=False)
@@ -189,8 +198,11 @@ class Case(models.Model):
         indexes = [
             # The desk queue: active cases, earliest deadline first.
             models.Index(fields=["status", "next_due"], name="case_queue_idx"),
-            # The portal list: one organization's cases, newest first.
+            # The portal list: one organization's cases, newest first (all, or by status).
             models.Index(fields=["organization", "-opened_at"], name="case_org_recent_idx"),
+            models.Index(
+                fields=["organization", "status", "-opened_at"], name="case_org_status_recent_idx"
+            ),
             # "Mine" in the desk.
             models.Index(fields=["assignee", "status", "next_due"], name="case_assignee_idx"),
         ]
@@ -203,6 +215,13 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.subject}"
+
+    def take_targets(self, priority: Priority) -> None:
+        """Move to ``priority`` and copy its targets and clock onto the case."""
+        self.priority = priority
+        self.response_target = priority.first_response_target
+        self.resolution_target = priority.resolution_target
+        self.sla_clock = priority.clock
 
     @property
     def reference(self) -> str:

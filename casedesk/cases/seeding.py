@@ -362,7 +362,7 @@ class _CaseMaker:
         self.agent_ids = list(self.agents)
         self.priorities = list(Priority.objects.all())
         self.priority_clocks: dict[int, BusinessClock] = {
-            p.pk: sla.clock_for(p) for p in self.priorities
+            p.pk: sla.clock_for(p.clock) for p in self.priorities
         }
         self.support = current_calendar().clock
         self.draw_status = _weighted(rng, STATUS_WEIGHTS)
@@ -413,6 +413,8 @@ class _CaseMaker:
             opened_at=opened_at,
             opened_after_hours=not self.support.is_open(opened_at),
         )
+        case.take_targets(priority)
+        case.after_hours_alarm = critical and case.opened_after_hours
         timeline = _Timeline(case, self.now)
         timeline.add(
             EventKind.OPENED,

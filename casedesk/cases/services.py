@@ -38,6 +38,7 @@ from casedesk.cases.models import (
     Status,
 )
 from casedesk.cases.signals import critical_case_opened_after_hours
+from casedesk.lib.durations import humanize_duration
 
 SUBJECT_MAX = 200
 BODY_MAX = 100_000
@@ -160,13 +161,14 @@ def open_case(new: NewCase) -> Case:
         requester=requester,
         subject=subject,
         description=new.description.strip(),
-        priority=new.priority,
         characteristics=characteristics,
         business_impact=impact,
         channel=new.channel,
         opened_at=opened_at,
         opened_after_hours=not sla.is_support_open(opened_at),
     )
+    case.take_targets(new.priority)
+    case.after_hours_alarm = new.priority.is_critical and case.opened_after_hours
     _apply_deadlines(case, previous=None)
     case.save()
     opened = _event(
@@ -188,6 +190,8 @@ def open_case(new: NewCase) -> Case:
 
 
 def _raise_after_hours_alarm(case: Case) -> None:
+    case.after_hours_alarm = True
+    case.save(update_fields=["after_hours_alarm", "updated_at"])
     _event(
         case,
         EventKind.AFTER_HOURS_CRITICAL,
@@ -195,18 +199,12 @@ def _raise_after_hours_alarm(case: Case) -> None:
         public=False,
         body=(
             "Critical case outside support hours: the on-call engineer must respond "
-            f"within {_target_text(case.priority)}."
+            f"within {humanize_duration(case.response_target)}."
         ),
     )
     transaction.on_commit(
         lambda: critical_case_opened_after_hours.send(sender=Case, case=case), robust=True
     )
-
-
-def _target_text(priority: Priority) -> str:
-    from casedesk.lib.durations import humanize_duration
-
-    return humanize_duration(priority.first_response_target)
 
 
 # ---- Replies and notes --------------------------------------------------------------
@@ -359,7 +357,7 @@ def change_priority(
     was_critical = case.priority.is_critical
     previous = _snapshot(case)
     old_name = case.priority.name
-    case.priority = priority
+    case.take_targets(priority)
     if priority.is_critical:
         case.characteristics = _normalize_characteristics(characteristics) or case.characteristics
         case.business_impact = business_impact.strip() or case.business_impact

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from casedesk.cases.models import Case, Clock, Priority
+from casedesk.cases.models import Case, Clock
 from casedesk.hours.clock import BusinessClock
 from casedesk.hours.services import calendar_named, current_calendar
 
@@ -28,14 +28,14 @@ WARNING_SHARE = 0.75
 ALWAYS_CALENDAR = "24x7"
 
 
-def clock_for(priority: Priority) -> BusinessClock:
-    """The clock a priority's targets run on.
+def clock_for(clock: str) -> BusinessClock:
+    """The clock SLA targets run on: ``Clock.BUSINESS`` (the support calendar) or 24x7.
 
     A support calendar with no open hours at all (an admin deleted them) would
     make every due time uncomputable and every new case fail; the 24x7 clock
     stands in, loudly, so no case is lost.
     """
-    if priority.clock == Clock.ALWAYS:
+    if clock == Clock.ALWAYS:
         return calendar_named(ALWAYS_CALENDAR).clock
     calendar = current_calendar()
     if not any(calendar.weekly.values()):
@@ -83,18 +83,18 @@ class Deadlines:
 
 
 def deadlines(case: Case, pauses: Iterable[tuple[datetime, datetime | None]]) -> Deadlines:
-    """Both deadlines of ``case`` and their warning instants, from the case's start."""
-    priority = case.priority
-    clock = clock_for(priority)
+    """Both deadlines of ``case`` and their warning instants, from the case's start, on the
+    targets and clock the case took with its priority."""
+    clock = clock_for(case.sla_clock)
     start = case.opened_at
-    first = priority.first_response_target
+    first = case.response_target
     resolution_due = resolution_warning = None
     pauses = list(pauses)
-    if priority.resolution_target is not None:
-        resolution_due = due_after(clock, start, priority.resolution_target, pauses)
+    if case.resolution_target is not None:
+        resolution_due = due_after(clock, start, case.resolution_target, pauses)
         if resolution_due is not None:
             resolution_warning = due_after(
-                clock, start, priority.resolution_target * WARNING_SHARE, pauses
+                clock, start, case.resolution_target * WARNING_SHARE, pauses
             )
     return Deadlines(
         first_response_due=clock.add(start, first),

@@ -106,8 +106,8 @@ def act_on_deadline(case_id: int, target: str, stage: str, due: datetime) -> str
 
 def _left(case: Case, now: datetime, due: datetime) -> str:
     """What is left on the priority's own clock: "6 business hours left", "29 minutes left"."""
-    left = sla.clock_for(case.priority).between(now, max(now, due))
-    if case.priority.clock == Clock.BUSINESS and left >= timedelta(hours=1):
+    left = sla.clock_for(case.sla_clock).between(now, max(now, due))
+    if case.sla_clock == Clock.BUSINESS and left >= timedelta(hours=1):
         return f"{describe_target(left, Clock.BUSINESS)} left"
     return f"{humanize_duration(left)} left"
 

@@ -244,3 +244,14 @@ def test_the_queue_reads_cases_through_the_queue_index(agent: Any, priorities: A
         cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "case_queue_idx" in plan
+
+
+def test_a_case_raised_to_critical_after_hours_is_in_the_after_hours_filter(
+    desk: Client, open_case: Any, alice: Any, agent: Any, priorities: dict[str, Any]
+) -> None:
+    with time_machine.travel(IN_HOURS, tick=False):
+        raised = open_case(alice, "Medium", subject="Slow, then everything stopped")
+    with time_machine.travel(AFTER_HOURS, tick=False):
+        services.change_priority(raised, priorities["Critical"], agent, "Nobody can log in now.")
+    shown = listed(desk.get(reverse("desk:queue"), {"show": "after_hours_critical"}))
+    assert shown == [raised.reference]

@@ -279,3 +279,18 @@ def test_the_status_event_of_a_reply_has_the_replys_time(alice, agent, open_case
     received = ct(2026, 12, 1, 9, 0)
     services.add_reply(case, agent, "Done.", status=Status.RESOLVED, at=received)
     assert set(case.events.exclude(kind="opened").values_list("at", flat=True)) == {received}
+
+
+def test_editing_a_priority_changes_new_cases_not_the_deadlines_of_open_ones(
+    alice, agent, open_case, priorities
+):
+    with frozen(ct(2026, 12, 1, 10, 0)):
+        before = open_case(alice, "Low")
+    priorities["Low"].first_response_target = timedelta(hours=1)
+    priorities["Low"].save()
+    with frozen(ct(2026, 12, 1, 10, 30)):
+        services.add_note(before, agent, "An unrelated note recomputes the deadlines.")
+        after = open_case(alice, "Low")
+    before.refresh_from_db()
+    assert before.first_response_due == ct(2026, 12, 3, 10, 0)  # the 24 hours it was given
+    assert after.first_response_due == ct(2026, 12, 1, 11, 30)

@@ -1,0 +1,43 @@
+"""A ceiling on the files one request may upload, enforced while the body streams in.
+
+The per-file size and type rules are in ``cases.files`` and give the person a
+clear message; they run after Django has received the files. This handler
+stops a request whose files together exceed what any reply may carry
+(``ATTACHMENT_MAX_FILES`` files of ``ATTACHMENT_MAX_BYTES``) as the bytes
+arrive, so nobody can fill the disk with one endless upload. It runs for
+every request, before any view (CSRF checking reads the body), logged in or not.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+
+logger = logging.getLogger("casedesk.cases")
+
+
+def upload_ceiling() -> int:
+    return int(settings.ATTACHMENT_MAX_BYTES * settings.ATTACHMENT_MAX_FILES)
+
+
+class BoundedUploadHandler(FileUploadHandler):
+    def __init__(self, request: Any = None) -> None:
+        super().__init__(request)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > upload_ceiling():
+            logger.warning(
+                "upload stopped: more than %d bytes of files in one request to %s",
+                upload_ceiling(),
+                getattr(self.request, "path", "?"),
+            )
+            raise StopUpload(connection_reset=True)
+        return raw_data  # on to the next handler, which stores it
+
+    def file_complete(self, file_size: int) -> None:
+        return None
