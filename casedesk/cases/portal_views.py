@@ -46,6 +46,9 @@ View = Callable[..., HttpResponseBase]
 # The list's tabs: (key, label, statuses shown; None for all).
 TABS: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("open", "Open", tuple(ACTIVE_STATUSES)),
+    ("pending", "Waiting on you", (Status.PENDING,)),
+    ("resolved", "Resolved", (Status.RESOLVED,)),
+    ("closed", "Closed", (Status.CLOSED,)),
     ("done", "Resolved and closed", tuple(DONE_STATUSES)),
     ("all", "All", None),
 ]
@@ -130,7 +133,12 @@ def case_list(request: HttpRequest) -> HttpResponse:
     return _page(
         request,
         "list.html",
-        {"tabs": [(key, label) for key, label, _ in TABS], "tab": tab, "page": page},
+        {
+            "tabs": [(key, label) for key, label, _ in TABS],
+            "tab": tab,
+            "tab_label": next(label for key, label, _ in TABS if key == tab),
+            "page": page,
+        },
     )
 
 

@@ -106,3 +106,15 @@ def test_the_list_costs_the_same_queries_for_one_case_or_a_full_page(
         response = client.get(reverse("portal:home"))
     assert response.content.decode().count('<tr class="status-') == 10
     assert len(full) == len(one), [q["sql"] for q in full]
+
+
+def test_a_customer_can_list_the_cases_waiting_on_them(client, alice, agent, open_case):
+    from casedesk.cases import services
+
+    waiting = open_case(alice, "Low", subject="Needs your log")
+    open_case(alice, "Low", subject="Being worked on")
+    services.add_reply(waiting, agent, "Please send the log.", status="pending")
+    client.force_login(alice)
+    page = client.get("/portal/", {"status": "pending"}).content.decode()
+    assert "Needs your log" in page and "Being worked on" not in page
+    assert "Waiting on you" in page
