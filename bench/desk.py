@@ -45,29 +45,16 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from casedesk.core.tests.embedded import embedded_environ
+
 HELPDESK_MEDIAN_MS = 300.0  # django-helpdesk 2.6, 7,500 tickets, staff ticket list
 TARGET_P95_MS = 100.0
-# Variables bench sets itself; the developer's shell must not leak into the throw-away set-up.
-CONFIG_VARIABLES = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SECRET_KEY",
-    "SECRET_KEY_FILE",
-    "EMAIL_URL",
-    "ALLOWED_HOSTS",
-    "CASEDESK_BASE_URL",
-    "CASEDESK_DEBUG",
-    "CASEDESK_VAR_DIR",
-    "CASEDESK_FILES_DIR",
-    "DJANGO_SETTINGS_MODULE",
-)
 
 
 def environ_for(folder: Path) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
-    environ.update(
-        CASEDESK_VAR_DIR=str(folder / "var"),
-        DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite3'}",
+    """A throw-away embedded set-up in production mode, as the tests make them."""
+    return embedded_environ(
+        folder,
         EMAIL_URL="locmem:",
         CASEDESK_DEBUG="0",
         SECRET_KEY="bench-" + "x9" * 30,
@@ -78,7 +65,6 @@ def environ_for(folder: Path) -> dict[str, str]:
         CASEDESK_LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="casedesk.settings",
     )
-    return environ
 
 
 def casedesk(environ: dict[str, str], *args: str, quiet: bool = True) -> None:

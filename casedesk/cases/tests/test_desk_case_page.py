@@ -18,13 +18,6 @@ AFTER_HOURS = datetime(2025, 3, 12, 3, 0, tzinfo=UTC)  # Tuesday 22:00 in Chicag
 
 
 @pytest.fixture
-def desk(agent: Any) -> Client:
-    client = Client()
-    client.force_login(agent)
-    return client
-
-
-@pytest.fixture
 def critical(open_case: Any, alice: Any) -> Any:
     with time_machine.travel(AFTER_HOURS, tick=False):
         return open_case(

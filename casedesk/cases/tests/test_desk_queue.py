@@ -21,13 +21,6 @@ IN_HOURS = datetime(2025, 3, 12, 15, 0, tzinfo=UTC)
 AFTER_HOURS = datetime(2025, 3, 12, 3, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def desk(agent: Any) -> Client:
-    client = Client()
-    client.force_login(agent)
-    return client
-
-
 def listed(response: Any) -> list[str]:
     assert response.status_code == 200
     return [row.case.reference for row in response.context["rows"]]
