@@ -326,7 +326,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "account"
+LOGIN_REDIRECT_URL = "home"  # which sends customers to the portal and staff to the desk
 LOGOUT_REDIRECT_URL = "home"
 
 # Lock-out: LOCKOUT_FAILURES wrong passwords for one address within

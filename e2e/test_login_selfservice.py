@@ -158,16 +158,17 @@ def test_a_customer_who_forgot_her_password_sets_a_new_one_from_the_mailed_link(
     page.fill("input[name=username]", alice.email)
     page.fill("input[name=password]", NEW_PASSWORD)
     submit(page)
-    expect(page).to_have_url(f"{live_server.url}/accounts/")  # a log-in lands on her account
+    expect(page).to_have_url(f"{live_server.url}/portal/")  # a log-in lands on her cases
+    page.goto(f"{live_server.url}/accounts/")
     expect(page.get_by_role("row", name="Organization")).to_contain_text("Acme")
 
     page.goto(link)
     expect(page.get_by_role("heading", name="This link no longer works")).to_be_visible()
 
 
-def test_logging_in_lands_a_customer_on_her_account_page(page, live_server, alice):
+def test_logging_in_lands_a_customer_on_her_cases(page, live_server, alice, priorities):
     log_in(page, live_server.url, alice.email, PASSWORD)
-    expect(page).to_have_url(f"{live_server.url}/accounts/", timeout=2_000)
+    expect(page).to_have_url(f"{live_server.url}/portal/", timeout=2_000)
 
 
 def test_the_password_rules_are_the_new_password_fields_description(page, live_server, alice):

@@ -5,13 +5,14 @@ from datetime import datetime
 from django.db import DatabaseError, connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from casedesk.core.models import WorkerHeartbeat
 from casedesk.core.tasks import WORKER_STALE_AFTER
+from casedesk.hours.services import current_calendar, status
 
 
 def _oldest_waiting(ready: QuerySet[DBTaskResult[..., object]]) -> datetime | None:
@@ -28,7 +29,19 @@ def _oldest_waiting(ready: QuerySet[DBTaskResult[..., object]]) -> datetime | No
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html")
+    """Where a log-in lands: customers on their cases, staff on the queue; else the front door."""
+    user = request.user
+    if user.is_authenticated:
+        return redirect("desk:queue" if user.is_vendor_staff else "portal:home")
+    from casedesk.cases.models import Priority
+
+    calendar = current_calendar()
+    context = {
+        "calendar": calendar,
+        "hours": status(calendar),
+        "critical": Priority.objects.filter(is_critical=True).first(),
+    }
+    return render(request, "core/home.html", context)
 
 
 @require_GET

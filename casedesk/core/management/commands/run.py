@@ -80,7 +80,10 @@ class Command(BaseCommand):
         lines = [
             "",
             "casedesk is starting",
-            f"  desk and portal   {web}/",
+            f"  front door        {web}/  (a log-in lands on the portal or the desk)",
+            f"  customer portal   {web}/portal/",
+            f"  agent desk        {web}/desk/",
+            f"  case priorities   {web}/help/priorities/",
             f"  support hours     {web}/hours/",
             f"  hours API         {web}/api/hours/status",
             f"  log in            {web}/accounts/login/",
