@@ -122,3 +122,35 @@ def test_a_critical_case_on_saturday_reaches_the_top_of_the_queue_and_a_reply_st
     assert not case.first_response_breached
     assert case.next_due == case.resolution_due  # only the resolution clock still runs
     assert services.next_due(case) == case.next_due
+
+
+def test_the_portal_fits_a_phone_screen(
+    browser: Any, live_server: Any, alice: Any, agent: Any, open_case: Any, screenshot_dir: Path
+) -> None:
+    case = open_case(alice, "High", subject="The nightly export stops halfway")
+    services.add_reply(case, agent, "Which export profile do you use?", status="pending")
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        timezone_id="America/Chicago",
+    )
+    page = phone.new_page()
+    page.set_default_timeout(10_000)
+    log_in(page, live_server.url, alice.email)
+    for name, path in [
+        ("list", "/portal/"),
+        ("case", f"/portal/cases/{case.reference}/"),
+        ("new", "/portal/new/"),
+    ]:
+        page.goto(f"{live_server.url}{path}")
+        page.screenshot(path=str(screenshot_dir / f"portal-{name}-phone.png"), full_page=True)
+        # Nothing wider than the screen: not the page, and no box inside it.
+        widest = page.evaluate(
+            "Math.max(...[...document.querySelectorAll('body *')]"
+            ".map(e => e.getBoundingClientRect().right))"
+        )
+        assert widest <= 390, f"{path}: something reaches {widest:.0f}px on a 390px screen"
+    expect(page.locator("body")).to_contain_text("Critical")
+    phone.close()
