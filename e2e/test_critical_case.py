@@ -11,6 +11,7 @@ too (ticking from the frozen instant, so each step happens a little later).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -154,3 +155,20 @@ def test_the_portal_fits_a_phone_screen(
         assert widest <= 390, f"{path}: something reaches {widest:.0f}px on a 390px screen"
     expect(page.locator("body")).to_contain_text("Critical")
     phone.close()
+
+
+def test_a_new_case_appears_in_the_open_queue_without_a_reload(
+    page: Page, live_server: Any, alice: Any, agent: Any, open_case: Any
+) -> None:
+    open_case(alice, "Low", subject="Already waiting")
+    page.clock.install()
+    log_in(page, live_server.url, agent.email)
+    page.goto(f"{live_server.url}/desk/")
+    queue = page.get_by_test_id("queue")
+    expect(queue.locator("tbody tr")).to_have_count(1)
+    arrived = open_case(alice, "High", subject="Arrived while the agent watched")
+    page.clock.run_for(31_000)
+    row = queue.locator(f"tr[data-reference='{arrived.reference}']")
+    expect(row).to_be_visible()
+    expect(row).to_have_class(re.compile("arrived"))
+    expect(page.get_by_text("2 active cases")).to_be_visible()

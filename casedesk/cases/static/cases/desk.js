@@ -46,6 +46,35 @@
     });
   }
 
+  // The queue refreshes itself: new cases appear (marked), handled ones go, without a
+  // reload that would lose the agent's place. Only while the tab is visible.
+  function refreshQueue() {
+    var live = document.getElementById("queue-live");
+    if (!live || document.hidden) { return; }
+    var seen = {};
+    live.querySelectorAll("tr[data-reference]").forEach(function (row) {
+      seen[row.getAttribute("data-reference")] = true;
+    });
+    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("queue-live");
+        if (!fresh) { return; }
+        fresh.querySelectorAll("tr[data-reference]").forEach(function (row) {
+          if (!seen[row.getAttribute("data-reference")]) { row.classList.add("arrived"); }
+        });
+        live.innerHTML = fresh.innerHTML;
+        tick();
+      })
+      .catch(function () { /* offline for a moment: the next round tries again */ });
+  }
+
   tick();
   setInterval(tick, 1000);
+  var live = document.getElementById("queue-live");
+  if (live) {
+    var seconds = parseInt(live.getAttribute("data-refresh-seconds"), 10) || 30;
+    setInterval(refreshQueue, seconds * 1000);
+  }
 })();
