@@ -224,6 +224,17 @@ class Case(models.Model):
         self.sla_clock = priority.clock
 
     @property
+    def first_response_text(self) -> str:
+        """The first-response target this case was given: "2 hours, around the clock"."""
+        return describe_target(self.response_target, self.sla_clock)
+
+    @property
+    def resolution_text(self) -> str:
+        if self.resolution_target is None:
+            return "no target"
+        return describe_target(self.resolution_target, self.sla_clock)
+
+    @property
     def reference(self) -> str:
         return f"{REFERENCE_PREFIX}-{self.pk + REFERENCE_OFFSET}" if self.pk else "(new)"
 
@@ -241,9 +252,15 @@ class Case(models.Model):
 
 
 class Pause(models.Model):
-    """A stretch in which the resolution clock stood still (the case waited on the customer)."""
+    """A stretch in which the SLA clocks stood still: the case waited on the customer
+    (``pending``: the resolution clock) or was resolved (``resolved``: both clocks)."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="pauses")
+    kind = models.CharField(
+        max_length=16,
+        choices=[(Status.PENDING.value, "Pending customer"), (Status.RESOLVED.value, "Resolved")],
+        default=Status.PENDING,
+    )
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
 

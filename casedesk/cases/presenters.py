@@ -20,7 +20,7 @@ class Acknowledgement:
     customer_zone: zoneinfo.ZoneInfo
     calendar_zone: zoneinfo.ZoneInfo  # US Central in the default policy
     critical_after_hours: bool
-    worked_now: bool  # the priority runs on the 24x7 clock or is served after hours
+    worked_now: bool  # the case's clock is 24x7
 
     @property
     def zones_differ(self) -> bool:
@@ -31,12 +31,12 @@ def acknowledgement(case: Case, customer_zone: zoneinfo.ZoneInfo) -> Acknowledge
     reopening = sla.reopening(case.opened_at)
     return Acknowledgement(
         case=case,
-        target=case.priority.first_response_text,
+        target=case.first_response_text,
         respond_by=case.first_response_due,
         support_open=reopening.open_now,
         reopens_at=reopening.reopens_at,
         customer_zone=customer_zone,
         calendar_zone=zoneinfo.ZoneInfo(reopening.zone_name),
         critical_after_hours=case.priority.is_critical and case.opened_after_hours,
-        worked_now=case.priority.clock == Clock.ALWAYS or case.priority.served_after_hours,
+        worked_now=case.sla_clock == Clock.ALWAYS,
     )

@@ -222,9 +222,9 @@ class SeedResult:
 # Timeline rows are plain tuples written with one executemany per batch: building
 # and compiling half a million Event objects would take most of a seed's time.
 EVENT_COLUMNS = ("kind", "public", "author_id", "body", "old_value", "new_value", "reason", "at")
-PAUSE_COLUMNS = ("started_at", "ended_at")
+PAUSE_COLUMNS = ("kind", "started_at", "ended_at")
 EventRow = tuple[str, bool, int | None, str, str, str, str, datetime]
-PauseRow = tuple[datetime, datetime | None]
+PauseRow = tuple[str, datetime, datetime | None]
 
 
 @dataclass
@@ -497,7 +497,7 @@ class _CaseMaker:
                     EventKind.REPLY, agent_id, began, public=True, body=rng.choice(PENDING_REPLIES)
                 )
                 timeline.status(Status.PENDING, agent_id, began)
-                timeline.pause(began, ended)
+                timeline.pause(Status.PENDING, began, ended)
                 timeline.add(
                     EventKind.REPLY,
                     requester_id,
@@ -519,7 +519,7 @@ class _CaseMaker:
                 EventKind.REPLY, agent_id, began, public=True, body=rng.choice(PENDING_REPLIES)
             )
             timeline.status(Status.PENDING, agent_id, began)
-            timeline.pause(began, None)
+            timeline.pause(Status.PENDING, began, None)
             case.paused_since = began
         elif status == Status.ON_HOLD:
             timeline.status(
@@ -545,19 +545,26 @@ class _CaseMaker:
         # The deadlines, as services computes them, and what the breach tasks would have done.
         case.first_response_due = first_due
         case.first_responded_at = responded
-        case.resolution_due = (
-            sla.due_after(clock, start, priority.resolution_target, timeline.pause_spans)
-            if priority.resolution_target is not None
-            else None
+        target = priority.resolution_target
+        resolution_due = (
+            sla.due_after(clock, start, target, timeline.pause_spans) if target else None
         )
-        case.next_due = services.next_due(case)
         answered_or_over = responded or resolved_at or now
         if first_due < answered_or_over:
             case.first_response_breached = True
             timeline.breach(SlaNotice.Target.FIRST_RESPONSE, first_due)
-        if case.resolution_due is not None and case.resolution_due < (resolved_at or now):
+        if resolution_due is not None and resolution_due < (resolved_at or now):
             case.resolution_breached = True
-            timeline.breach(SlaNotice.Target.RESOLUTION, case.resolution_due)
+            timeline.breach(SlaNotice.Target.RESOLUTION, resolution_due)
+        if resolved_at is not None:
+            # Resolved (and closed, which stays resolved) is a pause that is still running,
+            # exactly as services records it: reopened later, the time since does not count.
+            timeline.pause(Status.RESOLVED, resolved_at, None)
+            resolution_due = (
+                sla.due_after(clock, start, target, timeline.pause_spans) if target else None
+            )
+        case.resolution_due = resolution_due
+        case.next_due = services.next_due(case)
 
 
 class _Timeline:
@@ -573,7 +580,7 @@ class _Timeline:
 
     @property
     def pause_spans(self) -> list[tuple[datetime, datetime | None]]:
-        return list(self.pauses)
+        return [(began, ended) for _, began, ended in self.pauses]
 
     def add(
         self,
@@ -605,8 +612,8 @@ class _Timeline:
         )
         self.current = status
 
-    def pause(self, began: datetime, ended: datetime | None) -> None:
-        self.pauses.append((began, ended))
+    def pause(self, kind: str, began: datetime, ended: datetime | None) -> None:
+        self.pauses.append((kind, began, ended))
 
     def breach(self, target: str, due: datetime) -> None:
         # Out of order on purpose: the breach happened at ``due``; the timeline sorts by time.

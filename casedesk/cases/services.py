@@ -311,10 +311,10 @@ def _set_status(case: Case, status: str, by: User | None, *, now: datetime, reas
     days late. (``paused_since`` marks the first only: "pending customer" on the desk.)
     """
     old = case.status
-    if old in PAUSED_STATUSES and status not in PAUSED_STATUSES:
+    if old in PAUSED_STATUSES:
         Pause.objects.filter(case=case, ended_at__isnull=True).update(ended_at=now)
-    if status in PAUSED_STATUSES and old not in PAUSED_STATUSES:
-        Pause.objects.create(case=case, started_at=now)
+    if status in PAUSED_STATUSES:
+        Pause.objects.create(case=case, kind=status, started_at=now)
     case.paused_since = (case.paused_since or now) if status == Status.PENDING else None
     if status in DONE_STATUSES and case.resolved_at is None:
         case.resolved_at = now
@@ -362,6 +362,8 @@ def change_priority(
         case.characteristics = _normalize_characteristics(characteristics) or case.characteristics
         case.business_impact = business_impact.strip() or case.business_impact
     kind = EventKind.DOWNGRADE if was_critical and not priority.is_critical else EventKind.PRIORITY
+    if not priority.is_critical:
+        case.after_hours_alarm = False  # no longer critical: off the after-hours list
     _event(case, kind, by, public=True, old_value=old_name, new_value=priority.name, reason=reason)
     _apply_deadlines(case, previous=previous)
     case.save()
@@ -546,10 +548,10 @@ def _schedule_deadlines(case: Case, previous: _Snapshot | None) -> None:
     for target, due, warning, before in plan:
         if due is None or due == before:
             continue
-        # A warning instant already past (a pause or a priority change after it) is not
-        # scheduled: the warning went out before, or the breach is what matters now.
-        if warning is not None and warning > now:
-            tasks.check_sla.using(run_after=warning).enqueue(
+        # A warning instant already past (a priority change moved the deadline closer) is
+        # due at once; the task sends nothing if this clock was warned of before.
+        if warning is not None and due > now:
+            tasks.check_sla.using(run_after=max(warning, now)).enqueue(
                 case.pk, target, SlaNotice.Stage.WARNING, due.isoformat()
             )
         tasks.check_sla.using(run_after=due).enqueue(

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from casedesk.cases.models import Case, Clock
+from casedesk.cases.models import Case, Clock, Status
 from casedesk.hours.clock import BusinessClock
 from casedesk.hours.services import calendar_named, current_calendar
 
@@ -82,30 +82,48 @@ class Deadlines:
     resolution_warning: datetime | None
 
 
-def deadlines(case: Case, pauses: Iterable[tuple[datetime, datetime | None]]) -> Deadlines:
+Span = tuple[datetime, datetime | None]
+
+
+def deadlines(case: Case, pauses: Iterable[tuple[str, datetime, datetime | None]]) -> Deadlines:
     """Both deadlines of ``case`` and their warning instants, from the case's start, on the
-    targets and clock the case took with its priority."""
+    targets and clock the case took with its priority.
+
+    ``pauses`` are ``(kind, start, end)``. The resolution clock stands still in every
+    pause. The first-response clock stands still only in finished stretches of being
+    resolved: a case reopened a week after it was resolved without a reply has not used
+    that week up (while it is resolved nothing is due; waiting on the customer before any
+    reply does not stop the wait for one).
+    """
     clock = clock_for(case.sla_clock)
     start = case.opened_at
     first = case.response_target
     resolution_due = resolution_warning = None
-    pauses = list(pauses)
+    spans: list[Span] = [(began, ended) for _, began, ended in pauses]
+    resolved: list[Span] = [
+        (began, ended)
+        for kind, began, ended in pauses
+        if kind == Status.RESOLVED and ended is not None
+    ]
     if case.resolution_target is not None:
-        resolution_due = due_after(clock, start, case.resolution_target, pauses)
+        resolution_due = due_after(clock, start, case.resolution_target, spans)
         if resolution_due is not None:
             resolution_warning = due_after(
-                clock, start, case.resolution_target * WARNING_SHARE, pauses
+                clock, start, case.resolution_target * WARNING_SHARE, spans
             )
+    first_due = due_after(clock, start, first, resolved)
+    first_warning = due_after(clock, start, first * WARNING_SHARE, resolved)
+    assert first_due is not None and first_warning is not None  # finished pauses only
     return Deadlines(
-        first_response_due=clock.add(start, first),
-        first_response_warning=clock.add(start, first * WARNING_SHARE),
+        first_response_due=first_due,
+        first_response_warning=first_warning,
         resolution_due=resolution_due,
         resolution_warning=resolution_warning,
     )
 
 
-def pauses_of(case: Case) -> list[tuple[datetime, datetime | None]]:
-    return [(p.started_at, p.ended_at) for p in case.pauses.all()]
+def pauses_of(case: Case) -> list[tuple[str, datetime, datetime | None]]:
+    return [(p.kind, p.started_at, p.ended_at) for p in case.pauses.all()]
 
 
 @dataclass(frozen=True)

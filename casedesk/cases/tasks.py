@@ -78,6 +78,13 @@ def act_on_deadline(case_id: int, target: str, stage: str, due: datetime) -> str
         return "early: not due yet"
     if stage == SlaNotice.Stage.WARNING and now >= due:
         return "stale: already due"
+    if (
+        stage == SlaNotice.Stage.WARNING
+        and SlaNotice.objects.filter(case=case, target=target, stage=stage).exists()
+    ):
+        # One warning per clock per case: after a pause or a priority change the new
+        # deadline's 75% mark may already be behind us, and the agents heard once.
+        return "done before: warned"
     try:
         with transaction.atomic():
             notice = SlaNotice.objects.create(case=case, target=target, stage=stage, due=due)
@@ -107,6 +114,7 @@ def act_on_deadline(case_id: int, target: str, stage: str, due: datetime) -> str
 def _left(case: Case, now: datetime, due: datetime) -> str:
     """What is left on the priority's own clock: "6 business hours left", "29 minutes left"."""
     left = sla.clock_for(case.sla_clock).between(now, max(now, due))
+    left -= left % timedelta(minutes=1)  # "5 hours 59 minutes", never "... 58 seconds"
     if case.sla_clock == Clock.BUSINESS and left >= timedelta(hours=1):
         return f"{describe_target(left, Clock.BUSINESS)} left"
     return f"{humanize_duration(left)} left"

@@ -239,3 +239,14 @@ def test_a_closed_case_keeps_its_priority_and_assignee(alice, agent, open_case, 
         with pytest.raises(services.CaseError, match="closed"):
             change()
     assert services.downgrades_of(alice.organization) == 0
+
+
+def test_a_downgraded_case_leaves_the_after_hours_critical_list(
+    alice, agent, open_case, priorities
+):
+    with at(SATURDAY_NIGHT):
+        case = open_case(alice, "Critical")
+    assert case.after_hours_alarm
+    case = services.downgrade(case, priorities["Low"], agent, "A single report is slow.")
+    assert not case.after_hours_alarm
+    assert case.events.filter(kind=EventKind.AFTER_HOURS_CRITICAL).exists()  # history stays

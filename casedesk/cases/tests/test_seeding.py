@@ -67,12 +67,19 @@ def test_deadlines_are_what_the_sla_module_computes(seeded):
         assert case.opened_after_hours == (not sla.is_support_open(case.opened_at))
 
 
-def test_pending_cases_are_paused_with_an_open_pause(seeded):
+def test_pending_and_resolved_cases_are_paused_with_an_open_pause(seeded):
     for case in Case.objects.all():
         open_pauses = list(Pause.objects.filter(case=case, ended_at__isnull=True))
         if case.status == Status.PENDING:
             assert case.paused_since is not None
-            assert [p.started_at for p in open_pauses] == [case.paused_since]
+            assert [(p.kind, p.started_at) for p in open_pauses] == [
+                (Status.PENDING, case.paused_since)
+            ]
+        elif case.status in (Status.RESOLVED, Status.CLOSED):
+            assert case.paused_since is None
+            assert [(p.kind, p.started_at) for p in open_pauses] == [
+                (Status.RESOLVED, case.resolved_at)
+            ]
         else:
             assert case.paused_since is None
             assert open_pauses == []
@@ -157,3 +164,19 @@ def test_demo_seeds_cases_in_every_state_for_both_organizations_once(calendars):
     assert requesters == {"alice@acme.example", "bob@globex.example"}
     assert load_demo() == []
     assert Case.objects.count() == DEMO_CASES
+
+
+def test_a_seeded_resolved_case_reopened_now_is_not_instantly_overdue(seeded, agent):
+    from django.utils import timezone
+
+    from casedesk.cases import services
+
+    reopened = 0
+    for case in Case.objects.filter(status=Status.RESOLVED, resolution_breached=False)[:10]:
+        services.add_reply(case, case.requester, "It came back.")
+        case.refresh_from_db()
+        assert case.status == Status.OPEN
+        if case.resolution_due is not None:
+            assert case.resolution_due > timezone.now()
+        reopened += 1
+    assert reopened

@@ -294,3 +294,31 @@ def test_editing_a_priority_changes_new_cases_not_the_deadlines_of_open_ones(
     before.refresh_from_db()
     assert before.first_response_due == ct(2026, 12, 3, 10, 0)  # the 24 hours it was given
     assert after.first_response_due == ct(2026, 12, 1, 11, 30)
+
+
+def test_time_spent_resolved_without_a_reply_does_not_use_up_the_first_response_target(
+    alice, agent, open_case
+):
+    with frozen(ct(2026, 12, 1, 9, 0)):
+        case = open_case(alice, "High")
+    with frozen(ct(2026, 12, 1, 9, 30)):
+        services.change_status(case, Status.RESOLVED, agent, "Duplicate of CD-1000.")
+    with frozen(ct(2026, 12, 11, 10, 0)):
+        services.add_reply(case, alice, "It is not a duplicate.")
+    case.refresh_from_db()
+    # Half an hour had run; three and a half are left from Friday 10:00.
+    assert case.first_response_due == ct(2026, 12, 11, 13, 30)
+    assert case.next_due == case.first_response_due
+
+
+def test_the_confirmation_and_pages_show_the_target_the_case_was_given(
+    alice, open_case, priorities
+):
+    from casedesk.cases.presenters import acknowledgement
+
+    case = open_case(alice, "Low")
+    priorities["Low"].first_response_target = timedelta(hours=1)
+    priorities["Low"].save()
+    case.refresh_from_db()
+    assert case.first_response_text == "24 business hours"
+    assert acknowledgement(case, CT).target == "24 business hours"

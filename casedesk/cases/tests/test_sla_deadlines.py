@@ -170,3 +170,15 @@ def test_the_warning_says_how_much_business_time_is_left(alice, open_case, run_t
         run_tasks()
     (warning,) = case.events.filter(kind=EventKind.SLA_WARNING, new_value="resolution")
     assert warning.body.endswith("5 hours 59 minutes of business hours left.")
+
+
+def test_a_priority_change_past_the_new_75_percent_mark_warns_at_once(
+    alice, agent, open_case, priorities, run_tasks
+):
+    with at(datetime(2026, 12, 1, 9, 0, tzinfo=CT)):
+        case = open_case(alice, "Low")
+    with at(datetime(2026, 12, 1, 12, 30, tzinfo=CT)):  # High's 75% mark was 12:00
+        services.change_priority(case, priorities["High"], agent, "The whole team is blocked.")
+        run_tasks()
+    warning = case.events.get(kind=EventKind.SLA_WARNING, new_value="first_response")
+    assert warning.body.endswith("30 minutes left.")
