@@ -13,4 +13,9 @@ warnings.filterwarnings(
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casedesk.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from casedesk.core.bodylimit import BodyLimit  # noqa: E402 - needs the settings loaded above
+
+# Oversized bodies are refused before Django spools them to disk (core/bodylimit.py).
+application = BodyLimit(django_application)

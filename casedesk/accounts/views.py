@@ -105,7 +105,19 @@ class LoginView(auth_views.LoginView):
     def get_redirect_url(self) -> str:
         # ?next= the log-in page itself would loop (Django raises on it): go to the default.
         url = super().get_redirect_url()
-        return "" if url and urlsplit(url).path == self.request.path else url
+        if not url:
+            return url
+        path = urlsplit(url).path
+        if path == self.request.path:
+            return ""
+        # A link into the desk or the admin, followed by someone who may not go there,
+        # lands on their own front page rather than on a 404.
+        user = self.request.user
+        if path.startswith("/desk/") and not getattr(user, "is_vendor_staff", False):
+            return ""
+        if path.startswith("/admin/") and not getattr(user, "is_staff", False):
+            return ""
+        return url
 
 
 def admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponseBase:

@@ -301,6 +301,7 @@ def _render_case(
             "urgency": urgency(case, now) if case.is_active else "",
             "countdown": countdown(case.next_due, now),
             "failed": next(iter(bound)) if bound else "",
+            "refused": next(iter(bound.values())) if bound else None,
             **forms,
         },
         status=status,

@@ -388,8 +388,13 @@ class _CaseMaker:
             status = self.draw_status()
         requester_id = rng.choice(self.customers[organization_id])
         priority = self.draw_priority()
-        clock = self.priority_clocks[priority.pk]
         opened_at = self._opened_at(status)
+        critical_priority = next((p for p in self.priorities if p.is_critical), None)
+        if index < pairs and status == Status.OPEN and critical_priority is not None:
+            # Every organization has a critical case from after hours (the desk filter).
+            priority = critical_priority
+            opened_at = self._opened_after_hours(status)
+        clock = self.priority_clocks[priority.pk]
         # The agent who works the case (and, unless it waits for triage, its assignee).
         agent_id = rng.choice(self.agent_ids) if self.agent_ids else None
         unassigned_share = UNASSIGNED_NEW if status == Status.NEW else UNASSIGNED_OTHER
@@ -442,6 +447,14 @@ class _CaseMaker:
             at = at.replace(microsecond=0)
             if self.support.is_open(at) or self.rng.random() < KEEP_AFTER_HOURS:
                 break
+        return at
+
+    def _opened_after_hours(self, status: str) -> datetime:
+        at = self._opened_at(status)
+        for _ in range(50):
+            if not self.support.is_open(at):
+                break
+            at = self._opened_at(status)
         return at
 
     def _between(self, start: datetime, end: datetime, low: float, high: float) -> datetime:

@@ -2,10 +2,10 @@
 
 The per-file size and type rules are in ``cases.files`` and give the person a
 clear message; they run after Django has received the files. This handler
-stops a request whose files together exceed what any reply may carry
-(``ATTACHMENT_MAX_FILES`` files of ``ATTACHMENT_MAX_BYTES``) as the bytes
-arrive, so nobody can fill the disk with one endless upload. It runs for
-every request, before any view (CSRF checking reads the body), logged in or not.
+refuses (400) a request whose files together exceed what any reply may carry
+(``ATTACHMENT_MAX_FILES`` files of ``ATTACHMENT_MAX_BYTES``) while Django parses
+them. Under ASGI the body is already spooled by then: ``core.bodylimit`` is the
+guard of the disk, this one of WSGI servers and of the parser.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.core.exceptions import RequestDataTooBig
+from django.core.files.uploadhandler import FileUploadHandler
 
 logger = logging.getLogger("casedesk.cases")
 
@@ -36,7 +37,9 @@ class BoundedUploadHandler(FileUploadHandler):
                 upload_ceiling(),
                 getattr(self.request, "path", "?"),
             )
-            raise StopUpload(connection_reset=True)
+            # A 400 for the whole request: stopping quietly would let the view run
+            # with the files received so far, and post a reply without the rest.
+            raise RequestDataTooBig(f"the files of one request exceed {upload_ceiling()} bytes")
         return raw_data  # on to the next handler, which stores it
 
     def file_complete(self, file_size: int) -> None:

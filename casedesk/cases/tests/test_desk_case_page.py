@@ -136,3 +136,13 @@ def test_the_page_lists_the_organizations_other_open_cases(
 def test_the_countdown_text(seconds: int, text: str) -> None:
     now = datetime(2025, 1, 1, tzinfo=UTC)
     assert countdown(now + timedelta(seconds=seconds), now) == text
+
+
+def test_a_closed_case_offers_no_forms(
+    desk: Client, open_case: Any, alice: Any, agent: Any
+) -> None:
+    case = open_case(alice, "Low")
+    services.change_status(case, "closed", agent)
+    page = desk.get(f"/desk/cases/{case.reference}/").content.decode()
+    assert "is closed: it takes no more replies or changes" in page
+    assert 'id="reply"' not in page and 'id="priority"' not in page and 'id="assign"' not in page

@@ -180,3 +180,8 @@ def test_a_seeded_resolved_case_reopened_now_is_not_instantly_overdue(seeded, ag
             assert case.resolution_due > timezone.now()
         reopened += 1
     assert reopened
+
+
+def test_the_demo_has_an_after_hours_critical_case_for_each_organization(seeded):
+    for organization in {c.organization_id for c in Case.objects.all()}:
+        assert Case.objects.filter(organization=organization, after_hours_alarm=True).exists()
