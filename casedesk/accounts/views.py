@@ -19,7 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -105,18 +105,19 @@ class LoginView(auth_views.LoginView):
     def get_redirect_url(self) -> str:
         # ?next= the log-in page itself would loop (Django raises on it): go to the default.
         url = super().get_redirect_url()
-        if not url:
-            return url
-        path = urlsplit(url).path
-        if path == self.request.path:
-            return ""
+        return "" if url and urlsplit(url).path == self.request.path else url
+
+    def get_success_url(self) -> str:
         # A link into the desk or the admin, followed by someone who may not go there,
-        # lands on their own front page rather than on a 404.
+        # lands on their own front page rather than on a 404. (Decided once logged in:
+        # get_redirect_url also fills the form's hidden ?next= for the anonymous visitor.)
+        url = super().get_success_url()
+        path = urlsplit(url).path
         user = self.request.user
-        if path.startswith("/desk/") and not getattr(user, "is_vendor_staff", False):
-            return ""
-        if path.startswith("/admin/") and not getattr(user, "is_staff", False):
-            return ""
+        if (path.startswith("/desk/") and not getattr(user, "is_vendor_staff", False)) or (
+            path.startswith("/admin/") and not getattr(user, "is_staff", False)
+        ):
+            return resolve_url(settings.LOGIN_REDIRECT_URL)
         return url
 
 
