@@ -92,14 +92,14 @@ class Priority(models.Model):
 
     @property
     def resolution_text(self) -> str:
-        if self.resolution_target is None:
-            return "no target"
         return describe_target(self.resolution_target, self.clock)
 
 
-def describe_target(target: timedelta, clock: str) -> str:
+def describe_target(target: timedelta | None, clock: str) -> str:
     """ "2 hours, around the clock" or "12 business hours" (never "1 business day":
     how long a business day is belongs to the calendar, so hours are exact)."""
+    if target is None:
+        return "no target"
     if clock == Clock.ALWAYS:
         return f"{humanize_duration(target)}, around the clock"
     hours, rest = divmod(target, timedelta(hours=1))
@@ -230,8 +230,6 @@ class Case(models.Model):
 
     @property
     def resolution_text(self) -> str:
-        if self.resolution_target is None:
-            return "no target"
         return describe_target(self.resolution_target, self.sla_clock)
 
     @property
