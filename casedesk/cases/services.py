@@ -78,10 +78,6 @@ class NewCase:
     opened_at: datetime | None = None  # now, unless a channel received it earlier
 
 
-def default_priority() -> Priority:
-    return Priority.objects.filter(is_default=True).first() or Priority.objects.last()  # type: ignore[return-value]
-
-
 def _normalize_characteristics(letters: str | Sequence[str]) -> str:
     chosen = {str(letter).strip().lower() for letter in letters if str(letter).strip()}
     valid = {c.value for c in Characteristic}
@@ -169,7 +165,7 @@ def open_case(new: NewCase) -> Case:
     )
     case.take_targets(new.priority)
     case.after_hours_alarm = new.priority.is_critical and case.opened_after_hours
-    _apply_deadlines(case, previous=None)
+    deadlines = _apply_deadlines(case)
     case.save()
     opened = _event(
         case,
@@ -180,8 +176,8 @@ def open_case(new: NewCase) -> Case:
         new_value=case.priority.name,
     )
     _store_attachments(case, opened, new.attachments, new.opened_by or requester, public=True)
-    _schedule_deadlines(case, previous=None)
-    if case.priority.is_critical and case.opened_after_hours:
+    _schedule_deadlines(case, deadlines, previous=None)
+    if case.after_hours_alarm:
         _raise_after_hours_alarm(case)
     from casedesk.cases import tasks
 
@@ -190,8 +186,8 @@ def open_case(new: NewCase) -> Case:
 
 
 def _raise_after_hours_alarm(case: Case) -> None:
-    case.after_hours_alarm = True
-    case.save(update_fields=["after_hours_alarm", "updated_at"])
+    """Record and announce a case that became critical while support is closed (the caller
+    has set ``after_hours_alarm`` and saved the case)."""
     _event(
         case,
         EventKind.AFTER_HOURS_CRITICAL,
@@ -267,9 +263,7 @@ def add_reply(
             _set_status(case, target, author, now=now, reason="")
     elif case.status in (Status.PENDING, Status.RESOLVED):
         _set_status(case, Status.OPEN, author, now=now, reason="The customer replied.")
-    _apply_deadlines(case, previous=previous)
-    case.save()
-    _schedule_deadlines(case, previous=previous)
+    _save_with_deadlines(case, previous)
 
     from casedesk.cases import tasks
 
@@ -297,9 +291,7 @@ def change_status(case: Case, status: str, by: User, reason: str = "") -> Case:
         raise CaseError.on("status", f"{case.reference} is closed; closed cases stay closed.")
     previous = _snapshot(case)
     _set_status(case, status, by, now=timezone.now(), reason=reason.strip())
-    _apply_deadlines(case, previous=previous)
-    case.save()
-    _schedule_deadlines(case, previous=previous)
+    _save_with_deadlines(case, previous)
     return case
 
 
@@ -362,15 +354,18 @@ def change_priority(
         case.characteristics = _normalize_characteristics(characteristics) or case.characteristics
         case.business_impact = business_impact.strip() or case.business_impact
     kind = EventKind.DOWNGRADE if was_critical and not priority.is_critical else EventKind.PRIORITY
-    if not priority.is_critical:
-        case.after_hours_alarm = False  # no longer critical: off the after-hours list
+    raised_after_hours = (
+        priority.is_critical
+        and not was_critical
+        and case.is_active
+        and not sla.is_support_open(timezone.now())
+    )
+    # Off the after-hours list when no longer critical; on it when raised while closed.
+    case.after_hours_alarm = priority.is_critical and (case.after_hours_alarm or raised_after_hours)
     _event(case, kind, by, public=True, old_value=old_name, new_value=priority.name, reason=reason)
-    _apply_deadlines(case, previous=previous)
-    case.save()
-    _schedule_deadlines(case, previous=previous)
-    if priority.is_critical and not was_critical and case.is_active:
-        if not sla.is_support_open(timezone.now()):
-            _raise_after_hours_alarm(case)
+    _save_with_deadlines(case, previous)
+    if raised_after_hours:
+        _raise_after_hours_alarm(case)
     return case
 
 
@@ -484,28 +479,31 @@ def _require_staff(person: User) -> None:
 
 @dataclass(frozen=True)
 class _Snapshot:
+    """The deadlines before a change, to schedule tasks only for those that moved."""
+
     first_response_due: datetime | None
-    first_responded: bool
     resolution_due: datetime | None
     active: bool
 
 
 def _snapshot(case: Case) -> _Snapshot:
-    return _Snapshot(
-        case.first_response_due,
-        case.first_responded_at is not None,
-        case.resolution_due,
-        case.is_active,
-    )
+    return _Snapshot(case.first_response_due, case.resolution_due, case.is_active)
 
 
-def _apply_deadlines(case: Case, previous: _Snapshot | None) -> None:
+def _apply_deadlines(case: Case) -> sla.Deadlines:
     """Recompute both deadlines from the start, and the queue's ``next_due``."""
-    pauses = sla.pauses_of(case) if case.pk else []
-    deadlines = sla.deadlines(case, pauses)
+    deadlines = sla.deadlines(case, sla.pauses_of(case) if case.pk else [])
     case.first_response_due = deadlines.first_response_due
     case.resolution_due = deadlines.resolution_due
     case.next_due = next_due(case)
+    return deadlines
+
+
+def _save_with_deadlines(case: Case, previous: _Snapshot) -> None:
+    """Recompute the deadlines, save the case, and schedule the deadlines that moved."""
+    deadlines = _apply_deadlines(case)
+    case.save()
+    _schedule_deadlines(case, deadlines, previous)
 
 
 def next_due(case: Case) -> datetime | None:
@@ -519,14 +517,13 @@ def next_due(case: Case) -> datetime | None:
     return min(running) if running else None
 
 
-def _schedule_deadlines(case: Case, previous: _Snapshot | None) -> None:
+def _schedule_deadlines(case: Case, deadlines: sla.Deadlines, previous: _Snapshot | None) -> None:
     """Enqueue the warning and breach tasks of each deadline that is new or moved."""
     from casedesk.cases import tasks
 
     if not case.is_active:
         return
     now = timezone.now()
-    deadlines = sla.deadlines(case, sla.pauses_of(case))
     plan: list[tuple[str, datetime | None, datetime | None, datetime | None]] = []
     if case.first_responded_at is None:
         plan.append(
