@@ -6,8 +6,8 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 
-from casedesk.cases import sla
 from casedesk.cases.models import Case, Clock
+from casedesk.hours.services import current_calendar, status
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,15 @@ class Acknowledgement:
 
 
 def acknowledgement(case: Case, customer_zone: zoneinfo.ZoneInfo) -> Acknowledgement:
-    reopening = sla.reopening(case.opened_at)
+    hours = status(current_calendar(), case.opened_at)
     return Acknowledgement(
         case=case,
         target=case.first_response_text,
         respond_by=case.first_response_due,
-        support_open=reopening.open_now,
-        reopens_at=reopening.reopens_at,
+        support_open=hours.open,
+        reopens_at=None if hours.open else hours.next_open,
         customer_zone=customer_zone,
-        calendar_zone=zoneinfo.ZoneInfo(reopening.zone_name),
+        calendar_zone=hours.calendar.zone,
         critical_after_hours=case.priority.is_critical and case.opened_after_hours,
         worked_now=case.sla_clock == Clock.ALWAYS,
     )

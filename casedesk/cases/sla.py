@@ -126,25 +126,5 @@ def pauses_of(case: Case) -> list[tuple[str, datetime, datetime | None]]:
     return [(p.kind, p.started_at, p.ended_at) for p in case.pauses.all()]
 
 
-@dataclass(frozen=True)
-class Reopening:
-    """When support next opens, for a confirmation written at ``at``."""
-
-    open_now: bool
-    reopens_at: datetime | None  # None when open now (or the calendar never opens)
-    zone_name: str  # the calendar's zone, e.g. America/Chicago
-
-
-def reopening(at: datetime) -> Reopening:
-    calendar = current_calendar()
-    clock = calendar.clock
-    if clock.is_open(at):
-        return Reopening(True, None, calendar.zone.key)
-    try:
-        return Reopening(False, clock.next_open(at), calendar.zone.key)
-    except ValueError:  # CalendarNeverOpens
-        return Reopening(False, None, calendar.zone.key)
-
-
 def is_support_open(at: datetime) -> bool:
     return current_calendar().clock.is_open(at)
