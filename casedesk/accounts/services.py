@@ -34,6 +34,13 @@ from casedesk.hours.services import UnknownCalendar, current_calendar
 from casedesk.lib.durations import humanize_duration
 
 
+def staff_member(user: User | AnonymousUser) -> User | None:
+    """The active agent or admin making this request, or None for anyone else."""
+    if isinstance(user, User) and user.is_active and user.is_vendor_staff:
+        return user
+    return None
+
+
 def organizations_visible_to(user: User | AnonymousUser) -> QuerySet[Organization]:
     """The organizations whose data this person may see."""
     if not user.is_authenticated or not user.is_active:
@@ -54,10 +61,7 @@ def organization_for_user(user: User | AnonymousUser, pk: int) -> Organization:
 
 def customers_visible_to(user: User | AnonymousUser) -> QuerySet[User]:
     """The customers whose accounts this person may see (agents: all; customers: none)."""
-    if not user.is_authenticated or not user.is_active:
-        return User.objects.none()
-    assert isinstance(user, User)
-    if not user.is_vendor_staff:
+    if staff_member(user) is None:
         return User.objects.none()
     return User.objects.filter(role="customer")
 

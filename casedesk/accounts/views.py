@@ -275,17 +275,10 @@ def _visible_locks(user: User) -> list[dict[str, Any]]:
     ]
 
 
-def _staff_only(request: HttpRequest) -> User | None:
-    user = request.user
-    if isinstance(user, User) and user.is_active and user.is_vendor_staff:
-        return user
-    return None
-
-
 @login_required
 def locked_accounts(request: HttpRequest) -> HttpResponse:
     """The desk's list of locked accounts, with the recent lock and unlock log."""
-    user = _staff_only(request)
+    user = services.staff_member(request.user)
     if user is None:
         return render(request, "accounts/forbidden.html", status=403)
     events = LockoutEvent.objects.select_related("by")
@@ -302,7 +295,7 @@ def _account_to_act_on(
     request: HttpRequest, *, must_exist: bool
 ) -> tuple[User, str] | HttpResponseBase:
     """The staff member and the posted address they may act on, or the page saying why not."""
-    user = _staff_only(request)
+    user = services.staff_member(request.user)
     if user is None:
         return render(request, "accounts/forbidden.html", status=403)
     form = UnlockForm(request.POST)

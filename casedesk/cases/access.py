@@ -12,14 +12,12 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from casedesk.accounts.models import User
-from casedesk.accounts.services import organizations_visible_to
+from casedesk.accounts.services import organizations_visible_to, staff_member
 from casedesk.cases.models import Attachment, Case, Event, parse_reference
 
 
 def cases_visible_to(user: User | AnonymousUser) -> QuerySet[Case]:
-    if not user.is_authenticated or not user.is_active:
-        return Case.objects.none()
-    if user.is_vendor_staff:
+    if staff_member(user) is not None:
         return Case.objects.all()
     return Case.objects.filter(organization__in=organizations_visible_to(user))
 
@@ -43,7 +41,7 @@ def case_for_user(user: User | AnonymousUser, reference: str) -> Case:
 def timeline_for(user: User | AnonymousUser, case: Case) -> QuerySet[Event]:
     """The events this person may see, each with the files they may see."""
     events = case.events.select_related("author")
-    if user.is_authenticated and user.is_vendor_staff:
+    if staff_member(user) is not None:
         return events.prefetch_related("attachments")
     return events.filter(public=True).prefetch_related(
         Prefetch("attachments", queryset=Attachment.objects.filter(public=True))
@@ -53,7 +51,7 @@ def timeline_for(user: User | AnonymousUser, case: Case) -> QuerySet[Event]:
 def attachment_for_user(user: User | AnonymousUser, reference: str, pk: int) -> Attachment:
     case = case_for_user(user, reference)
     files = case.attachments.all()
-    if not (user.is_authenticated and user.is_vendor_staff):
+    if staff_member(user) is None:
         files = files.filter(public=True)
     attachment = files.filter(pk=pk).first()
     if attachment is None:

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from casedesk.accounts.models import User
+from casedesk.accounts.services import staff_member
 from casedesk.cases import services
 from casedesk.cases.access import case_for_user, timeline_for
 from casedesk.cases.desk_forms import (
@@ -64,8 +65,7 @@ def staff_only(view: View) -> View:
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not (isinstance(user, User) and user.is_active and user.is_vendor_staff):
+        if staff_member(request.user) is None:
             raise Http404("no such page")
         return view(request, *args, **kwargs)
 
