@@ -13,15 +13,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler
 
+from casedesk.core.bodylimit import upload_ceiling
+
 logger = logging.getLogger("casedesk.cases")
-
-
-def upload_ceiling() -> int:
-    return int(settings.ATTACHMENT_MAX_BYTES * settings.ATTACHMENT_MAX_FILES)
 
 
 class BoundedUploadHandler(FileUploadHandler):

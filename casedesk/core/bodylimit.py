@@ -26,9 +26,15 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]  # Django's handler types its arguments its own way
 
 
+def upload_ceiling() -> int:
+    """The most file bytes one request may carry: as many files as a reply takes, each at most
+    the per-file size."""
+    return int(settings.ATTACHMENT_MAX_BYTES * settings.ATTACHMENT_MAX_FILES)
+
+
 def limit() -> int:
-    fields = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
-    return int(settings.ATTACHMENT_MAX_BYTES * settings.ATTACHMENT_MAX_FILES + fields)
+    """The largest body: the upload ceiling plus the form fields."""
+    return upload_ceiling() + int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
 
 
 class BodyTooLarge(Exception):
