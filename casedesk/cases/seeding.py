@@ -467,17 +467,16 @@ class _CaseMaker:
                 timeline.status(Status.CLOSED, None, closed_at, reason="Closed after resolution.")
                 case.closed_at = closed_at
 
-        # The deadlines, as services computes them, and what the breach tasks would have done.
-        case.first_response_due = first_due
+        # The deadlines as services computes them (sla.deadlines), and what the breach tasks
+        # would have done with them.
+        worked = sla.deadlines(case, timeline.pauses, clock)
+        case.first_response_due = worked.first_response_due
         case.first_responded_at = responded
-        target = priority.resolution_target
-        resolution_due = (
-            sla.due_after(clock, start, target, timeline.pause_spans) if target else None
-        )
         answered_or_over = responded or resolved_at or now
-        if first_due < answered_or_over:
+        if worked.first_response_due < answered_or_over:
             case.first_response_breached = True
-            timeline.breach(SlaNotice.Target.FIRST_RESPONSE, first_due)
+            timeline.breach(SlaNotice.Target.FIRST_RESPONSE, worked.first_response_due)
+        resolution_due = worked.resolution_due
         if resolution_due is not None and resolution_due < (resolved_at or now):
             case.resolution_breached = True
             timeline.breach(SlaNotice.Target.RESOLUTION, resolution_due)
@@ -485,9 +484,7 @@ class _CaseMaker:
             # Resolved (and closed, which stays resolved) is a pause that is still running,
             # exactly as services records it: reopened later, the time since does not count.
             timeline.pause(Status.RESOLVED, resolved_at, None)
-            resolution_due = (
-                sla.due_after(clock, start, target, timeline.pause_spans) if target else None
-            )
+            resolution_due = sla.deadlines(case, timeline.pauses, clock).resolution_due
         case.resolution_due = resolution_due
         case.next_due = services.next_due(case)
 
@@ -502,10 +499,6 @@ class _Timeline:
         self.pauses: list[PauseRow] = []
         self.current: str = Status.NEW
         self.last = case.opened_at
-
-    @property
-    def pause_spans(self) -> list[tuple[datetime, datetime | None]]:
-        return [(began, ended) for _, began, ended in self.pauses]
 
     def add(
         self,

@@ -85,7 +85,11 @@ class Deadlines:
 Span = tuple[datetime, datetime | None]
 
 
-def deadlines(case: Case, pauses: Iterable[tuple[str, datetime, datetime | None]]) -> Deadlines:
+def deadlines(
+    case: Case,
+    pauses: Iterable[tuple[str, datetime, datetime | None]],
+    clock: BusinessClock | None = None,
+) -> Deadlines:
     """Both deadlines of ``case`` and their warning instants, from the case's start, on the
     targets and clock the case took with its priority.
 
@@ -94,8 +98,11 @@ def deadlines(case: Case, pauses: Iterable[tuple[str, datetime, datetime | None]
     resolved: a case reopened a week after it was resolved without a reply has not used
     that week up (while it is resolved nothing is due; waiting on the customer before any
     reply does not stop the wait for one).
+
+    ``clock`` is ``clock_for(case.sla_clock)``, passed in by callers that hold it already
+    (bulk seeding), so as not to look the calendar up for every case.
     """
-    clock = clock_for(case.sla_clock)
+    clock = clock or clock_for(case.sla_clock)
     start = case.opened_at
     first = case.response_target
     resolution_due = resolution_warning = None
