@@ -24,6 +24,7 @@ from playwright.sync_api import Page, expect
 from casedesk.cases import services
 from casedesk.cases.models import Case
 from conftest import PASSWORD
+from e2e.steps import log_in, submit
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -32,18 +33,6 @@ pytestmark = [
 
 CT = ZoneInfo("America/Chicago")
 SATURDAY_MORNING = datetime(2026, 11, 28, 9, 30, tzinfo=CT)
-
-
-def submit(page: Page) -> None:
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-
-
-def log_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    submit(page)
 
 
 def test_a_critical_case_on_saturday_reaches_the_top_of_the_queue_and_a_reply_stops_the_clock(
@@ -67,7 +56,7 @@ def test_a_critical_case_on_saturday_reaches_the_top_of_the_queue_and_a_reply_st
         )
         page = customer.new_page()
         page.set_default_timeout(10_000)
-        log_in(page, base, alice.email)
+        log_in(page, base, alice.email, PASSWORD)
 
         page.goto(f"{base}/portal/new/")
         expect(page.get_by_test_id("after-hours")).to_contain_text("Support is closed now")
@@ -98,7 +87,7 @@ def test_a_critical_case_on_saturday_reaches_the_top_of_the_queue_and_a_reply_st
         page.set_default_timeout(10_000)
         # The countdowns tick in the browser: give it the server's (travelled) clock.
         page.clock.install(time=datetime.now(tz=CT))
-        log_in(page, base, agent.email)
+        log_in(page, base, agent.email, PASSWORD)
         page.goto(f"{base}/desk/")
         first_row = page.get_by_test_id("queue").locator("tbody tr").first
         expect(first_row).to_have_attribute("data-reference", case.reference)
@@ -139,7 +128,7 @@ def test_the_portal_fits_a_phone_screen(
     )
     page = phone.new_page()
     page.set_default_timeout(10_000)
-    log_in(page, live_server.url, alice.email)
+    log_in(page, live_server.url, alice.email, PASSWORD)
     for name, path in [
         ("list", "/portal/"),
         ("case", f"/portal/cases/{case.reference}/"),
@@ -162,7 +151,7 @@ def test_a_new_case_appears_in_the_open_queue_without_a_reload(
 ) -> None:
     open_case(alice, "Low", subject="Already waiting")
     page.clock.install()
-    log_in(page, live_server.url, agent.email)
+    log_in(page, live_server.url, agent.email, PASSWORD)
     page.goto(f"{live_server.url}/desk/")
     queue = page.get_by_test_id("queue")
     expect(queue.locator("tbody tr")).to_have_count(1)

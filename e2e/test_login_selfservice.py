@@ -29,6 +29,7 @@ from playwright.sync_api import Page, expect
 
 from conftest import PASSWORD
 from e2e.conftest import DESKTOP
+from e2e.steps import log_in, submit
 
 # The live server needs committed data: transactional tests. Their flush removes
 # what the migrations seed, which the fixtures put back (the lock-out page links
@@ -42,25 +43,7 @@ NEW_PASSWORD = "a-brand-new-passphrase-7"
 WRONG_PASSWORD = "not-my-password-1"
 
 
-# ---- Steps a person takes, written once ----
-
-
-def submit(page: Page) -> Any:
-    """Click the form's button and wait for the page it answers with; returns the response.
-
-    A log-in form that fails answers at the same URL, so waiting for a URL or for
-    text already on the page would not wait at all.
-    """
-    with page.expect_navigation() as navigation:
-        page.click("button[type=submit]")
-    return navigation.value
-
-
-def log_in(page: Page, base_url: str, email: str, password: str) -> Any:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", password)
-    return submit(page)
+# ---- Steps of these tests (the common ones are in e2e/steps.py) ----
 
 
 def lock_out(page: Page, base_url: str, email: str) -> Any:
