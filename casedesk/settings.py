@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "casedesk.accounts",
     "casedesk.help",
     "casedesk.cases",
+    "casedesk.mail",
 ]
 
 MIDDLEWARE = [
@@ -251,6 +252,34 @@ SUPPORT_EMAILS = [
 for _address in SUPPORT_EMAILS:
     if _address.count("@") != 1 or not _address.partition("@")[2]:
         raise ConfigError("CASEDESK_SUPPORT_EMAIL", f"{_address!r} is not an email address")
+# ---- Inbound email (casedesk.mail) ----
+# Outgoing Message-IDs name this domain (the first support address's, by default).
+MAIL_DOMAIN = get_str("CASEDESK_MAIL_DOMAIN", SUPPORT_EMAILS[0].partition("@")[2]).strip().lower()
+if not re.fullmatch(r"[a-z0-9.-]+", MAIL_DOMAIN):
+    raise ConfigError("CASEDESK_MAIL_DOMAIN", f"{MAIL_DOMAIN!r} is not a domain name")
+# The SMTP receiver (`casedesk smtpd`, and `casedesk run --smtp-port`).
+SMTP_HOST = get_str("CASEDESK_SMTP_HOST", "127.0.0.1")
+SMTP_PORT = get_int("CASEDESK_SMTP_PORT", 2525, minimum=0, maximum=65535)  # 0: not started
+# A message over this size is refused with 552 (and by the pipe with exit 65).
+MAIL_MAX_BYTES = get_int("CASEDESK_MAIL_MAX_MB", 25, minimum=1, maximum=200) * 2**20
+# STARTTLS is offered when both are set (PEM files).
+SMTP_TLS_CERT = get_str("CASEDESK_SMTP_TLS_CERT", "")
+SMTP_TLS_KEY = get_str("CASEDESK_SMTP_TLS_KEY", "")
+if bool(SMTP_TLS_CERT) != bool(SMTP_TLS_KEY):
+    raise ConfigError("CASEDESK_SMTP_TLS_CERT", "set both _CERT and _KEY (PEM files), or neither")
+# IMAP mailboxes for `casedesk imap`: comma-separated URLs,
+# imaps://user:password@host[:993]/INBOX?move=Processed (see README).
+IMAP_MAILBOXES = get_list("CASEDESK_IMAP_MAILBOXES", [])
+IMAP_POLL = get_duration("CASEDESK_IMAP_POLL", timedelta(minutes=1))
+# Mail from an address no organization claims: "hold" it on the desk's list for an
+# agent to assign, or "ignore" it (recorded, no case).
+MAIL_UNKNOWN_SENDER = get_str("CASEDESK_MAIL_UNKNOWN_SENDER", "hold").strip().lower()
+if MAIL_UNKNOWN_SENDER not in ("hold", "ignore"):
+    raise ConfigError("CASEDESK_MAIL_UNKNOWN_SENDER", "use 'hold' or 'ignore'")
+# RFC 3834: auto-replies to one sender address (default 5 an hour).
+RATE_MAIL_AUTO_REPLY = get_rate("CASEDESK_RATE_MAIL_AUTO_REPLY", Rate(5, timedelta(hours=1)))
+# Loop protection: messages from one sender into one case (default 10 a minute).
+RATE_MAIL_INTO_CASE = get_rate("CASEDESK_RATE_MAIL_INTO_CASE", Rate(10, timedelta(minutes=1)))
 EMERGENCY_PHONE = get_str("CASEDESK_EMERGENCY_PHONE", "+15555550100")
 if not re.fullmatch(r"\+[1-9]\d{6,14}", EMERGENCY_PHONE):
     raise ConfigError(

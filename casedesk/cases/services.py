@@ -76,6 +76,9 @@ class NewCase:
     attachments: Sequence[UploadedFile] = field(default_factory=tuple)
     opened_by: User | None = None  # an agent opening on the customer's behalf
     opened_at: datetime | None = None  # now, unless a channel received it earlier
+    # Mail the requester the confirmation. Email turns it off and sends it itself,
+    # as an RFC 3834 auto-reply, only when the message may be answered.
+    confirm: bool = True
 
 
 def _normalize_characteristics(letters: str | Sequence[str]) -> str:
@@ -179,9 +182,10 @@ def open_case(new: NewCase) -> Case:
     _schedule_deadlines(case, deadlines, previous=None)
     if case.after_hours_alarm:
         _raise_after_hours_alarm(case)
-    from casedesk.cases import tasks
+    if new.confirm:
+        from casedesk.cases import tasks
 
-    tasks.send_case_confirmation.enqueue(case.pk)
+        tasks.send_case_confirmation.enqueue(case.pk)
     return case
 
 
@@ -274,6 +278,13 @@ def add_reply(
 
 def add_note(case: Case, author: User, body: str, **kwargs: object) -> Event:
     return add_reply(case, author, body, public=False, **kwargs)  # type: ignore[arg-type]
+
+
+def system_note(case: Case, body: str, *, at: datetime | None = None) -> Event:
+    """An internal note written by casedesk itself (a channel saying what it did or
+    could not do); it changes no status and stops no clock."""
+    now = at or timezone.now()
+    return _event(case, EventKind.NOTE, None, public=False, body=body.strip(), at=now)
 
 
 # ---- Status, priority, assignment ----------------------------------------------------

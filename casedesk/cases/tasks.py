@@ -153,8 +153,19 @@ def sweep_sla_breaches() -> int:
 
 
 def _send(
-    template: str, context: dict[str, object], to: list[str], zone: zoneinfo.ZoneInfo
+    template: str,
+    context: dict[str, object],
+    to: list[str],
+    zone: zoneinfo.ZoneInfo,
+    *,
+    case: Case | None = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
+    """Render and send; mail about a case carries a Message-ID that threads replies into it."""
+    if case is not None:
+        from casedesk.mail.outbound import thread_headers
+
+        headers = {**thread_headers(case), **(headers or {})}
     context = {
         "base_url": settings.BASE_URL,
         "site_name": settings.OTP_TOTP_ISSUER,
@@ -164,16 +175,26 @@ def _send(
     }
     try:
         with timezone.override(zone):
-            send_templated(template, context, to)
+            send_templated(
+                template,
+                context,
+                to,
+                headers=headers,
+                reply_to=[settings.SUPPORT_EMAILS[0]] if case is not None else None,
+            )
     except (smtplib.SMTPException, OSError) as exc:
         raise RetryableError(f"could not send {template}: {exc}") from exc
 
 
 @task()
 @retrying(_MAIL_RETRY)
-def send_case_confirmation(case_id: int) -> None:
+def send_case_confirmation(case_id: int, auto_reply: bool = False) -> None:
     """Tell the requester we have their case, when to expect an answer, and (after hours)
-    exactly when support reopens, in their zone and the calendar's."""
+    exactly when support reopens, in their zone and the calendar's.
+
+    ``auto_reply``: the answer to an email that opened the case, marked as RFC 3834
+    asks (``Auto-Submitted: auto-replied``) so that other robots do not answer it.
+    """
     from casedesk.cases.presenters import acknowledgement
 
     case = Case.objects.select_related("priority", "requester").filter(pk=case_id).first()
@@ -185,6 +206,8 @@ def send_case_confirmation(case_id: int) -> None:
         {"case": case, "ack": acknowledgement(case, zone)},
         [case.requester.email],
         zone,
+        case=case,
+        headers={"Auto-Submitted": "auto-replied"} if auto_reply else None,
     )
 
 
@@ -212,6 +235,7 @@ def notify_reply(event_id: int) -> None:
         {"case": case, "event": event, "recipient": recipient},
         [recipient.email],
         zone_of(recipient),
+        case=case,
     )
 
 
@@ -239,6 +263,7 @@ def notify_sla(notice_id: int) -> None:
             {"case": case, "notice": notice, "recipient": person},
             [person.email],
             zone_of(person),
+            case=case,
         )
 
 

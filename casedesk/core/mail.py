@@ -8,15 +8,54 @@ to retry (tasks wrap them in RetryableError).
 
 from __future__ import annotations
 
+import re
+import secrets
 from typing import Any
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template import Context
 from django.template.loader import get_template, render_to_string
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+_THREAD_SALT = "casedesk.core.mail.thread"
+_THREAD_ID = re.compile(r"<([A-Z]+-\d+)\.([0-9a-f]{12})\.([0-9a-f]{16})@[^<>\s]+>")
+
+
+def thread_message_id(reference: str) -> str:
+    """A Message-ID for a mail about case ``reference`` that only casedesk can make.
+
+    ``<CD-1042.<random>.<signature>@<support domain>>``: a reply's In-Reply-To or
+    References naming it threads into CD-1042 (casedesk.mail), and the signature
+    (HMAC with SECRET_KEY) stops anyone from threading into a case by typing an id.
+    """
+    token = secrets.token_hex(6)
+    return f"<{reference}.{token}.{_thread_signature(reference, token)}@{settings.MAIL_DOMAIN}>"
+
+
+def reference_of_message_id(message_id: str) -> str | None:
+    """The case reference a Message-ID made by :func:`thread_message_id` names, if genuine."""
+    match = _THREAD_ID.fullmatch((message_id or "").strip())
+    if match is None:
+        return None
+    reference, token, signature = match.groups()
+    if not constant_time_compare(signature, _thread_signature(reference, token)):
+        return None
+    return reference
+
+
+def _thread_signature(reference: str, token: str) -> str:
+    return salted_hmac(_THREAD_SALT, f"{reference}.{token}", algorithm="sha256").hexdigest()[:16]
 
 
 def send_templated(
-    template: str, context: dict[str, Any], to: list[str], from_email: str | None = None
+    template: str,
+    context: dict[str, Any],
+    to: list[str],
+    from_email: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    reply_to: list[str] | None = None,
 ) -> None:
     """Render ``<template>_subject.txt``, ``<template>.txt`` and ``<template>.html``; send.
 
@@ -28,7 +67,12 @@ def send_templated(
     subject_template = get_template(f"{template}_subject.txt").template  # type: ignore[attr-defined]
     subject = "".join(subject_template.render(Context(context, autoescape=False)).splitlines())
     message = EmailMultiAlternatives(
-        subject.strip(), render_to_string(f"{template}.txt", context), from_email, to
+        subject.strip(),
+        render_to_string(f"{template}.txt", context),
+        from_email,
+        to,
+        headers=headers,
+        reply_to=reply_to,
     )
     message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
     message.send()

@@ -1,0 +1,76 @@
+"""casedesk mailgate: one message on stdin, from a Postfix or Exim pipe.
+
+Exit status is what mail servers understand (sysexits.h): 0 stored, 75
+(EX_TEMPFAIL) could not store now (the server keeps the message and retries),
+65 (EX_DATAERR) refused for good (empty or too large: the server bounces it).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import DatabaseError
+
+from casedesk.mail.models import Source
+from casedesk.mail.store import MessageTooLarge, store
+
+EX_OK = 0
+EX_DATAERR = 65
+EX_TEMPFAIL = 75
+
+logger = logging.getLogger("casedesk.mail")
+
+
+class Command(BaseCommand):
+    help = "Store one email read from stdin (for a mail server's pipe); exit 75 to retry later."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--sender", default=None, help="The envelope sender (Postfix: ${sender})."
+        )
+        parser.add_argument(
+            "--recipient",
+            action="append",
+            default=[],
+            help="An envelope recipient (Postfix: ${recipient}); repeat for several.",
+        )
+        parser.add_argument(
+            "--process",
+            action="store_true",
+            help="Process the message now (not by the worker) and print what became of it.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        raw = sys.stdin.buffer.read()
+        if not raw.strip():
+            self.stderr.write("mailgate: the message on stdin is empty")
+            raise SystemExit(EX_DATAERR)
+        try:
+            stored = store(
+                raw,
+                source=Source.PIPE,
+                envelope_from=options["sender"],
+                recipients=options["recipient"],
+            )
+        except MessageTooLarge as exc:
+            self.stderr.write(f"mailgate: {exc}")
+            raise SystemExit(EX_DATAERR) from None
+        except DatabaseError as exc:
+            logger.error("mailgate could not store a message: %s", exc)
+            self.stderr.write(f"mailgate: could not store the message, try again later: {exc}")
+            raise SystemExit(EX_TEMPFAIL) from None
+        if options["process"]:
+            from casedesk.mail.tasks import run_processing
+
+            try:
+                line = run_processing(stored.message.pk)
+            except Exception as exc:  # stored: the worker will process it later
+                self.stderr.write(f"mailgate: stored, processing deferred: {exc}")
+                raise SystemExit(EX_OK) from None
+            self.stdout.write(line)
+        elif options["verbosity"] > 1:
+            self.stdout.write(f"stored message {stored.message.pk}")
+        raise SystemExit(EX_OK)

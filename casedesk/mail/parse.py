@@ -1,0 +1,400 @@
+"""Raw message bytes -> what the pipeline needs, tolerating everything mail servers deliver.
+
+Pure Python (the standard library's ``email`` package with ``policy.default``, and
+``nh3`` for HTML): no Django import, so the parser is tested and fuzzed on its own.
+
+Broken input never raises out of :func:`parse`. Each part that cannot be read is
+skipped and named in ``Parsed.defects``; a message with no sender address at all is
+still returned (the pipeline puts it on the "needs attention" list). Only bytes
+that are not a message at all (empty input) give ``Parsed.readable = False``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.utils
+import html
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from html.parser import HTMLParser
+
+import nh3
+
+# A part we cannot decode is kept as bytes decoded with this, never dropped.
+_FALLBACK_CHARSET = "latin-1"
+# Deeper nesting than this (message/rfc822 inside message/rfc822 ...) is not walked:
+# one corpus message nests without end.
+_MAX_DEPTH = 8
+_MAX_PARTS = 200
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+
+
+@dataclass(frozen=True)
+class Part:
+    """An attachment or inline image."""
+
+    name: str
+    content_type: str
+    data: bytes
+    inline: bool = False
+    content_id: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """One recipient of an RFC 3464 delivery report."""
+
+    address: str
+    action: str  # failed, delayed, delivered, relayed, expanded
+    status: str  # "5.1.1"
+    diagnostic: str = ""
+
+
+@dataclass
+class Parsed:
+    readable: bool = True
+    from_address: str = ""  # lower-cased addr-spec, "" when missing or unreadable
+    from_name: str = ""
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    subject: str = ""
+    message_id: str = ""  # "<...>" or ""
+    in_reply_to: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    date: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names, first value
+    text: str = ""
+    html: str = ""  # sanitised
+    parts: list[Part] = field(default_factory=list)
+    report_type: str = ""  # "delivery-status", "feedback-report", "disposition-notification"
+    delivery: list[DeliveryStatus] = field(default_factory=list)
+    # Message-IDs named by a delivery report's returned headers (what bounced).
+    returned_ids: list[str] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+    @property
+    def thread_ids(self) -> list[str]:
+        """Message-IDs this one answers, nearest first (In-Reply-To, then References)."""
+        seen: list[str] = []
+        for mid in [*self.in_reply_to, *reversed(self.references)]:
+            if mid not in seen:
+                seen.append(mid)
+        return seen
+
+
+# ---- Headers ------------------------------------------------------------------------
+
+
+def _header(msg: Message, name: str) -> str:
+    """A header as text, RFC 2047 words decoded; '' when missing or undecodable."""
+    try:
+        value = msg.get(name)
+    except Exception:  # policy.default parses lazily; a broken header raises here
+        value = None
+    if value is None:
+        raw = _raw_header(msg, name)
+        if raw is None:
+            return ""
+        value = raw
+    return " ".join(_decode_words(str(value)).split())
+
+
+def _decode_words(text: str) -> str:
+    """RFC 2047 encoded words ("=?utf-8?q?...?=") decoded; the text as it is if they are broken."""
+    if "=?" not in text:
+        return text
+    try:
+        return str(make_header(decode_header(text)))
+    except Exception:
+        return text
+
+
+def _raw_header(msg: Message, name: str) -> str | None:
+    for key, value in getattr(msg, "_headers", []):
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
+    """(display name, lower-cased address) pairs; unreadable entries are skipped."""
+    values: list[str] = []
+    for key, value in getattr(msg, "_headers", []):
+        if key.lower() == name.lower():
+            values.append(str(value))
+    out: list[tuple[str, str]] = []
+    for display, address in email.utils.getaddresses(values):
+        address = address.strip().strip("<>").lower()
+        if "@" not in address or any(ch.isspace() for ch in address):
+            continue
+        display = _decode_words(display)
+        out.append((" ".join(display.split()), address))
+    return out
+
+
+def message_ids(value: str) -> list[str]:
+    """Every ``<id>`` in a header value, in order."""
+    return _MESSAGE_ID.findall(value or "")
+
+
+# ---- Bodies -------------------------------------------------------------------------
+
+
+def _decode(part: Message) -> str:
+    with contextlib.suppress(Exception):  # an unknown or lying charset: decoded below
+        content = part.get_content()  # type: ignore[attr-defined]
+        if isinstance(content, str):
+            return content
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or "utf-8"
+    for candidate in (charset, "utf-8"):
+        try:
+            return payload.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return payload.decode(_FALLBACK_CHARSET)
+
+
+def _part_bytes(part: Message) -> bytes:
+    payload = part.get_payload(decode=True)
+    if isinstance(payload, bytes):
+        return payload
+    raw = part.get_payload()
+    if isinstance(raw, str):
+        return raw.encode("utf-8", "surrogateescape")
+    return b""
+
+
+class _TextExtractor(HTMLParser):
+    """HTML -> readable text: block elements become line breaks, scripts vanish."""
+
+    _BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+               "pre", "table", "hr", "section", "article", "header", "footer"}  # fmt: skip
+    _SKIP = {"script", "style", "head", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self.skipping += 1
+        elif tag in self._BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self._BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.chunks.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(markup)
+        extractor.close()
+    except Exception:
+        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
+    lines = [" ".join(line.split()) for line in "".join(extractor.chunks).splitlines()]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def sanitise_html(markup: str) -> str:
+    """Only harmless markup survives (no scripts, styles, event handlers, remote frames)."""
+    return nh3.clean(markup, link_rel="noopener noreferrer nofollow")
+
+
+# ---- The whole message --------------------------------------------------------------
+
+
+def parse(raw: bytes) -> Parsed:
+    if not raw or not raw.strip():
+        return Parsed(readable=False, defects=["the message is empty"])
+    try:
+        msg = email.message_from_bytes(raw, policy=policy.default)
+    except Exception as exc:  # the parser is lenient; this is a last resort
+        return Parsed(readable=False, defects=[f"not a mail message: {exc}"])
+    result = Parsed()
+    for key, _ in getattr(msg, "_headers", []):
+        name = key.lower()
+        if name not in result.headers:
+            result.headers[name] = _header(msg, key)
+    senders = _addresses(msg, "from") or _addresses(msg, "sender")
+    if senders:
+        result.from_name, result.from_address = senders[0]
+    else:
+        result.defects.append("no readable sender address (From)")
+    result.to = [address for _, address in _addresses(msg, "to")]
+    result.cc = [address for _, address in _addresses(msg, "cc")]
+    result.subject = _header(msg, "subject")
+    ids = message_ids(_header(msg, "message-id"))
+    result.message_id = ids[0] if ids else ""
+    result.in_reply_to = message_ids(_header(msg, "in-reply-to"))
+    result.references = message_ids(_header(msg, "references"))
+    result.date = _header(msg, "date")
+    for defect in getattr(msg, "defects", []):
+        result.defects.append(type(defect).__name__)
+    _walk(msg, result, depth=0)
+    if not result.text and result.html:
+        result.text = html_to_text(result.html)
+    return result
+
+
+def _walk(msg: Message, result: Parsed, depth: int) -> None:
+    """Collect the first text and HTML bodies, attachments, and any delivery report.
+
+    A message/* part (a forwarded mail, a report's returned headers) is taken whole,
+    as an attachment or a report block: its own parts are not walked, so an endlessly
+    nested message costs no more than a flat one.
+    """
+    content_type = msg.get_content_type()
+    if content_type == "multipart/report" and not result.report_type:
+        result.report_type = str(msg.get_param("report-type") or "").lower()
+    if msg.is_multipart() and not content_type.startswith("message/"):
+        if depth >= _MAX_DEPTH:
+            result.defects.append(f"parts nested deeper than {_MAX_DEPTH} were not read")
+            return
+        payload = msg.get_payload()
+        for part in payload if isinstance(payload, list) else []:
+            if len(result.parts) >= _MAX_PARTS:
+                result.defects.append(f"more than {_MAX_PARTS} parts; the rest were not read")
+                return
+            if isinstance(part, Message):
+                _walk(part, result, depth + 1)
+        return
+    try:
+        _take_part(msg, result, depth)
+    except Exception as exc:
+        result.defects.append(f"a {content_type} part could not be read: {exc}")
+
+
+def _take_part(part: Message, result: Parsed, depth: int) -> None:
+    content_type = part.get_content_type()
+    disposition = (part.get_content_disposition() or "").lower()
+    filename = ""
+    try:
+        filename = part.get_filename() or ""
+    except Exception:
+        filename = ""
+    filename = _decode_words(filename)
+
+    if content_type == "message/delivery-status":
+        result.delivery.extend(_delivery_status(part))
+        return
+    if content_type in ("message/rfc822", "text/rfc822-headers") and result.report_type:
+        body = _part_bytes(part) if content_type == "text/rfc822-headers" else None
+        returned = (
+            email.message_from_bytes(body, policy=policy.default)
+            if body is not None
+            else _inner_message(part)
+        )
+        if returned is not None:
+            result.returned_ids += message_ids(_header(returned, "message-id"))
+        return
+
+    is_body_text = content_type in ("text/plain", "text/html") and disposition != "attachment"
+    if is_body_text and not filename:
+        text = _decode(part)
+        if content_type == "text/plain" and not result.text:
+            result.text = text.replace("\r\n", "\n").strip()
+            return
+        if content_type == "text/html" and not result.html:
+            result.html = sanitise_html(text)
+            return
+    if content_type.startswith("multipart/"):
+        return
+    data = _message_bytes(part) if content_type.startswith("message/") else _part_bytes(part)
+    if not data and not filename:
+        return
+    if not filename:
+        extension = {
+            "text/plain": ".txt",
+            "text/html": ".html",
+            "message/rfc822": ".eml",
+            "image/png": ".png",
+            "image/jpeg": ".jpg",
+            "image/gif": ".gif",
+            "application/pdf": ".pdf",
+        }.get(content_type, ".bin")
+        filename = f"part-{len(result.parts) + 1}{extension}"
+    content_id = "".join(message_ids(str(part.get("content-id", "") or "")))
+    result.parts.append(
+        Part(
+            name=filename,
+            content_type=content_type,
+            data=data,
+            inline=disposition == "inline" or bool(content_id),
+            content_id=content_id,
+        )
+    )
+
+
+def _message_bytes(part: Message) -> bytes:
+    """An enclosed message as bytes (to store as a .eml attachment)."""
+    inner = _inner_message(part)
+    if inner is None:
+        return _part_bytes(part)
+    try:
+        return inner.as_bytes(policy=policy.default.clone(linesep="\r\n"))
+    except Exception:
+        try:
+            return inner.as_string(policy=policy.compat32).encode("utf-8", "replace")
+        except Exception:
+            return b""
+
+
+def _inner_message(part: Message) -> Message | None:
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        return payload[0]
+    if isinstance(payload, EmailMessage):
+        return payload
+    return None
+
+
+def _delivery_status(part: Message) -> list[DeliveryStatus]:
+    """The per-recipient blocks of a message/delivery-status part (RFC 3464)."""
+    payload = part.get_payload()
+    blocks: list[Message] = []
+    if isinstance(payload, list):
+        blocks = [block for block in payload if isinstance(block, Message)]
+    else:  # some servers send it as text; split into header blocks ourselves
+        text = _part_bytes(part).decode("utf-8", "replace")
+        blocks = [
+            email.message_from_string(chunk + "\n", policy=policy.compat32)
+            for chunk in re.split(r"\r?\n\s*\r?\n", text)
+            if chunk.strip()
+        ]
+    out: list[DeliveryStatus] = []
+    for block in blocks:
+        recipient = str(block.get("final-recipient") or block.get("original-recipient") or "")
+        status = str(block.get("status") or "").strip()
+        if not recipient or not status:
+            continue
+        address = recipient.split(";", 1)[-1].strip().strip("<>").lower()
+        match = re.match(r"([245])\.(\d{1,3})\.(\d{1,3})", status)
+        out.append(
+            DeliveryStatus(
+                address=address,
+                action=str(block.get("action") or "").strip().lower(),
+                status=match.group(0) if match else status[:16],
+                diagnostic=" ".join(str(block.get("diagnostic-code") or "").split())[:500],
+            )
+        )
+    return out

@@ -1,0 +1,446 @@
+"""A stored message becomes exactly one of: a new case, a reply on a case, a bounce
+record, ignored (with the reason), held for an agent, or "needs attention".
+
+:func:`process` runs in one transaction with the message row locked: the case,
+its events and the message's new state commit together or not at all, so a
+worker killed half-way leaves the message pending and the next run processes it
+once. The order of the checks is the order of this module:
+
+1. unreadable bytes or no sender: needs attention (kept, shown in the desk);
+2. mail from our own addresses: ignored (a loop with ourselves);
+3. delivery reports: a bounce record against the contact and the case;
+4. other reports (read receipts, abuse reports) and ``Precedence: junk``: ignored;
+5. a second copy of a Message-ID already acted on: ignored as a duplicate;
+6. threading: our signed Message-ID in In-Reply-To/References, then a Message-ID
+   the customer sent earlier, then ``[CD-1042]`` in the subject: a reply on that case
+   (a closed case gets a new case that says what it follows);
+7. otherwise a new case, Critical when the subject says so (never for automated
+   mail), with an RFC 3834 auto-reply when the message may be answered.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from casedesk.accounts.models import Organization, Role, User
+from casedesk.accounts.services import organization_for_email
+from casedesk.cases import files
+from casedesk.cases.models import Case, Channel, Event, EventKind, Priority, Status, parse_reference
+from casedesk.cases.services import (
+    BODY_MAX,
+    SUBJECT_MAX,
+    CaseError,
+    NewCase,
+    add_reply,
+    open_case,
+    system_note,
+)
+from casedesk.core import ratelimit
+from casedesk.core.mail import reference_of_message_id
+from casedesk.mail import rules
+from casedesk.mail.models import (
+    ATTENTION_STATES,
+    Bounce,
+    InboundMessage,
+    MessageKey,
+    State,
+    UnknownSender,
+)
+from casedesk.mail.parse import Parsed, Part, parse
+from casedesk.mail.policies import AUTO_REPLY_PER_SENDER, INTO_CASE_PER_SENDER
+from casedesk.mail.quotes import trim_quoted
+
+logger = logging.getLogger("casedesk.mail")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str
+    line: str  # what `casedesk mailgate --process` prints: "created CD-1042 Critical"
+    reason: str = ""
+    case: Case | None = None
+    event: Event | None = None
+
+
+def _needs_attention(reason: str) -> Outcome:
+    return Outcome(State.NEEDS_ATTENTION, f"needs attention: {reason}", reason)
+
+
+def _ignored(reason: str, case: Case | None = None, event: Event | None = None) -> Outcome:
+    return Outcome(State.IGNORED, f"ignored: {reason}", reason, case, event)
+
+
+def _held(reason: str, case: Case | None = None) -> Outcome:
+    return Outcome(State.HELD, f"held: {reason}", reason, case)
+
+
+class _Hold(Exception):
+    """Processing stops here and the message waits for an agent."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.line)
+        self.outcome = outcome
+
+
+@transaction.atomic
+def process(message_pk: int, *, released_by: User | None = None) -> Outcome:
+    """Process one stored message (idempotent: a processed one returns its outcome)."""
+    message = InboundMessage.objects.select_for_update().get(pk=message_pk)
+    may_run = (State.PENDING, *ATTENTION_STATES) if released_by is not None else (State.PENDING,)
+    if message.state not in may_run:
+        return Outcome(message.state, message.outcome, message.reason, message.case)
+    if released_by is not None:
+        message.released_by = released_by
+    message.attempts += 1
+    parsed = parse(bytes(message.raw))
+    message.message_id = parsed.message_id[:400]
+    message.from_address = parsed.from_address[:320]
+    message.subject = parsed.subject[:300]
+    message.text = parsed.text[: BODY_MAX * 2]
+    message.html = parsed.html[: BODY_MAX * 4]
+    try:
+        outcome = _decide(message, parsed, released=released_by is not None)
+    except _Hold as hold:
+        outcome = hold.outcome
+    message.state = outcome.state
+    message.outcome = outcome.line[:400]
+    message.reason = outcome.reason
+    message.case = outcome.case
+    message.event = outcome.event
+    message.processed_at = timezone.now()
+    message.save()
+    logger.info("inbound message %s from %s: %s", message.pk, message.from_address, outcome.line)
+    return outcome
+
+
+def _decide(message: InboundMessage, parsed: Parsed, *, released: bool) -> Outcome:
+    if not parsed.readable:
+        return _needs_attention("; ".join(parsed.defects) or "unreadable")
+    sender = parsed.from_address
+    if sender in settings.SUPPORT_EMAILS or sender == _address_of(settings.DEFAULT_FROM_EMAIL):
+        return _ignored(f"sent from our own address {sender}")
+    envelope = message.envelope_from if message.envelope_known else None
+    automated = rules.automation(parsed, envelope)
+
+    failures = rules.delivery_failures(parsed)
+    if failures:
+        return _bounce(message, parsed, failures)
+    if parsed.report_type:
+        return _ignored(f"a {parsed.report_type} report, no case")
+    if automated.junk:
+        return _ignored(automated.reason)
+    if not sender:
+        return _needs_attention("no readable sender address (From)")
+
+    if not _claim(message, parsed):
+        return _ignored(f"a second copy of {parsed.message_id or 'these bytes'}, already processed")
+
+    case, how = _thread(parsed)
+    author = _author(sender, parsed.from_name, case.organization if case else None)
+    if case is not None and author is not None and _may_reply(author, case):
+        return _reply(message, parsed, case, author, automated, released=released)
+    if case is not None and how == "signed":
+        # A reply to our own mail from someone outside the case's organization (a
+        # forward to a colleague elsewhere): never add it to another tenant's case.
+        raise _Hold(_held(f"{sender} answered {case.reference} but is not in its organization"))
+    if automated.auto_replied:
+        return _ignored(f"an auto-reply ({automated.reason}) that answers no case of ours")
+    if author is None:
+        if settings.MAIL_UNKNOWN_SENDER == "ignore":
+            return _ignored(f"unknown sender {sender} (CASEDESK_MAIL_UNKNOWN_SENDER=ignore)")
+        raise _Hold(_held(f"unknown sender {sender}: assign an organization in the desk"))
+    if not author.is_customer:
+        raise _Hold(_held(f"{sender} is support staff; a new case needs a customer"))
+    return _new_case(message, parsed, author, automated)
+
+
+# ---- Threading and people -----------------------------------------------------------
+
+
+def _thread(parsed: Parsed) -> tuple[Case | None, str]:
+    """The case this message answers, and how we know: "signed", "known", "subject"."""
+    for mid in parsed.thread_ids:
+        reference = reference_of_message_id(mid)
+        if reference is not None:
+            case = _case(parse_reference(reference))
+            if case is not None:
+                return case, "signed"
+    if parsed.thread_ids:
+        earlier = (
+            InboundMessage.objects.filter(message_id__in=parsed.thread_ids, case__isnull=False)
+            .select_related("case__organization")
+            .order_by("-received_at")
+            .first()
+        )
+        if earlier is not None and earlier.case is not None:
+            return earlier.case, "known"
+    for number in rules.references_in_subject(parsed.subject):
+        case = _case(parse_reference(f"CD-{number}"))
+        if case is not None:
+            return case, "subject"
+    return None, ""
+
+
+def _case(pk: int | None) -> Case | None:
+    if pk is None:
+        return None
+    return Case.objects.select_related("organization", "priority").filter(pk=pk).first()
+
+
+def _may_reply(author: User, case: Case) -> bool:
+    return author.is_vendor_staff or author.organization_id == case.organization_id
+
+
+def _author(address: str, name: str, hint: Organization | None) -> User | None:
+    """A known active person, or a new contact of the organization that claims the address.
+
+    An address no organization claims belongs to no one, unless an agent assigned it
+    (``UnknownSender``). ``hint`` is the organization of the case being answered: a
+    colleague the case's requester copied in, from the same domain, becomes a contact.
+    """
+    person = User.objects.filter(email=address).select_related("organization").first()
+    if person is not None:
+        return person if person.is_active else None
+    organization = organization_for_email(address)
+    if organization is None:
+        decided = UnknownSender.objects.filter(address=address).select_related("organization")
+        organization = decided[0].organization if decided else None
+    if organization is None:
+        return None
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(
+                address, role=Role.CUSTOMER, organization=organization, full_name=name[:200]
+            )
+    except IntegrityError:  # created by a concurrent message from the same person
+        return User.objects.filter(email=address, is_active=True).first()
+
+
+def _claim(message: InboundMessage, parsed: Parsed) -> bool:
+    """One action per Message-ID (or per bytes, for mail without one)."""
+    key = parsed.message_id or f"sha256:{message.digest}"
+    try:
+        with transaction.atomic():
+            MessageKey.objects.create(key=key[:400], message=message)
+    except IntegrityError:
+        return MessageKey.objects.filter(key=key[:400], message=message).exists()
+    return True
+
+
+def _address_of(value: str) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(value)[1].lower()
+
+
+# ---- The outcomes -------------------------------------------------------------------
+
+
+def _reply(
+    message: InboundMessage,
+    parsed: Parsed,
+    case: Case,
+    author: User,
+    automated: rules.Automation,
+    *,
+    released: bool,
+) -> Outcome:
+    received = message.received_at
+    body = _body(parsed)
+    if automated.auto_replied:
+        # An out-of-office answer to our mail: the agent should know, the case should
+        # not reopen, and nobody answers it.
+        if case.status == Status.CLOSED:
+            return _ignored(f"an auto-reply to {case.reference}, which is closed", case)
+        event = system_note(case, f"[Auto-reply from {author.email}] {body}", at=received)
+        return _ignored(
+            f"an auto-reply to {case.reference} (kept as an internal note)", case, event
+        )
+    if not released:
+        decision = ratelimit.attempt(INTO_CASE_PER_SENDER, f"{author.email}|{case.pk}")
+        if not decision.allowed:
+            raise _Hold(
+                _held(
+                    f"more than {INTO_CASE_PER_SENDER.rate.limit} messages from {author.email} "
+                    f"into {case.reference} within {INTO_CASE_PER_SENDER.rate.period} "
+                    "(a mail loop?)",
+                    case,
+                )
+            )
+    uploads, refused = _uploads(parsed.parts)
+    if case.status == Status.CLOSED:
+        follow_up = _open(
+            message,
+            parsed,
+            author,
+            automated,
+            description=f"Follow-up to {case.reference}, which is closed.\n\n{body}",
+        )
+        assert follow_up.case is not None
+        system_note(
+            case, f"A mail about this closed case opened {follow_up.case.reference}.", at=received
+        )
+        return follow_up
+    try:
+        event = add_reply(case, author, body or "(no text)", attachments=uploads, at=received)
+    except CaseError as exc:
+        return _needs_attention(f"{case.reference} refused the reply: {exc}")
+    _note_refused(case, refused)
+    return Outcome(State.REPLIED, f"replied {case.reference}", "", case, event)
+
+
+def _new_case(
+    message: InboundMessage, parsed: Parsed, author: User, automated: rules.Automation
+) -> Outcome:
+    return _open(message, parsed, author, automated, description=_body(parsed))
+
+
+def _open(
+    message: InboundMessage,
+    parsed: Parsed,
+    author: User,
+    automated: rules.Automation,
+    *,
+    description: str,
+) -> Outcome:
+    critical_words = rules.is_critical_subject(parsed.subject)
+    critical = critical_words and not automated
+    priority = _priority(critical)
+    uploads, refused = _uploads(parsed.parts)
+    subject = " ".join(parsed.subject.split()) or "(no subject)"
+    if len(subject) > SUBJECT_MAX:
+        subject = subject[: SUBJECT_MAX - 1] + "…"
+    try:
+        case = open_case(
+            NewCase(
+                requester=author,
+                subject=subject,
+                priority=priority,
+                description=description[:BODY_MAX],
+                channel=Channel.EMAIL,
+                attachments=uploads,
+                opened_at=message.received_at,
+                confirm=False,
+            )
+        )
+    except CaseError as exc:
+        return _needs_attention(f"the case could not be opened: {exc}")
+    event = case.events.filter(kind=EventKind.OPENED).first()
+    if critical:
+        system_note(
+            case,
+            "Opened as Critical because the email subject says so. Confirm which of "
+            "(a), (b), (c) applies, or downgrade with a reason the customer sees.",
+        )
+    elif critical_words:
+        system_note(
+            case,
+            f'The subject says "critical" but this is automated mail ({automated.reason}): '
+            f"opened as {priority.name}, nobody was paged.",
+        )
+    _note_refused(case, refused)
+    reason = ""
+    if automated:
+        reason = f"no auto-reply: {automated.reason}"
+    elif not ratelimit.attempt(AUTO_REPLY_PER_SENDER, author.email).allowed:
+        reason = f"no auto-reply: {author.email} had {AUTO_REPLY_PER_SENDER.rate.limit} this hour"
+    else:
+        from casedesk.cases.tasks import send_case_confirmation
+
+        send_case_confirmation.enqueue(case.pk, auto_reply=True)
+    return Outcome(
+        State.CREATED, f"created {case.reference} {case.priority.name}", reason, case, event
+    )
+
+
+def _bounce(message: InboundMessage, parsed: Parsed, failures: list) -> Outcome:  # type: ignore[type-arg]
+    """Record each failed recipient against the person and the case the mail was about."""
+    case = None
+    for mid in [*parsed.returned_ids, *parsed.thread_ids]:
+        reference = reference_of_message_id(mid)
+        if reference is not None:
+            case = _case(parse_reference(reference))
+            if case is not None:
+                break
+    now = timezone.now()
+    for failure in failures:
+        contact = User.objects.filter(email=failure.address).first()
+        Bounce.objects.create(
+            message=message,
+            address=failure.address[:320],
+            status=failure.status[:16],
+            action=failure.action[:16],
+            diagnostic=failure.diagnostic,
+            case=case,
+            contact=contact,
+            at=now,
+        )
+        if case is not None:
+            system_note(
+                case,
+                f"Mail to {failure.address} was not delivered ({failure.action or 'failed'}): "
+                f"address undeliverable: {failure.status}. {failure.diagnostic}",
+            )
+    first = failures[0]
+    return Outcome(State.BOUNCE, f"bounce {first.address} {first.status}", "", case)
+
+
+def _priority(critical: bool) -> Priority:
+    if critical:
+        found = Priority.objects.filter(is_critical=True).order_by("position").first()
+        if found is not None:
+            return found
+    default = Priority.objects.filter(is_default=True).first()
+    if default is None:
+        default = Priority.objects.order_by("-position").first()
+    if default is None:
+        raise CaseError.on("", "No priorities are defined; add them in the admin.")
+    return default
+
+
+def _body(parsed: Parsed) -> str:
+    text = trim_quoted(parsed.text)
+    if len(text) > BODY_MAX:
+        text = text[: BODY_MAX - 200] + "\n\n[Cut here: the full message is on the case's mail.]"
+    return text
+
+
+def _uploads(parts: list[Part]) -> tuple[list[SimpleUploadedFile], list[str]]:
+    """The attachments a case may keep, and what was refused (HTML, executables, size)."""
+    kept: list[SimpleUploadedFile] = []
+    refused: list[str] = []
+    for part in parts:
+        upload = SimpleUploadedFile(files.clean_name(part.name), part.data, part.content_type)
+        if len(kept) >= settings.ATTACHMENT_MAX_FILES:
+            refused.append(f"{upload.name}: more than {settings.ATTACHMENT_MAX_FILES} files")
+            continue
+        try:
+            files.check([*kept, upload])
+        except files.AttachmentRejected as exc:
+            refused.append(f"{upload.name}: {exc}")
+            continue
+        upload.seek(0)
+        kept.append(upload)
+    for upload in kept:
+        upload.seek(0)
+    return kept, refused
+
+
+def _note_refused(case: Case, refused: list[str]) -> None:
+    if refused:
+        system_note(
+            case,
+            "Attachments not stored (the original mail keeps them):\n"
+            + "\n".join(f"- {line}" for line in refused),
+        )
+
+
+def received_before(when: datetime) -> int:
+    return InboundMessage.objects.filter(state=State.PENDING, received_at__lt=when).count()

@@ -1,0 +1,59 @@
+"""What an agent does with held mail: assign an unknown sender, release, or dismiss."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from casedesk.accounts.models import Organization, User
+from casedesk.cases.services import CaseError
+from casedesk.mail.models import ATTENTION_STATES, InboundMessage, State, UnknownSender
+from casedesk.mail.process import Outcome, process
+
+
+def _require_staff(person: User) -> None:
+    if not person.is_vendor_staff:
+        raise CaseError.on("", "Only support staff can do that.")
+
+
+def _require_waiting(message: InboundMessage) -> None:
+    if message.state not in ATTENTION_STATES:
+        raise CaseError.on("", f"This message was already dealt with ({message.outcome}).")
+
+
+@transaction.atomic
+def assign_sender(message: InboundMessage, organization: Organization, by: User) -> Outcome:
+    """The sender belongs to ``organization``: remember that, and process the message."""
+    _require_staff(by)
+    _require_waiting(message)
+    if not message.from_address:
+        raise CaseError.on("", "The message has no sender address to assign.")
+    UnknownSender.objects.update_or_create(
+        address=message.from_address,
+        defaults={"organization": organization, "decided_by": by, "decided_at": timezone.now()},
+    )
+    return process(message.pk, released_by=by)
+
+
+def release(message: InboundMessage, by: User) -> Outcome:
+    """Process a held message anyway (e.g. a burst that was not a loop)."""
+    _require_staff(by)
+    _require_waiting(message)
+    return process(message.pk, released_by=by)
+
+
+@transaction.atomic
+def dismiss(message: InboundMessage, by: User, reason: str) -> InboundMessage:
+    """Nothing to do for this message (spam, a test); it stays stored."""
+    _require_staff(by)
+    _require_waiting(message)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise CaseError.on("reason", "Say why the message needs nothing done.")
+    message.state = State.IGNORED
+    message.outcome = f"ignored: {reason} ({by.email})"[:400]
+    message.reason = reason
+    message.released_by = by
+    message.processed_at = timezone.now()
+    message.save()
+    return message

@@ -1,0 +1,77 @@
+"""Processing stored mail: one task per message, and a sweep for any left pending."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import timedelta
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from django_tasks import task
+
+from casedesk.core.periodic import periodic
+from casedesk.core.retry import RetryableError, RetryPolicy, retrying
+from casedesk.mail.models import InboundMessage, State
+
+logger = logging.getLogger("casedesk.mail")
+
+# A database that is away (restarting, locked) is worth waiting for: 6 tries over
+# about 40 minutes; the sweep below picks up anything still pending after that.
+_PROCESS_RETRY = RetryPolicy(max_attempts=6, first_delay=timedelta(seconds=10))
+# A message pending this long has lost its task (a crash before the worker saw it,
+# retries used up): the sweep enqueues it again.
+STALE_AFTER = timedelta(minutes=5)
+
+
+@task()
+@retrying(_PROCESS_RETRY)
+def process_message(message_id: int) -> str:
+    """Process one stored message; returns the outcome line (for logs and tests)."""
+    return run_processing(message_id)
+
+
+def run_processing(message_id: int) -> str:
+    """Process, turning a bug into "needs attention" rather than a lost message.
+
+    A database error is retried (the message stays pending); any other exception is
+    a bug or input we did not foresee: the message is flagged with the error, which
+    an agent sees on the desk's list, and the raw bytes stay.
+    """
+    from casedesk.mail.process import process
+
+    try:
+        return process(message_id).line
+    except InboundMessage.DoesNotExist:
+        return "gone: the message was deleted"
+    except DatabaseError as exc:
+        raise RetryableError(f"inbound message {message_id}: {exc}") from exc
+    except Exception as exc:
+        logger.exception("processing inbound message %s failed", message_id)
+        reason = f"processing failed: {type(exc).__name__}: {exc}"
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        with transaction.atomic():
+            InboundMessage.objects.filter(pk=message_id, state=State.PENDING).update(
+                state=State.NEEDS_ATTENTION,
+                outcome=f"needs attention: {reason}"[:400],
+                reason=f"{reason}\n{detail}",
+                processed_at=timezone.now(),
+            )
+        return f"needs attention: {reason}"
+
+
+@periodic(every=timedelta(minutes=5))
+@task()
+def sweep_pending_mail() -> int:
+    """The safety net: messages still pending long after they arrived get a new task."""
+    cutoff = timezone.now() - STALE_AFTER
+    stale = list(
+        InboundMessage.objects.filter(state=State.PENDING, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    for pk in stale:
+        process_message.enqueue(pk)
+    if stale:
+        logger.warning("mail sweep re-enqueued %d pending message(s)", len(stale))
+    return len(stale)

@@ -1,0 +1,62 @@
+"""Fixtures of the mail tests: building messages and delivering them through the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+import pytest
+
+
+def build(
+    subject: str = "Printer on fire",
+    body: str = "Hello, the printer is on fire.",
+    *,
+    sender: str = "Alice Example <alice@acme.example>",
+    to: str = "support@example.com",
+    headers: dict[str, str] | None = None,
+    html: str | None = None,
+    attachments: list[tuple[str, str, bytes]] = (),  # type: ignore[assignment]
+    message_id: str | None = None,
+) -> bytes:
+    """A message as a mail client would send it, as bytes."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = "Sat, 28 Nov 2026 02:00:00 -0600"
+    message["Message-ID"] = message_id or make_msgid(domain="client.example")
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    for name, content_type, data in attachments:
+        maintype, subtype = content_type.split("/", 1)
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return bytes(message)
+
+
+@pytest.fixture
+def mail_setup(priorities: dict[str, Any], calendars: None, settings: Any, tmp_path: Any) -> None:
+    """Priorities, calendars and a file folder for cases opened by mail."""
+    settings.MEDIA_ROOT = tmp_path / "files"
+
+
+@pytest.fixture
+def deliver(mail_setup: None) -> Callable[..., Any]:
+    """Store raw bytes as the SMTP receiver would and process them now; returns the outcome."""
+    from casedesk.mail.process import process
+    from casedesk.mail.store import store
+
+    def run(
+        raw: bytes, *, envelope_from: str | None = "alice@acme.example", source: str = "smtp"
+    ) -> Any:
+        stored = store(
+            raw, source=source, envelope_from=envelope_from, recipients=["support@example.com"]
+        )
+        return process(stored.message.pk)
+
+    return run
