@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import connection
 from django.db.utils import DatabaseError, InterfaceError
 from django.utils import timezone
@@ -54,7 +55,7 @@ class CasedeskWorker:
     def __init__(
         self,
         *,
-        interval: float = 1.0,
+        interval: float | None = None,
         queue_names: list[str] | None = None,
         batch: bool = False,
         max_tasks: int | None = None,
@@ -63,7 +64,7 @@ class CasedeskWorker:
     ) -> None:
         self.worker = Worker(
             queue_names=queue_names or ["default"],
-            interval=interval,
+            interval=settings.WORKER_POLL_SECONDS if interval is None else interval,
             batch=batch,
             backend_name="default",
             startup_delay=not batch,

@@ -134,3 +134,24 @@ class UnknownSender(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} -> {self.organization}"
+
+
+class MailboxState(models.Model):
+    """How far `casedesk imap` got in one folder, so that nothing is fetched twice.
+
+    ``last_uid`` is saved after a message is stored and marked; a new
+    ``uidvalidity`` (the server renumbered the folder) starts again from UID 0,
+    and the digest check in ``store()`` keeps the copies already stored out.
+    """
+
+    key = models.CharField(max_length=400, unique=True)  # user@host/folder
+    uidvalidity = models.PositiveBigIntegerField(null=True, blank=True)
+    last_uid = models.PositiveBigIntegerField(default=0)
+    checked_at = models.DateTimeField(null=True, blank=True)  # the last round that completed
+    # The latest problem (login refused, a message too large to store), kept after clean
+    # rounds so an operator sees it; last_error_at says when.
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.key

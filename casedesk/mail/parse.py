@@ -253,6 +253,38 @@ def parse(raw: bytes) -> Parsed:
     _walk(msg, result, depth=0)
     if not result.text and result.html:
         result.text = html_to_text(result.html)
+    return _storable(result)
+
+
+def _clean(text: str) -> str:
+    """Text a database can store: lone surrogates (undecodable header bytes the email
+    package kept as ``surrogateescape``) become the characters Latin-1 reads in them,
+    and NUL characters (PostgreSQL refuses them in text) are dropped."""
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        raw = text.encode("utf-8", "surrogateescape")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        text = text.encode("utf-8", "replace").decode("utf-8")  # any other lone surrogate
+    return text.replace("\x00", "")
+
+
+def _storable(result: Parsed) -> Parsed:
+    result.from_name = _clean(result.from_name)
+    result.subject = _clean(result.subject)
+    result.text = _clean(result.text)
+    result.html = _clean(result.html)
+    result.headers = {name: _clean(value) for name, value in result.headers.items()}
+    result.parts = [
+        Part(_clean(p.name), p.content_type, p.data, p.inline, _clean(p.content_id))
+        for p in result.parts
+    ]
+    result.delivery = [
+        DeliveryStatus(_clean(d.address), _clean(d.action), _clean(d.status), _clean(d.diagnostic))
+        for d in result.delivery
+    ]
+    result.defects = [_clean(d) for d in result.defects]
     return result
 
 

@@ -30,7 +30,8 @@ _ATTRIBUTION = re.compile(
 # Any line ending in "wrote:" in one of these languages, when a ">" quote follows it
 # (Android's "02.04.2012 14:20 пользователь "bob" <bob@example.com> написал:").
 _WROTE = re.compile(
-    r"(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|skrev|написал|написала)\s*:\s*$",
+    r"(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|skrev|написал|написала)"
+    r"(\s+[^:\n]{1,80})?\s*:\s*$",  # German puts the name after the verb
     re.IGNORECASE,
 )
 _SEPARATOR = re.compile(

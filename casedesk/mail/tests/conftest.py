@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -36,7 +37,7 @@ def build(
     for name, content_type, data in attachments:
         maintype, subtype = content_type.split("/", 1)
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return bytes(message)
+    return message.as_bytes(policy=policy.SMTP)  # CRLF line ends, as on the wire
 
 
 @pytest.fixture

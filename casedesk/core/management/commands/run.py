@@ -28,18 +28,41 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-worker", action="store_true", help="Do not run a task worker in this process."
         )
+        parser.add_argument(
+            "--smtp-port",
+            type=int,
+            default=settings.SMTP_PORT,
+            help=f"Port of the SMTP receiver (default {settings.SMTP_PORT}; 0: do not start it).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
         if not 0 < port < 65536:
             raise CommandError(f"--port {port} is not a TCP port (1-65535)")
+        smtp_port = options["smtp_port"]
+        if not 0 <= smtp_port < 65536:
+            raise CommandError(f"--smtp-port {smtp_port} is not a TCP port (0 turns it off)")
         self._check_migrated()
         web = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-        self.stdout.write(self._banner(web, worker=not options["no_worker"]))
+        self.stdout.write(self._banner(web, worker=not options["no_worker"], smtp_port=smtp_port))
 
         worker = None if options["no_worker"] else CasedeskWorker()
         if worker is not None:
             worker.start()
+        receiver = None
+        if smtp_port:
+            from casedesk.mail.smtp import Receiver
+
+            receiver = Receiver(settings.SMTP_HOST, smtp_port)
+            try:
+                receiver.start()
+            except OSError as exc:
+                if worker is not None:
+                    worker.stop()
+                raise CommandError(
+                    f"cannot listen for mail on {settings.SMTP_HOST}:{smtp_port}: {exc} "
+                    "(--smtp-port 0 runs without the SMTP receiver)"
+                ) from None
         try:
             config = uvicorn.Config(
                 "casedesk.asgi:application",
@@ -57,6 +80,8 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            if receiver is not None:
+                receiver.stop()
             if worker is not None:
                 self.stdout.write("stopping the worker (finishing the current task)...")
                 worker.stop()
@@ -75,7 +100,7 @@ class Command(BaseCommand):
                 f"{len(pending)} migration(s) not applied; run `casedesk migrate` first"
             )
 
-    def _banner(self, web: str, *, worker: bool) -> str:
+    def _banner(self, web: str, *, worker: bool, smtp_port: int = 0) -> str:
         engine = str(settings.DATABASES["default"]["ENGINE"]).rsplit(".", 1)[-1]
         lines = [
             "",
@@ -91,6 +116,12 @@ class Command(BaseCommand):
             f"  admin             {web}/admin/",
             f"  health            {web}/health/",
             f"  task worker       {'in this process' if worker else 'not started (--no-worker)'}",
+            (
+                f"  mail (SMTP)       {settings.SMTP_HOST}:{smtp_port} for "
+                f"{', '.join(settings.SUPPORT_EMAILS)}"
+                if smtp_port
+                else "  mail (SMTP)       not started (--smtp-port 0)"
+            ),
             f"  database          {engine}",
         ]
         logins = existing_demo_logins()

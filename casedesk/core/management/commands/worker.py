@@ -25,8 +25,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--interval",
             type=valid_interval,
-            default=1.0,
-            help="Seconds to wait when the queue is empty (default 1).",
+            default=None,
+            help="Seconds to wait when the queue is empty (default CASEDESK_WORKER_POLL_MS).",
         )
         parser.add_argument(
             "--queue", type=queue_names, default=["default"], help="Comma-separated queue names."

@@ -1,0 +1,133 @@
+"""The parser takes anything: every real message, and random bytes, without an exception."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from casedesk.mail.parse import html_to_text, parse, sanitise_html
+from casedesk.mail.rules import delivery_failures
+from casedesk.mail.tests.conftest import build
+
+MAIL_FOLDERS = ("mail-parser", "flanker", "talon", "django-helpdesk")
+
+
+def corpus_messages(corpora: Path) -> list[Path]:
+    return sorted(
+        path
+        for folder in MAIL_FOLDERS
+        for path in (corpora / folder).rglob("*")
+        if path.is_file()
+        and path.suffix not in (".html", ".md")
+        and not path.name.endswith("_text")
+    )
+
+
+def test_every_corpus_message_parses(corpora: Path) -> None:
+    messages = corpus_messages(corpora)
+    assert len(messages) >= 90
+    for path in messages:
+        parsed = parse(path.read_bytes())
+        assert parsed.readable, path
+
+
+def test_encoded_subjects_and_names_are_decoded(corpora: Path) -> None:
+    parsed = parse((corpora / "mail-parser" / "mail_test_1").read_bytes())
+    assert parsed.subject == "письмо уведом-е"
+    helpdesk = parse((corpora / "django-helpdesk" / "quoted_printable.eml").read_bytes())
+    assert helpdesk.subject == "Český test"
+
+
+def test_rfc3464_bounces_give_the_address_and_status(corpora: Path) -> None:
+    zed = delivery_failures(parse((corpora / "flanker/bounce/zed.eml").read_bytes()))
+    assert [(f.status, f.action) for f in zed] == [("5.1.1", "failed")]
+    office = delivery_failures(parse((corpora / "flanker/bounce/office365.eml").read_bytes()))
+    assert [(f.address, f.status) for f in office] == [("noname@example.com", "5.1.10")]
+    assert delivery_failures(parse((corpora / "flanker/signed.eml").read_bytes())) == []
+
+
+def test_a_plain_text_gmail_bounce_is_read_from_its_text(corpora: Path) -> None:
+    parsed = parse((corpora / "flanker/bounce/gmail-invalid-address.eml").read_bytes())
+    [failure] = delivery_failures(parsed)
+    assert failure.address == "awfawfawfawfawfaw@someserverhere.com"
+    assert failure.status == "5.1.0"
+
+
+def test_an_endlessly_nested_message_is_read_to_a_bounded_depth(corpora: Path) -> None:
+    parsed = parse((corpora / "flanker/enclosed-endless.eml").read_bytes())
+    assert parsed.readable and parsed.subject == "Wow"
+    assert len(parsed.parts) <= 200
+
+
+def test_an_unknown_charset_falls_back_instead_of_failing() -> None:
+    raw = (
+        b"From: a@acme.example\r\nSubject: x\r\nContent-Type: text/plain; charset=klingon\r\n"
+        b"\r\ncaf\xe9 down\r\n"
+    )
+    assert parse(raw).text == "café down"
+
+
+def test_html_is_sanitised_and_turned_into_text() -> None:
+    dirty = '<div onclick="x()">Hi<script>alert(1)</script><br>there<style>p{}</style></div>'
+    assert "script" not in sanitise_html(dirty) and "onclick" not in sanitise_html(dirty)
+    assert html_to_text(dirty) == "Hi\nthere"
+
+
+def test_inline_images_and_attachments_are_parts() -> None:
+    raw = build(
+        "Screenshots",
+        attachments=[
+            ("shot.png", "image/png", b"\x89PNG\r\n\x1a\nfake"),
+            ("a.pdf", "application/pdf", b"%PDF-1.4"),
+        ],
+    )
+    parts = parse(raw).parts
+    assert [(p.name, p.content_type) for p in parts] == [
+        ("shot.png", "image/png"),
+        ("a.pdf", "application/pdf"),
+    ]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.binary(max_size=4000))
+def test_random_bytes_never_raise(raw: bytes) -> None:
+    parse(raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"From: =?utf-8?b?QWxpY2U=?= <alice@acme.example>\r\n",
+                b"Subject: =?bogus?q?broken=ZZ?=\r\n",
+                b'Content-Type: multipart/mixed; boundary="b"\r\n',
+                b'Content-Type: text/plain; charset="\xff\xfe"\r\n',
+                b"Content-Transfer-Encoding: base64\r\n",
+                b"\r\n",
+                b"--b\r\n",
+                b"--b--\r\n",
+                b"SGVsbG8=\r\n",
+                b"=E9=\r\n",
+                b"\x00\xff garbage\r\n",
+                b"Message-ID: <<<>>>\r\n",
+                b"In-Reply-To: not an id\r\n",
+            ]
+        ),
+        max_size=30,
+    )
+)
+def test_broken_mime_assembled_from_pieces_never_raises(lines: list[bytes]) -> None:
+    parse(b"".join(lines))
+
+
+@given(st.binary(max_size=300))
+def test_every_text_field_can_be_stored_in_a_database(noise: bytes) -> None:
+    raw = b"From: " + noise.replace(b"\r", b"").replace(b"\n", b"") + b" <a@acme.example>\r\n"
+    raw += b"Subject: " + noise.replace(b"\r", b"").replace(b"\n", b"") + b"\r\n\r\n" + noise
+    parsed = parse(raw)
+    for text in (parsed.from_name, parsed.subject, parsed.text, *parsed.headers.values()):
+        text.encode("utf-8")  # no lone surrogates
+        assert "\x00" not in text

@@ -1,0 +1,201 @@
+"""The SMTP receiver over real sockets: smtplib talks to aiosmtpd on 127.0.0.1."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import DatabaseError
+
+from casedesk.cases.models import Case
+from casedesk.mail.models import InboundMessage, State
+from casedesk.mail.smtp import Receiver, support_address
+from casedesk.mail.tests.conftest import build
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def receiver(mail_setup: None) -> Iterator[Receiver]:
+    running = Receiver("127.0.0.1", free_port())
+    running.start()
+    yield running
+    running.stop()
+
+
+def _client(receiver: Receiver) -> smtplib.SMTP:
+    return smtplib.SMTP(receiver.host, receiver.port, timeout=10)
+
+
+def test_a_message_is_committed_before_the_250_and_becomes_a_case(
+    receiver: Receiver, alice: Any, run_tasks: Any
+) -> None:
+    with _client(receiver) as client:
+        client.ehlo("mx.acme.example")
+        code, answer = client.mail("alice@acme.example")
+        assert code == 250
+        assert client.rcpt("support@example.com")[0] == 250
+        code, answer = client.data(build("CRITICAL: checkout is down"))
+        assert code == 250
+        # 250 was said: the row is committed (this test's connection sees it).
+        stored = InboundMessage.objects.get()
+        assert answer.decode().endswith(f"stored as {stored.pk}")
+    assert stored.envelope_from == "alice@acme.example" and stored.envelope_known
+    run_tasks()
+    case = Case.objects.get()
+    assert case.priority.is_critical and case.requester == alice
+
+
+def test_other_recipients_are_refused_with_550(receiver: Receiver, db: None) -> None:
+    with _client(receiver) as client:
+        client.ehlo()
+        client.mail("alice@acme.example")
+        code, answer = client.rcpt("someone@example.org")
+    assert code == 550 and b"5.1.1" in answer
+    assert not InboundMessage.objects.exists()
+
+
+def test_a_plus_tag_on_the_support_address_is_accepted(receiver: Receiver, db: None) -> None:
+    with _client(receiver) as client:
+        client.ehlo()
+        client.mail("alice@acme.example")
+        assert client.rcpt("Support+acme@example.com")[0] == 250
+
+
+def test_the_null_sender_of_a_bounce_is_kept_as_an_empty_envelope(
+    receiver: Receiver, db: None
+) -> None:
+    with _client(receiver) as client:
+        client.sendmail("<>", ["support@example.com"], build("Undelivered Mail"))
+    stored = InboundMessage.objects.get()
+    assert stored.envelope_from == "" and stored.envelope_known
+
+
+def test_a_message_over_the_size_limit_is_refused_with_552(
+    mail_setup: None, settings: Any, db: None
+) -> None:
+    settings.MAIL_MAX_BYTES = 50_000
+    small = Receiver("127.0.0.1", free_port())
+    small.start()
+    try:
+        with _client(small) as client:
+            client.ehlo()
+            client.mail("alice@acme.example")
+            client.rcpt("support@example.com")
+            code, _ = client.data(build("Big", ("x" * 70 + "\n") * 1200))
+    finally:
+        small.stop()
+    assert code == 552
+    assert not InboundMessage.objects.exists()
+
+
+def test_a_database_outage_answers_451_and_the_retry_is_stored_once(
+    receiver: Receiver, alice: Any, monkeypatch: Any, run_tasks: Any
+) -> None:
+    from casedesk.mail import smtp
+
+    real_store = smtp.store
+    outage = {"on": True}
+
+    def store_while_down(*args: Any, **kwargs: Any) -> Any:
+        if outage["on"]:
+            raise DatabaseError("could not connect to server: Connection refused")
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(smtp, "store", store_while_down)
+    raw = build("Please help", message_id="<retry@client.example>")
+    with _client(receiver) as client:
+        client.ehlo()
+        client.mail("alice@acme.example")
+        client.rcpt("support@example.com")
+        code, answer = client.data(raw)
+    assert code == 451 and b"4.3.0" in answer
+    assert not InboundMessage.objects.exists()
+
+    outage["on"] = False  # the sending server tries again later, twice for good measure
+    for _ in range(2):
+        with _client(receiver) as client:
+            client.sendmail("alice@acme.example", ["support@example.com"], raw)
+    run_tasks()
+    assert InboundMessage.objects.count() == 1
+    assert Case.objects.count() == 1
+
+
+def test_casedesk_smtpd_answers_451_while_its_database_is_unreachable(tmp_path: Any) -> None:
+    """No stand-in: `casedesk smtpd` runs with a PostgreSQL address where nothing listens."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://nobody@127.0.0.1:{free_port()}/casedesk",
+        "CASEDESK_VAR_DIR": str(tmp_path),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "casedesk", "smtpd", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client = smtplib.SMTP("127.0.0.1", port, timeout=10)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        with client:
+            client.ehlo()
+            client.mail("alice@acme.example")
+            client.rcpt("support@example.com")
+            code, answer = client.data(build("Down"))
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert code == 451 and b"try again later" in answer
+
+
+@pytest.mark.parametrize(
+    "address, ours",
+    [
+        ("support@example.com", "support@example.com"),
+        ("<SUPPORT@Example.COM>", "support@example.com"),
+        ("support+tag@example.com", "support@example.com"),
+        ("support@example.org", None),
+        ("", None),
+        ("no-at-sign", None),
+        ("support@example.com@evil.example", None),
+    ],
+)
+def test_support_address_recognises_only_ours(address: str, ours: str | None) -> None:
+    assert support_address(address) == ours
+
+
+def test_garbage_commands_get_errors_not_a_crash(receiver: Receiver, db: None) -> None:
+    with socket.create_connection((receiver.host, receiver.port), timeout=5) as raw:
+        greeting = raw.recv(1024)
+        assert greeting.startswith(b"220")
+        raw.sendall(b"\x00\xff\xfe garbage\r\nDATA\r\nMAIL FROM:<<<>>>\r\nQUIT\r\n")
+        answers = b""
+        while b"221" not in answers:
+            chunk = raw.recv(4096)
+            if not chunk:
+                break
+            answers += chunk
+    assert b"500" in answers or b"501" in answers or b"503" in answers
+    assert not InboundMessage.objects.filter(state=State.PENDING).exists()
