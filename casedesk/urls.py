@@ -17,6 +17,7 @@ urlpatterns = [
     path("help/priorities/", cases_views.priorities, name="priorities"),
     path("help/", include("casedesk.help.urls")),
     path("portal/", include("casedesk.cases.portal_urls")),
+    path("desk/mail/", include("casedesk.mail.desk_urls")),
     path("desk/", include("casedesk.cases.desk_urls")),
     path(
         "cases/<str:reference>/files/<int:pk>/<str:name>",

@@ -42,7 +42,11 @@ def timeline_for(user: User | AnonymousUser, case: Case) -> QuerySet[Event]:
     """The events this person may see, each with the files they may see."""
     events = case.events.select_related("author")
     if staff_member(user) is not None:
-        return events.prefetch_related("attachments")
+        from casedesk.mail.models import InboundMessage
+
+        # The desk links an emailed event to the whole message ("full message").
+        mails = InboundMessage.objects.only("pk", "event_id")
+        return events.prefetch_related("attachments", Prefetch("inbound_messages", queryset=mails))
     return events.filter(public=True).prefetch_related(
         Prefetch("attachments", queryset=Attachment.objects.filter(public=True))
     )

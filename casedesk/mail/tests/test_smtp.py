@@ -102,8 +102,8 @@ def test_a_database_outage_answers_451_and_the_retry_is_stored_once(
     receiver: Receiver, alice: Any, monkeypatch: Any, run_tasks: Any
 ) -> None:
     from casedesk.mail import smtp
+    from casedesk.mail.store import store as real_store
 
-    real_store = smtp.store
     outage = {"on": True}
 
     def store_while_down(*args: Any, **kwargs: Any) -> Any:
