@@ -23,7 +23,7 @@ def test_an_agents_reply_mail_threads_the_customers_answer_back(
     case = first.case
     add_reply(case, agent, "Try turning it off and on.")
     run_tasks()
-    reply_mail = [m for m in outbox.outbox if "Support replied" in m.subject][0]
+    reply_mail = next(m for m in outbox.outbox if "Support replied" in m.subject)
     ours = reply_mail.extra_headers["Message-ID"]
     assert reference_of_message_id(ours) == case.reference
     assert reply_mail.extra_headers["In-Reply-To"] == "<start@client.example>"
