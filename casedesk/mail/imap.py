@@ -46,6 +46,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.conf import settings
+from django.core import checks
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 from imapclient import IMAPClient
@@ -177,6 +178,15 @@ def parse_mailbox(url: str) -> Mailbox:
     )
 
 
+def check_mailboxes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A system check (`casedesk check`, start-up) that CASEDESK_IMAP_MAILBOXES parses."""
+    try:
+        parse_mailboxes(settings.IMAP_MAILBOXES)
+    except ValueError as exc:
+        return [checks.Error(str(exc), id="mail.E010")]
+    return []
+
+
 def parse_mailboxes(urls: Sequence[str]) -> list[Mailbox]:
     """Every configured mailbox; the error names the URL by position (not by its password)."""
     mailboxes = []
@@ -280,13 +290,13 @@ def fetch_round(client: Any, mailbox: Mailbox, stop: threading.Event | None = No
     last = state.last_uid
     uids = sorted(uid for uid in client.search(["UID", f"{last + 1}:*"]) if uid > last)
     for start in range(0, len(uids), SIZE_CHUNK):
+        chunk = uids[start : start + SIZE_CHUNK]
         sizes = {
             uid: int(data.get(b"RFC822.SIZE", 0))
-            for uid, data in client.fetch(uids[start : start + SIZE_CHUNK], ["RFC822.SIZE"]).items()
+            for uid, data in client.fetch(chunk, ["RFC822.SIZE"]).items()
         }
-        for batch in _batches(
-            [uid for uid in uids[start : start + SIZE_CHUNK] if uid in sizes], sizes
-        ):
+        # A UID without a size was expunged meanwhile: nothing to fetch.
+        for batch in _batches([uid for uid in chunk if uid in sizes], sizes):
             fits = [uid for uid in batch if sizes[uid] <= settings.MAIL_MAX_BYTES]
             bodies = client.fetch(fits, ["BODY.PEEK[]"]) if fits else {}
             for uid in batch:

@@ -7,6 +7,7 @@ teardown. Messages reach it by IMAP APPEND, as a mail server would deliver them.
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shutil
@@ -47,17 +48,21 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _users() -> tuple[str, str, int, int]:
-    """(internal user, login user, mail uid, mail gid) Dovecot may run as here."""
+def _users() -> tuple[str, str, str, int, int]:
+    """(internal user, its group, login user, mail uid, mail gid) Dovecot may run as here.
+
+    Not root: everything runs as us. Root: Dovecot refuses to run its login and mail
+    processes as root, so they run as the users Debian's package creates.
+    """
     if os.geteuid() != 0:
         me = pwd.getpwuid(os.geteuid())
-        return me.pw_name, me.pw_name, me.pw_uid, me.pw_gid
-    # As root, Dovecot refuses to run its login processes or mail processes as root.
+        return me.pw_name, grp.getgrgid(me.pw_gid).gr_name, me.pw_name, me.pw_uid, me.pw_gid
     try:
         internal, login = pwd.getpwnam("dovecot"), pwd.getpwnam("dovenull")
     except KeyError:
         pytest.skip("the dovecot and dovenull users are missing: install Debian's dovecot-imapd")
-    return internal.pw_name, login.pw_name, internal.pw_uid, internal.pw_gid
+    group = grp.getgrgid(internal.pw_gid).gr_name
+    return internal.pw_name, group, login.pw_name, internal.pw_uid, internal.pw_gid
 
 
 class Dovecot:
@@ -69,7 +74,7 @@ class Dovecot:
         self.root = root
         self.port = _free_port()
         self.tls_port = _free_port() if tls else 0
-        internal, login, uid, gid = _users()
+        internal, group, login, uid, gid = _users()
         mail = root / "mail"
         mail.mkdir()
         os.chown(mail, uid, gid)
@@ -86,7 +91,7 @@ listen = 127.0.0.1
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {internal}
-default_internal_group = {internal}
+default_internal_group = {group}
 default_login_user = {login}
 first_valid_uid = 1
 log_path = {root}/dovecot.log
@@ -101,7 +106,12 @@ userdb {{
   driver = static
   args = uid={uid} gid={gid} home={mail}/%u
 }}
+# No chroots: they need root, and this server is a throw-away.
+service anvil {{
+  chroot =
+}}
 service imap-login {{
+  chroot =
   inet_listener imap {{
     address = 127.0.0.1
     port = {self.port}
@@ -556,6 +566,15 @@ def test_one_bad_url_among_several_is_named_by_its_position() -> None:
         imap.parse_mailboxes(urls)
     with pytest.raises(ValueError, match="same folder twice"):
         imap.parse_mailboxes([urls[0], urls[0]])
+
+
+def test_the_system_check_reports_a_bad_mailbox_url_without_its_password(settings: Any) -> None:
+    settings.IMAP_MAILBOXES = ["imaps://u:hunter2@imap.example.com/INBOX?move=INBOX"]
+    [error] = imap.check_mailboxes()
+    assert error.id == "mail.E010" and "names the folder being fetched" in error.msg
+    assert "hunter2" not in error.msg
+    settings.IMAP_MAILBOXES = ["imaps://u:hunter2@imap.example.com/INBOX"]
+    assert imap.check_mailboxes() == []
 
 
 # ---- The command and the long-running watcher ----
