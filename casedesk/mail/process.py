@@ -115,7 +115,14 @@ def process(message_pk: int, *, released_by: User | None = None) -> Outcome:
     message.case = outcome.case
     message.event = outcome.event
     message.processed_at = timezone.now()
-    message.save()
+    # Never write the raw bytes back (megabytes, unchanged).
+    message.save(
+        update_fields=[
+            f.name
+            for f in InboundMessage._meta.concrete_fields
+            if f.name not in ("id", "raw", "digest")
+        ]
+    )
     logger.info("inbound message %s from %s: %s", message.pk, message.from_address, outcome.line)
     return outcome
 
