@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -50,7 +50,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.desk import environ_for, free_port, wait_for_server  # noqa: E402
+from desk import environ_for, free_port, wait_for_server
 
 HELPDESK_PER_SECOND = 26.0  # django-helpdesk 2.6, SQLite, its own mail-processing function
 TARGET_PER_SECOND = 260.0
@@ -59,14 +59,38 @@ ORGANIZATIONS = 8
 PEOPLE_PER_ORGANIZATION = 5
 SENDERS = 4  # concurrent SMTP clients
 
-FIRST_NAMES = ["Ana", "Björn", "Chloé", "Dmitri", "Eun-ji", "Fatima", "Günther", "Hiroshi",
-               "Ines", "José", "Kai", "Łucja", "Mónica", "Noor", "Øystein", "Priya"]  # fmt: skip
+FIRST_NAMES = [
+    "Ana",
+    "Björn",
+    "Chloé",
+    "Dmitri",
+    "Eun-ji",
+    "Fatima",
+    "Günther",
+    "Hiroshi",
+    "Ines",
+    "José",
+    "Kai",
+    "Łucja",
+    "Mónica",
+    "Noor",
+    "Øystein",
+    "Priya",
+]
 PROBLEMS = [
-    "cannot log in after the update", "export to CSV times out", "invoices show the wrong tax",
-    "API returns 502 for large uploads", "search results are empty", "SSO redirect loops",
-    "emails from the app arrive late", "dashboard charts do not load", "license key rejected",
-    "sync job stuck at 99%", "password reset mail never arrives", "report PDF is blank",
-]  # fmt: skip
+    "cannot log in after the update",
+    "export to CSV times out",
+    "invoices show the wrong tax",
+    "API returns 502 for large uploads",
+    "search results are empty",
+    "SSO redirect loops",
+    "emails from the app arrive late",
+    "dashboard charts do not load",
+    "license key rejected",
+    "sync job stuck at 99%",
+    "password reset mail never arrives",
+    "report PDF is blank",
+]
 LOG_LINES = [
     "2026-11-20T10:{:02d}:{:02d}Z ERROR worker-{} request failed: upstream timeout after 30s",
     "2026-11-20T10:{:02d}:{:02d}Z WARN  pool-{} connection reset by peer; retrying",
@@ -115,8 +139,8 @@ def generate(count: int, seed: int = 42) -> list[Generated]:
             message["In-Reply-To"] = parent_id
             message["References"] = parent_id
             body = (
-                f"Still happening this morning.\n\nOn Fri, 27 Nov 2026, support wrote:\n"
-                f"> Could you send the logs?\n> Thanks\n"
+                "Still happening this morning.\n\nOn Fri, 27 Nov 2026, support wrote:\n"
+                "> Could you send the logs?\n> Thanks\n"
             )
             message.set_content(body)
         else:
@@ -248,6 +272,7 @@ def latency(port: int, count: int) -> list[float]:
                     assert case_id is not None
                     break
                 time.sleep(0.002)
+            assert processed_at is not None
             times.append(max(0.0, (processed_at.timestamp() - acknowledged) * 1000))
             time.sleep(0.3)  # the server idles between critical mails, as at night
     return times
@@ -293,14 +318,14 @@ def main() -> None:
                 "--smtp-port",
                 str(smtp_port),
                 *(["--no-worker"] if args.workers else []),
-            ],  # fmt: skip
+            ],
             env=environ,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        workers = [
-            subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+        workers: list[subprocess.Popen[bytes]] = [
+            subprocess.Popen(
                 [sys.executable, "-m", "casedesk", "worker"],
                 env=environ,
                 stdout=subprocess.DEVNULL,
@@ -329,10 +354,12 @@ def main() -> None:
             }
             cases = Case.objects.count()
         finally:
-            for process in [server, *workers]:
-                process.send_signal(signal.SIGTERM)
-            for process in [server, *workers]:
-                process.wait(60)
+            server.send_signal(signal.SIGTERM)
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            server.wait(60)
+            for worker in workers:
+                worker.wait(60)
 
     per_second = len(corpus) / elapsed
     layout = (
@@ -340,20 +367,31 @@ def main() -> None:
         if args.workers
         else "one casedesk run process (web, SMTP and worker threads)"
     )
-    print(f"\ncasedesk mail pipeline on {engine}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"\ncasedesk mail pipeline on {engine}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"  processes              {layout}")
-    print(f"  corpus                 {len(corpus):,} messages, {size / 2**20:.1f} MB "
-          f"({sum(m.critical for m in corpus)} critical)")  # fmt: skip
-    print(f"  outcomes               {', '.join(f'{k} {v}' for k, v in outcomes.items() if v)}; "
-          f"{cases:,} cases")  # fmt: skip
-    print(f"  throughput             {per_second:,.0f} messages/s "
-          f"({elapsed:.1f} s, SMTP to committed case, worker included)")  # fmt: skip
-    print(f"  vs django-helpdesk     {per_second / HELPDESK_PER_SECOND:.1f}x its "
-          f"{HELPDESK_PER_SECOND:.0f}/s (target {TARGET_PER_SECOND:.0f}/s: "
-          f"{'met' if per_second >= TARGET_PER_SECOND else 'NOT met'})")  # fmt: skip
-    print(f"  critical 250 -> case   p50 {percentile(times, 50):.0f} ms, p99 "
-          f"{percentile(times, 99):.0f} ms over {len(times)} (target p99 < "
-          f"{TARGET_P99_MS:.0f} ms: {'met' if percentile(times, 99) < TARGET_P99_MS else 'NOT met'})")  # fmt: skip
+    print(
+        f"  corpus                 {len(corpus):,} messages, {size / 2**20:.1f} MB "
+        f"({sum(m.critical for m in corpus)} critical)"
+    )
+    print(
+        f"  outcomes               {', '.join(f'{k} {v}' for k, v in outcomes.items() if v)}; "
+        f"{cases:,} cases"
+    )
+    print(
+        f"  throughput             {per_second:,.0f} messages/s "
+        f"({elapsed:.1f} s, SMTP to committed case, worker included)"
+    )
+    print(
+        f"  vs django-helpdesk     {per_second / HELPDESK_PER_SECOND:.1f}x its "
+        f"{HELPDESK_PER_SECOND:.0f}/s (target {TARGET_PER_SECOND:.0f}/s: "
+        f"{'met' if per_second >= TARGET_PER_SECOND else 'NOT met'})"
+    )
+    p99 = percentile(times, 99)
+    print(
+        f"  critical 250 -> case   p50 {percentile(times, 50):.0f} ms, p99 {p99:.0f} ms "
+        f"over {len(times)} (target p99 < {TARGET_P99_MS:.0f} ms: "
+        f"{'met' if p99 < TARGET_P99_MS else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":
