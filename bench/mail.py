@@ -237,9 +237,9 @@ def wait_until_processed(total: int, progress: tqdm) -> float:
         progress.refresh()
         if done < total:
             time.sleep(0.05)
-    last = InboundMessage.objects.order_by("-processed_at").values_list("processed_at", flat=True)[
-        0
-    ]
+    finished = InboundMessage.objects.order_by("-processed_at").values_list("processed_at")
+    last = finished[0][0]
+    assert last is not None
     return last.timestamp()
 
 
