@@ -199,3 +199,47 @@ def test_garbage_commands_get_errors_not_a_crash(receiver: Receiver, db: None) -
             answers += chunk
     assert b"500" in answers or b"501" in answers or b"503" in answers
     assert not InboundMessage.objects.filter(state=State.PENDING).exists()
+
+
+def test_starttls_is_offered_when_a_certificate_is_configured(
+    mail_setup: None, settings: Any, tmp_path: Any, alice: Any
+) -> None:
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip(
+            "the openssl command is needed to make a test certificate (apt-get install openssl)"
+        )
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    settings.SMTP_TLS_CERT, settings.SMTP_TLS_KEY = str(cert), str(key)
+    secure = Receiver("127.0.0.1", free_port())
+    secure.start()
+    try:
+        with _client(secure) as client:
+            client.ehlo()
+            assert client.has_extn("starttls")
+            context = ssl.create_default_context(cafile=str(cert))
+            context.check_hostname = False
+            client.starttls(context=context)
+            client.ehlo()
+            code, _ = client.mail("alice@acme.example")
+            assert code == 250
+            client.rcpt("support@example.com")
+            assert client.data(build("Over TLS"))[0] == 250
+    finally:
+        secure.stop()
+    assert b"Subject: Over TLS" in bytes(InboundMessage.objects.get().raw)
+
+
+def test_without_a_certificate_starttls_is_not_offered(receiver: Receiver) -> None:
+    with _client(receiver) as client:
+        client.ehlo()
+        assert not client.has_extn("starttls")
