@@ -263,7 +263,6 @@ def notify_sla(notice_id: int) -> None:
             {"case": case, "notice": notice, "recipient": person},
             [person.email],
             zone_of(person),
-            case=case,
         )
 
 

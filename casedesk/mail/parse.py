@@ -30,7 +30,9 @@ _FALLBACK_CHARSET = "latin-1"
 # one corpus message nests without end.
 _MAX_DEPTH = 8
 _MAX_PARTS = 200
-_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
+# Threading looks at this many ids of In-Reply-To and References (the nearest ones).
+THREAD_IDS_KEPT = 50
 
 
 @dataclass(frozen=True)
@@ -75,18 +77,24 @@ class Parsed:
     # Message-IDs named by a delivery report's returned headers (what bounced).
     returned_ids: list[str] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    _thread_ids: list[str] | None = field(default=None, repr=False, compare=False)
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
 
     @property
     def thread_ids(self) -> list[str]:
-        """Message-IDs this one answers, nearest first (In-Reply-To, then References)."""
-        seen: list[str] = []
-        for mid in [*self.in_reply_to, *reversed(self.references)]:
-            if mid not in seen:
-                seen.append(mid)
-        return seen
+        """Message-IDs this one answers, nearest first (In-Reply-To, then References).
+
+        At most :data:`THREAD_IDS_KEPT`: a References header with 70,000 ids (a hostile
+        or broken client) costs no more than a normal one.
+        """
+        if self._thread_ids is None:
+            ids = dict.fromkeys(
+                [*self.in_reply_to[:5], *reversed(self.references[-THREAD_IDS_KEPT:])]
+            )
+            self._thread_ids = list(ids)[:THREAD_IDS_KEPT]
+        return self._thread_ids
 
 
 # ---- Headers ------------------------------------------------------------------------
@@ -270,6 +278,13 @@ def _clean(text: str) -> str:
 
 
 def _storable(result: Parsed) -> Parsed:
+    result.from_address = _clean(result.from_address)
+    result.to = [_clean(a) for a in result.to]
+    result.cc = [_clean(a) for a in result.cc]
+    result.message_id = _clean(result.message_id)
+    result.in_reply_to = [_clean(m) for m in result.in_reply_to]
+    result.references = [_clean(m) for m in result.references]
+    result.date = _clean(result.date)
     result.from_name = _clean(result.from_name)
     result.subject = _clean(result.subject)
     result.text = _clean(result.text)

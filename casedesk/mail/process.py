@@ -20,6 +20,7 @@ once. The order of the checks is the order of this module:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +30,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from casedesk.accounts.models import Organization, Role, User
+from casedesk.accounts.models import Role, User
 from casedesk.accounts.services import organization_for_email
 from casedesk.cases import files
 from casedesk.cases.models import Case, Channel, Event, EventKind, Priority, Status, parse_reference
@@ -98,7 +99,6 @@ def process(message_pk: int, *, released_by: User | None = None) -> Outcome:
         return Outcome(message.state, message.outcome, message.reason, message.case)
     if released_by is not None:
         message.released_by = released_by
-    message.attempts += 1
     parsed = parse(bytes(message.raw))
     message.message_id = parsed.message_id[:400]
     message.from_address = parsed.from_address[:320]
@@ -115,6 +115,16 @@ def process(message_pk: int, *, released_by: User | None = None) -> Outcome:
     message.case = outcome.case
     message.event = outcome.event
     message.processed_at = timezone.now()
+    if (
+        outcome.state == State.HELD
+        and released_by is None
+        and rules.is_critical_subject(parsed.subject)
+    ):
+        # "CRITICAL: site down" from a new employee on an unknown domain must not wait
+        # silently for someone to look at the mail list.
+        from casedesk.mail.tasks import notify_held_critical
+
+        notify_held_critical.enqueue(message.pk)
     # Never write the raw bytes back (megabytes, unchanged).
     message.save(
         update_fields=[
@@ -131,12 +141,13 @@ def _decide(message: InboundMessage, parsed: Parsed, *, released: bool) -> Outco
     if not parsed.readable:
         return _needs_attention("; ".join(parsed.defects) or "unreadable")
     sender = parsed.from_address
-    if sender in settings.SUPPORT_EMAILS or sender == _address_of(settings.DEFAULT_FROM_EMAIL):
+    ours = rules.support_address(sender, settings.SUPPORT_EMAILS)
+    if ours is not None or (sender and sender == _address_of(settings.DEFAULT_FROM_EMAIL)):
         return _ignored(f"sent from our own address {sender}")
     envelope = message.envelope_from if message.envelope_known else None
     automated = rules.automation(parsed, envelope)
 
-    failures = rules.delivery_failures(parsed)
+    failures = rules.delivery_failures(parsed, envelope)
     if failures:
         return _bounce(message, parsed, failures)
     if parsed.report_type:
@@ -149,13 +160,24 @@ def _decide(message: InboundMessage, parsed: Parsed, *, released: bool) -> Outco
     if not _claim(message, parsed):
         return _ignored(f"a second copy of {parsed.message_id or 'these bytes'}, already processed")
 
-    case, how = _thread(parsed)
-    author = _author(sender, parsed.from_name, case.organization if case else None)
+    person = User.objects.filter(email=sender).select_related("organization").first()
+    if person is not None and not person.is_active:
+        raise _Hold(_held(f"{sender} is deactivated: reactivate the person, or dismiss this"))
+    if person is not None and person.is_vendor_staff and not released:
+        # Anyone can write "From: agent@example.com". Mail from a staff address could
+        # post a public "support" reply (a phishing link) into any case: an agent checks
+        # it first, or answers in the desk.
+        raise _Hold(
+            _held(f"{sender} is a support staff address: reply in the desk, or process it anyway")
+        )
+    author = person or _new_contact(sender, parsed.from_name)
+    case, how = _thread(parsed, author)
     if case is not None and author is not None and _may_reply(author, case):
         return _reply(message, parsed, case, author, automated, released=released)
-    if case is not None and how == "signed":
-        # A reply to our own mail from someone outside the case's organization (a
-        # forward to a colleague elsewhere): never add it to another tenant's case.
+    if case is not None and how in ("signed", "known"):
+        # A reply to our own mail (or to the customer's) from someone outside the
+        # case's organization, e.g. a forward to a partner: never add it to another
+        # organization's case.
         raise _Hold(_held(f"{sender} answered {case.reference} but is not in its organization"))
     if automated.auto_replied:
         return _ignored(f"an auto-reply ({automated.reason}) that answers no case of ours")
@@ -171,27 +193,34 @@ def _decide(message: InboundMessage, parsed: Parsed, *, released: bool) -> Outco
 # ---- Threading and people -----------------------------------------------------------
 
 
-def _thread(parsed: Parsed) -> tuple[Case | None, str]:
-    """The case this message answers, and how we know: "signed", "known", "subject"."""
-    for mid in parsed.thread_ids:
+def _thread(parsed: Parsed, author: User | None) -> tuple[Case | None, str]:
+    """The case this message answers, and how we know: "signed", "known", "subject".
+
+    A subject reference counts only for a case the author may reply to: a number in
+    a subject is easy to type, so it never leads into another organization's case.
+    """
+    thread_ids = parsed.thread_ids
+    for mid in thread_ids:
         reference = reference_of_message_id(mid)
         if reference is not None:
             case = _case(parse_reference(reference))
             if case is not None:
                 return case, "signed"
-    if parsed.thread_ids:
+    if thread_ids:
         earlier = (
-            InboundMessage.objects.filter(message_id__in=parsed.thread_ids, case__isnull=False)
+            InboundMessage.objects.filter(message_id__in=thread_ids, case__isnull=False)
             .select_related("case__organization")
+            .only("pk", "case")
             .order_by("-received_at")
             .first()
         )
         if earlier is not None and earlier.case is not None:
             return earlier.case, "known"
-    for number in rules.references_in_subject(parsed.subject):
-        case = _case(parse_reference(f"CD-{number}"))
-        if case is not None:
-            return case, "subject"
+    if author is not None:
+        for number in rules.references_in_subject(parsed.subject)[:5]:
+            case = _case(parse_reference(f"CD-{number}"))
+            if case is not None and _may_reply(author, case):
+                return case, "subject"
     return None, ""
 
 
@@ -205,16 +234,13 @@ def _may_reply(author: User, case: Case) -> bool:
     return author.is_vendor_staff or author.organization_id == case.organization_id
 
 
-def _author(address: str, name: str, hint: Organization | None) -> User | None:
-    """A known active person, or a new contact of the organization that claims the address.
+def _new_contact(address: str, name: str) -> User | None:
+    """A new contact of the organization that claims the address, or None.
 
-    An address no organization claims belongs to no one, unless an agent assigned it
-    (``UnknownSender``). ``hint`` is the organization of the case being answered: a
-    colleague the case's requester copied in, from the same domain, becomes a contact.
+    An address no organization claims (by its domain) belongs to no one, unless an
+    agent assigned it (``UnknownSender``). A colleague the requester copied in, from
+    the same domain, thus becomes a contact of the same organization.
     """
-    person = User.objects.filter(email=address).select_related("organization").first()
-    if person is not None:
-        return person if person.is_active else None
     organization = organization_for_email(address)
     if organization is None:
         decided = UnknownSender.objects.filter(address=address).select_related("organization")
@@ -231,13 +257,26 @@ def _author(address: str, name: str, hint: Organization | None) -> User | None:
 
 
 def _claim(message: InboundMessage, parsed: Parsed) -> bool:
-    """One action per Message-ID (or per bytes, for mail without one)."""
-    key = parsed.message_id or f"sha256:{message.digest}"
+    """One action per message: per Message-ID with the same sender, subject and text.
+
+    The same message delivered twice (two paths, a retry) has all four the same. A
+    monitoring system that reuses one Message-ID for every alert does not: each alert
+    is its own message. Mail without a Message-ID is keyed by its bytes.
+    """
+    if parsed.message_id:
+        content = hashlib.sha256(
+            "\x1f".join((parsed.from_address, parsed.subject, parsed.text)).encode(
+                "utf-8", "replace"
+            )
+        ).hexdigest()[:32]
+        key = f"{parsed.message_id[:360]}|{content}"
+    else:
+        key = f"sha256:{message.digest}"
     try:
         with transaction.atomic():
-            MessageKey.objects.create(key=key[:400], message=message)
+            MessageKey.objects.create(key=key, message=message)
     except IntegrityError:
-        return MessageKey.objects.filter(key=key[:400], message=message).exists()
+        return MessageKey.objects.filter(key=key, message=message).exists()
     return True
 
 
@@ -260,27 +299,30 @@ def _reply(
     released: bool,
 ) -> Outcome:
     received = message.received_at
-    body = _body(parsed)
+    body = _body(parsed, trim=True)
+    within_limit = released or (
+        ratelimit.attempt(INTO_CASE_PER_SENDER, f"{author.email}|{case.pk}").allowed
+    )
     if automated.auto_replied:
         # An out-of-office answer to our mail: the agent should know, the case should
-        # not reopen, and nobody answers it.
+        # not reopen, and nobody answers it. A chatty robot gets a few notes, no more.
         if case.status == Status.CLOSED:
             return _ignored(f"an auto-reply to {case.reference}, which is closed", case)
+        if not within_limit:
+            return _ignored(f"an auto-reply to {case.reference}, over the per-case limit", case)
         event = system_note(case, f"[Auto-reply from {author.email}] {body}", at=received)
         return _ignored(
             f"an auto-reply to {case.reference} (kept as an internal note)", case, event
         )
-    if not released:
-        decision = ratelimit.attempt(INTO_CASE_PER_SENDER, f"{author.email}|{case.pk}")
-        if not decision.allowed:
-            raise _Hold(
-                _held(
-                    f"more than {INTO_CASE_PER_SENDER.rate.limit} messages from {author.email} "
-                    f"into {case.reference} within {INTO_CASE_PER_SENDER.rate.period} "
-                    "(a mail loop?)",
-                    case,
-                )
+    if not within_limit:
+        rate = INTO_CASE_PER_SENDER.rate
+        raise _Hold(
+            _held(
+                f"more than {rate.limit} messages from {author.email} into {case.reference} "
+                f"within {rate.period} (a mail loop?)",
+                case,
             )
+        )
     uploads, refused = _uploads(parsed.parts)
     if case.status == Status.CLOSED:
         follow_up = _open(
@@ -290,10 +332,9 @@ def _reply(
             automated,
             description=f"Follow-up to {case.reference}, which is closed.\n\n{body}",
         )
-        assert follow_up.case is not None
-        system_note(
-            case, f"A mail about this closed case opened {follow_up.case.reference}.", at=received
-        )
+        if follow_up.case is not None:
+            reference = follow_up.case.reference
+            system_note(case, f"A mail about this closed case opened {reference}.", at=received)
         return follow_up
     try:
         event = add_reply(case, author, body or "(no text)", attachments=uploads, at=received)
@@ -306,7 +347,9 @@ def _reply(
 def _new_case(
     message: InboundMessage, parsed: Parsed, author: User, automated: rules.Automation
 ) -> Outcome:
-    return _open(message, parsed, author, automated, description=_body(parsed))
+    # A new case keeps the whole text: what looks like quoted history there is usually
+    # a forwarded error message the customer wants us to read.
+    return _open(message, parsed, author, automated, description=_body(parsed, trim=False))
 
 
 def _open(
@@ -390,11 +433,17 @@ def _bounce(message: InboundMessage, parsed: Parsed, failures: list) -> Outcome:
             at=now,
         )
         if case is not None:
-            system_note(
-                case,
-                f"Mail to {failure.address} was not delivered ({failure.action or 'failed'}): "
-                f"address undeliverable: {failure.status}. {failure.diagnostic}",
-            )
+            if failure.action == "delayed":
+                text = (
+                    f"Mail to {failure.address} is delayed ({failure.status}); the sending "
+                    f"server keeps trying. {failure.diagnostic}"
+                )
+            else:
+                text = (
+                    f"Mail to {failure.address} was not delivered: address undeliverable: "
+                    f"{failure.status}. {failure.diagnostic}"
+                )
+            system_note(case, text)
     first = failures[0]
     return Outcome(State.BOUNCE, f"bounce {first.address} {first.status}", "", case)
 
@@ -412,8 +461,8 @@ def _priority(critical: bool) -> Priority:
     return default
 
 
-def _body(parsed: Parsed) -> str:
-    text = trim_quoted(parsed.text)
+def _body(parsed: Parsed, *, trim: bool) -> str:
+    text = trim_quoted(parsed.text) if trim else parsed.text.strip()
     if len(text) > BODY_MAX:
         text = text[: BODY_MAX - 200] + "\n\n[Cut here: the full message is on the case's mail.]"
     return text

@@ -12,11 +12,15 @@ from dataclasses import dataclass
 
 from casedesk.mail.parse import DeliveryStatus, Parsed
 
-# "critical" as a whole word: letters, digits, "_" and "-" around it make it part of
-# another word ("non-critical", "criticality", "uncritical", "critical_path").
-_CRITICAL = re.compile(r"(?<![\w-])critical(?![\w-])", re.IGNORECASE)
-# "[CD-1042]", "CD-1042", "cd 1042": the reference our mails put in their subject.
-_REFERENCE = re.compile(r"(?<![\w-])CD[- ]?(\d{4,12})(?!\w)", re.IGNORECASE)
+# "critical" as a whole word: letters, digits, "_" and hyphens around it make it part
+# of another word ("non-critical", "criticality", "uncritical", "critical_path"). The
+# hyphens are ASCII's and Unicode's (U+2010, and U+2011, the non-breaking one, which
+# NFKC folds into it) and the soft hyphen; dashes (en, em) separate words.
+_JOINERS = r"\w\-\u2010\u2011\u00ad"
+_CRITICAL = re.compile(rf"(?<![{_JOINERS}])critical(?![{_JOINERS}])", re.IGNORECASE)
+# "[CD-1042]" or "CD-1042": the reference our mails put in their subject. The hyphen is
+# required, so a product code such as "CD 2001" is not taken for a case.
+_REFERENCE = re.compile(r"(?<![\w-])CD-(\d{4,12})(?!\w)", re.IGNORECASE)
 
 
 def is_critical_subject(subject: str) -> bool:
@@ -97,20 +101,23 @@ def automation(message: Parsed, envelope_from: str | None = None) -> Automation:
     return Automation()
 
 
-def delivery_failures(message: Parsed) -> list[DeliveryStatus]:
+def delivery_failures(message: Parsed, envelope_from: str | None = None) -> list[DeliveryStatus]:
     """The recipients a delivery report says failed or are delayed.
 
     RFC 3464 reports carry them in ``message/delivery-status``. Some servers (Gmail's
     old DSNs, small MTAs) send a plain text notice from the mailer daemon instead:
     then the status code and address are read from the text, when both are there.
+    Only mail from a mailer daemon counts: the From's local part says so, or the
+    envelope sender is null (``envelope_from == ""``, or a ``Return-Path: <>``). A
+    customer writing "mail delivery failed for all our users" is a customer.
     """
     failed = [d for d in message.delivery if d.action in ("failed", "delayed", "")]
     if failed or message.report_type == "delivery-status":
         return failed
     sender_local = message.from_address.rsplit("@", 1)[0].lower()
-    from_daemon = sender_local in ("mailer-daemon", "postmaster") or message.header(
-        "return-path"
-    ).strip() in ("<>", "")
+    if envelope_from is None and "return-path" in message.headers:
+        envelope_from = message.header("return-path").strip().strip("<>")
+    from_daemon = sender_local in ("mailer-daemon", "postmaster") or envelope_from == ""
     if not (from_daemon and _BOUNCE_SUBJECT.search(message.subject or message.text[:200])):
         return []
     head = message.text.split("Original message", 1)[0]
@@ -128,5 +135,10 @@ def delivery_failures(message: Parsed) -> list[DeliveryStatus]:
     return [DeliveryStatus(address=addresses[0], action=action, status=status)]
 
 
-def is_delivery_report(message: Parsed) -> bool:
-    return message.report_type == "delivery-status" or bool(delivery_failures(message))
+def support_address(address: str, support_emails: list[str]) -> str | None:
+    """The support address ``address`` names (plus-tag removed, any case), or None."""
+    local, at, domain = (address or "").strip().strip("<>").lower().rpartition("@")
+    if not at:
+        return None
+    plain = f"{local.split('+', 1)[0]}@{domain}"
+    return plain if plain in support_emails else None

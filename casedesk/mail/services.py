@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+import logging
+
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from casedesk.accounts.models import Organization, User
 from casedesk.cases.services import CaseError
 from casedesk.mail.models import ATTENTION_STATES, InboundMessage, State, UnknownSender
 from casedesk.mail.process import Outcome, process
+
+logger = logging.getLogger("casedesk.mail")
+
+
+def _process_again(message: InboundMessage, by: User) -> Outcome:
+    """Process a held message for an agent; a failure is a message on the page, not a 500."""
+    try:
+        return process(message.pk, released_by=by)
+    except CaseError:
+        raise
+    except (DatabaseError, Exception) as exc:
+        logger.exception("processing held message %s for %s failed", message.pk, by.email)
+        raise CaseError.on("", f"Processing failed again ({type(exc).__name__}: {exc}).") from exc
 
 
 def _require_staff(person: User) -> None:
@@ -32,14 +47,14 @@ def assign_sender(message: InboundMessage, organization: Organization, by: User)
         address=message.from_address,
         defaults={"organization": organization, "decided_by": by, "decided_at": timezone.now()},
     )
-    return process(message.pk, released_by=by)
+    return _process_again(message, by)
 
 
 def release(message: InboundMessage, by: User) -> Outcome:
     """Process a held message anyway (e.g. a burst that was not a loop)."""
     _require_staff(by)
     _require_waiting(message)
-    return process(message.pk, released_by=by)
+    return _process_again(message, by)
 
 
 @transaction.atomic

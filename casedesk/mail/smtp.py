@@ -27,6 +27,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 
+from casedesk.mail import rules
 from casedesk.mail.models import Source
 from casedesk.mail.store import MessageTooLarge, Stored, store
 
@@ -35,11 +36,7 @@ logger = logging.getLogger("casedesk.mail.smtp")
 
 def support_address(address: str) -> str | None:
     """The support address a recipient names (plus-tag removed), or None if not ours."""
-    local, at, domain = (address or "").strip().strip("<>").lower().rpartition("@")
-    if not at:
-        return None
-    plain = f"{local.split('+', 1)[0]}@{domain}"
-    return plain if plain in settings.SUPPORT_EMAILS else None
+    return rules.support_address(address, settings.SUPPORT_EMAILS)
 
 
 def _store_now(raw: bytes, mail_from: str | None, recipients: list[str]) -> Stored:

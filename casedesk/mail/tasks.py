@@ -6,7 +6,9 @@ import logging
 import traceback
 from datetime import timedelta
 
-from django.db import DatabaseError, transaction
+from django.conf import settings
+from django.db import DatabaseError, DataError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
@@ -41,37 +43,85 @@ def run_processing(message_id: int) -> str:
     from casedesk.mail.process import process
 
     try:
+        # Counted in its own commit, so failed attempts show on the desk's mail page.
+        InboundMessage.objects.filter(pk=message_id, state=State.PENDING).update(
+            attempts=F("attempts") + 1
+        )
         return process(message_id).line
     except InboundMessage.DoesNotExist:
         return "gone: the message was deleted"
+    except DataError as exc:
+        # The database refuses a value (too long, a byte it cannot store): trying
+        # again cannot help, so an agent must look at it.
+        return _flag(message_id, exc)
     except DatabaseError as exc:
         raise RetryableError(f"inbound message {message_id}: {exc}") from exc
     except Exception as exc:
         logger.exception("processing inbound message %s failed", message_id)
-        reason = f"processing failed: {type(exc).__name__}: {exc}"
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        with transaction.atomic():
-            InboundMessage.objects.filter(pk=message_id, state=State.PENDING).update(
-                state=State.NEEDS_ATTENTION,
-                outcome=f"needs attention: {reason}"[:400],
-                reason=f"{reason}\n{detail}",
-                processed_at=timezone.now(),
-            )
-        return f"needs attention: {reason}"
+        return _flag(message_id, exc)
+
+
+def _flag(message_id: int, exc: Exception) -> str:
+    """Put the message on the desk's "needs attention" list with the error."""
+    reason = f"processing failed: {type(exc).__name__}: {exc}".replace("\x00", "")
+    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip().replace("\x00", "")
+    with transaction.atomic():
+        InboundMessage.objects.filter(pk=message_id, state=State.PENDING).update(
+            state=State.NEEDS_ATTENTION,
+            outcome=f"needs attention: {reason}"[:400],
+            reason=f"{reason}\n{detail}",
+            processed_at=timezone.now(),
+        )
+    return f"needs attention: {reason}"
 
 
 @periodic(every=timedelta(minutes=5))
 @task()
 def sweep_pending_mail() -> int:
-    """The safety net: messages still pending long after they arrived get a new task."""
+    """The safety net: messages still pending long after they arrived get a new task,
+    unless a task for them is still waiting in the queue (a backlog, not a loss)."""
+    from django_tasks_db.models import DBTaskResult
+
     cutoff = timezone.now() - STALE_AFTER
     stale = list(
         InboundMessage.objects.filter(state=State.PENDING, received_at__lt=cutoff)
         .order_by("received_at")
         .values_list("pk", flat=True)[:500]
     )
+    if stale:
+        queued = DBTaskResult.objects.filter(
+            status__in=["READY", "RUNNING"], task_path=process_message.module_path
+        ).values_list("args_kwargs", flat=True)
+        waiting = {entry["args"][0] for entry in queued if entry.get("args")}
+        stale = [pk for pk in stale if pk not in waiting]
     for pk in stale:
         process_message.enqueue(pk)
     if stale:
         logger.warning("mail sweep re-enqueued %d pending message(s)", len(stale))
     return len(stale)
+
+
+@task()
+@retrying(RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=30)))
+def notify_held_critical(message_id: int) -> None:
+    """Tell every agent that a mail whose subject says critical is held on the mail list."""
+    import smtplib
+
+    from casedesk.accounts.models import Role, User
+    from casedesk.core.mail import send_templated
+
+    message = InboundMessage.objects.filter(pk=message_id, state=State.HELD).first()
+    if message is None:
+        return  # dealt with already
+    agents = User.objects.filter(role__in=[Role.AGENT, Role.ADMIN], is_active=True)
+    recipients = list(agents.values_list("email", flat=True))
+    if not recipients:
+        return
+    try:
+        send_templated(
+            "mail/email/held_critical",
+            {"message": message, "base_url": settings.BASE_URL},
+            recipients,
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        raise RetryableError(f"could not send the held-critical notice: {exc}") from exc

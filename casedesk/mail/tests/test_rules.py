@@ -41,6 +41,9 @@ def test_critical_as_a_whole_word_counts(subject: str) -> None:
         "uncritical question",
         "critical_path report",
         "Critical-ish",
+        "non\u2011critical (a non-breaking hyphen)",
+        "non\u2010critical",
+        "un\u00adcritical",
         "hypercritical reviewer",
         "crit",
         "",
@@ -81,8 +84,9 @@ def test_critical_glued_to_letters_or_digits_never_counts(glue: str) -> None:
 
 def test_references_are_found_in_the_subject() -> None:
     assert references_in_subject("Re: [CD-1042] printer") == [1042]
-    assert references_in_subject("cd1042 and CD 1043") == [1042, 1043]
+    assert references_in_subject("cd-1042 and CD-1043") == [1042, 1043]
     assert references_in_subject("ABCD-1042 or CD-12") == []
+    assert references_in_subject("Sony CD 2001 and cd2001 are product codes") == []
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import DatabaseError
 
 from casedesk.mail.models import Source
 from casedesk.mail.store import MessageTooLarge, store
@@ -58,7 +57,9 @@ class Command(BaseCommand):
         except MessageTooLarge as exc:
             self.stderr.write(f"mailgate: {exc}")
             raise SystemExit(EX_DATAERR) from None
-        except DatabaseError as exc:
+        except Exception as exc:
+            # Exit 1 would make Postfix bounce the message for good; whatever went wrong
+            # (the database away, an interface error, a bug), keep it queued and retry.
             logger.error("mailgate could not store a message: %s", exc)
             self.stderr.write(f"mailgate: could not store the message, try again later: {exc}")
             raise SystemExit(EX_TEMPFAIL) from None
