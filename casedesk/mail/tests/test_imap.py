@@ -80,7 +80,9 @@ class Dovecot:
         mail.mkdir()
         os.chown(mail, uid, gid)
         (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
-        tls_settings = f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}\n" if tls else "ssl = no\n"
+        tls_settings = (
+            f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}\n" if tls else "ssl = no\n"
+        )
         self.config = root / "dovecot.conf"
         self.config.write_text(
             f"""
@@ -674,9 +676,7 @@ def test_without_idle_the_watcher_polls_at_its_interval(
 def test_the_watcher_reconnects_after_the_server_restarts(
     dovecot: Dovecot, mail_setup: None, transactional_db: None
 ) -> None:
-    with watching(
-        dovecot.mailbox(), poll=timedelta(minutes=10), first_delay=0.2, max_delay=1.0
-    ):
+    with watching(dovecot.mailbox(), poll=timedelta(minutes=10), first_delay=0.2, max_delay=1.0):
         dovecot.stop()
         assert _until(lambda: MailboxState.objects.exclude(last_error="").exists())
         dovecot.start()
