@@ -16,7 +16,11 @@ from django.template.loader import get_template, render_to_string
 
 
 def send_templated(
-    template: str, context: dict[str, Any], to: list[str], from_email: str | None = None
+    template: str,
+    context: dict[str, Any],
+    to: list[str],
+    from_email: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
     """Render ``<template>_subject.txt``, ``<template>.txt`` and ``<template>.html``; send.
 
@@ -28,7 +32,11 @@ def send_templated(
     subject_template = get_template(f"{template}_subject.txt").template  # type: ignore[attr-defined]
     subject = "".join(subject_template.render(Context(context, autoescape=False)).splitlines())
     message = EmailMultiAlternatives(
-        subject.strip(), render_to_string(f"{template}.txt", context), from_email, to
+        subject.strip(),
+        render_to_string(f"{template}.txt", context),
+        from_email,
+        to,
+        headers=headers,
     )
     message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
     message.send()
