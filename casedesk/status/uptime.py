@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+UTC = ZoneInfo("UTC")
+
 UP = frozenset({"operational", "under_maintenance"})
 SEVERITY = (
     "operational",
@@ -50,12 +52,16 @@ def day_bars(
     status before the first of them. Time before ``start`` (the component's
     uptime start) or after ``now`` is not counted.
     """
+    # Arithmetic in UTC: subtracting two datetimes that share a tzinfo ignores their
+    # offsets, which would make every day 24 hours long.
+    changes = [(at.astimezone(UTC), status) for at, status in changes]
+    start, now = start.astimezone(UTC), now.astimezone(UTC)
     today = now.astimezone(zone).date()
     bars = []
     for offset in range(days - 1, -1, -1):
         day = today - timedelta(days=offset)
-        begin = datetime.combine(day, time(), zone)
-        end = datetime.combine(day + timedelta(days=1), time(), zone)
+        begin = datetime.combine(day, time(), zone).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
         bars.append(_bar(changes, initial, day, max(begin, start), min(end, now)))
     return bars
 
