@@ -21,9 +21,11 @@ from casedesk.status.models import Page
 Entry = tuple[str, bytes, str]  # etag, body, content type
 
 
-def page_version() -> int:
-    version = Page.objects.values_list("version", flat=True).first()
-    return int(version or 0)
+def page_version() -> str:
+    """The page's id and version: a database rebuilt from scratch (a new page id) never
+    meets a copy cached for the old one (a shared Redis cache outlives databases)."""
+    row = Page.objects.values_list("public_id", "version").first()
+    return f"{row[0]}.{row[1]}" if row else "none"
 
 
 def cached(
@@ -35,7 +37,7 @@ def cached(
     cors: bool = False,
 ) -> HttpResponse:
     """Answer from the cache (or build and cache) with an ETag, 304 when it matches."""
-    key = "status:" + ":".join((*parts, str(page_version())))
+    key = "status:" + ":".join((*parts, page_version()))
     entry: Entry | None = cache.get(key)
     if entry is None:
         body, content_type = build()
