@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -341,12 +341,14 @@ AUTOMATIC_TEXT = {
 def edges(maintenance: Incident) -> list[tuple[str, datetime]]:
     """The instants at which a task must act: reminder, start, completion."""
     found = []
-    if maintenance.status == MaintenanceStatus.SCHEDULED and maintenance.scheduled_for:
+    # In UTC: "60 minutes before" is 60 real minutes, also across a clock change.
+    start = maintenance.scheduled_for.astimezone(UTC) if maintenance.scheduled_for else None
+    if maintenance.status == MaintenanceStatus.SCHEDULED and start is not None:
         if maintenance.reminded_at is None and not maintenance.unscheduled:
-            found.append((REMIND, maintenance.scheduled_for - REMINDER_BEFORE))
-        found.append((START, maintenance.scheduled_for))
+            found.append((REMIND, start - REMINDER_BEFORE))
+        found.append((START, start))
     if maintenance.scheduled_until and maintenance.is_open:
-        found.append((COMPLETE, maintenance.scheduled_until))
+        found.append((COMPLETE, maintenance.scheduled_until.astimezone(UTC)))
     return found
 
 
@@ -378,7 +380,10 @@ def act_on_edge(maintenance_id: int, edge: str, at: datetime, now: datetime | No
     if now < at:
         return "early"
     if edge == REMIND:
-        if maintenance.scheduled_for is None or maintenance.scheduled_for - REMINDER_BEFORE != at:
+        if (
+            maintenance.scheduled_for is None
+            or maintenance.scheduled_for.astimezone(UTC) - REMINDER_BEFORE != at
+        ):
             return "stale: window moved"
         if maintenance.status != MaintenanceStatus.SCHEDULED or maintenance.reminded_at:
             return "stale: reminded or started"
