@@ -15,6 +15,7 @@ import string
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import F
 from django.urls import reverse
@@ -304,7 +305,8 @@ class Delivery(models.Model):
 
 
 class Webhook(models.Model):
-    url = models.URLField(max_length=500)
+    # http(s) only: URLField would also take ftp://, which urllib would fetch.
+    url = models.URLField(max_length=500, validators=[URLValidator(schemes=["http", "https"])])
     secret = models.CharField(
         max_length=128,
         default=secrets.token_urlsafe,
