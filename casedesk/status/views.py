@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -30,6 +31,7 @@ from casedesk.status.models import CLOSED_STATUSES, Incident, Kind, MaintenanceS
 from casedesk.status.policies import SUBSCRIBE_PER_ADDRESS, SUBSCRIBE_PER_IP
 
 HTML = "text/html; charset=utf-8"
+MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 
 
 def _zone_name() -> str:
@@ -109,14 +111,13 @@ def _one(request: HttpRequest, public_id: str, kind: str) -> HttpResponse:
 
 
 def _month(text: str | None, today: dt.date) -> dt.date:
-    """``YYYY-MM`` to the first of that month; anything else is a 404."""
+    """``YYYY-MM`` (ASCII digits) to the first of that month; anything else is a 404."""
     if not text:
         return today.replace(day=1)
+    if not MONTH.fullmatch(text):
+        raise Http404("no such month")
     try:
-        year, month = text.split("-")
-        if len(year) != 4 or len(month) != 2:
-            raise ValueError(text)
-        first = dt.date(int(year), int(month), 1)
+        first = dt.date(int(text[:4]), int(text[5:]), 1)
     except ValueError:
         raise Http404("no such month") from None
     if first.year < 2000 or first > today:

@@ -1,0 +1,98 @@
+"""The public status page, incident pages and history: no log-in, cached, sanitised."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.test import Client
+from django.utils import timezone
+
+from casedesk.status import services
+
+
+def test_the_page_shows_the_state_components_incidents_and_maintenance(components, incident, agent, calendars):
+    incident("API errors", impact="major", api="partial_outage")
+    soon = timezone.now() + timedelta(days=1)
+    services.create_maintenance(
+        services.NewMaintenance("Upgrade", "Upgrading.", [components["web"]], soon, soon + timedelta(hours=1)), agent
+    )
+    services.create_maintenance(services.NewMaintenance("Patch", "Patching now.", [components["portal"]]), agent)
+    response = Client().get("/status/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Partial System Outage" in page
+    for text in ("Product", "Web app", "API", "Support", "Portal", "Email", "Current incidents",
+                 "API errors", "Maintenance in progress", "Patch", "Unscheduled", "Scheduled maintenance",
+                 "Upgrade", "Support is"):
+        assert text in page, text
+    assert page.count('class="bar ') == 4 * 90
+
+
+def test_nobody_needs_to_log_in_and_nobody_is_shown(components, alice, calendars):
+    client = Client()
+    client.force_login(alice)
+    page = client.get("/status/").content.decode()
+    assert "alice@acme.example" not in page
+    assert "csrfmiddlewaretoken" not in page
+
+
+def test_the_page_is_served_from_the_cache_with_an_etag(components, calendars, django_assert_max_num_queries):
+    first = Client().get("/status/")
+    with django_assert_max_num_queries(2):
+        again = Client().get("/status/", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
+    with django_assert_max_num_queries(2):
+        assert Client().get("/status/").content == first.content
+
+
+def test_update_bodies_are_markdown_with_html_removed(components, incident, agent, calendars):
+    made = incident("XSS", api="partial_outage")
+    services.post_update(
+        made,
+        services.Posting("identified", "Found it: **config** <img src=x onerror=alert(1)> [link](javascript:alert(2))"),
+        agent,
+    )
+    page = Client().get(made.get_absolute_url()).content.decode()
+    assert "<strong>config</strong>" in page
+    assert "onerror" not in page.replace("&lt;img src=x onerror=alert(1)&gt;", "")
+    assert 'href="javascript' not in page
+
+
+def test_incident_and_maintenance_pages_404_for_unknown_or_crossed_ids(components, incident, agent):
+    made = incident()
+    assert Client().get(f"/status/incidents/{made.public_id}/").status_code == 200
+    assert Client().get(f"/status/maintenance/{made.public_id}/").status_code == 404
+    assert Client().get("/status/incidents/nope/").status_code == 404
+    assert Client().get("/status/incidents/../../etc/").status_code == 404
+
+
+def test_history_groups_by_month_in_the_viewers_zone(components, incident, agent):
+    chicago = ZoneInfo("America/Chicago")
+    with time_machine.travel(datetime(2026, 10, 31, 22, 0, tzinfo=chicago), tick=False):
+        incident("Late October")  # 03:00 UTC on November 1
+    with time_machine.travel(datetime(2026, 11, 20, 12, 0, tzinfo=chicago), tick=False):
+        client = Client()
+        client.cookies["casedesk_tz"] = "America/Chicago"
+        october = client.get("/status/history/?month=2026-10").content.decode()
+        november = client.get("/status/history/").content.decode()
+        utc = Client().get("/status/history/?month=2026-11").content.decode()
+    assert "Late October" in october and "Late October" not in november
+    assert "Late October" in utc
+    assert "?month=2026-10" in november  # the link to the month before
+
+
+@pytest.mark.parametrize("month", ["2026-13", "abc", "2026-1", "1999-12", "2999-01", "2026-10-01", "-1-01", "２０２６-10"])
+def test_history_of_a_month_that_makes_no_sense_is_404(db, month):
+    assert Client().get("/status/history/", {"month": month}).status_code == 404
+
+
+def test_open_incident_links_name_each_open_incident(components, incident, agent):
+    made = incident("Logins fail")
+    done = incident("Old")
+    services.post_update(done, services.Posting("resolved", "Done."), agent)
+    assert services.open_incident_links() == [
+        ("Logins fail", f"http://127.0.0.1:8000/status/incidents/{made.public_id}/")
+    ]
