@@ -15,10 +15,14 @@ from casedesk.status import services
 
 def history(components, incident, agent):
     made = incident("API errors", api="partial_outage")
-    services.post_update(made, services.Posting("resolved", "Fixed **for good** <script>x()</script>"), agent)
+    services.post_update(
+        made, services.Posting("resolved", "Fixed **for good** <script>x()</script>"), agent
+    )
     soon = timezone.now() + timedelta(days=1)
     services.create_maintenance(
-        services.NewMaintenance("Upgrade", "Upgrading.", [components["web"]], soon, soon + timedelta(hours=1)),
+        services.NewMaintenance(
+            "Upgrade", "Upgrading.", [components["web"]], soon, soon + timedelta(hours=1)
+        ),
         agent,
     )
     return made

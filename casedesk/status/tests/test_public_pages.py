@@ -13,20 +13,40 @@ from django.utils import timezone
 from casedesk.status import services
 
 
-def test_the_page_shows_the_state_components_incidents_and_maintenance(components, incident, agent, calendars):
+def test_the_page_shows_the_state_components_incidents_and_maintenance(
+    components, incident, agent, calendars
+):
     incident("API errors", impact="major", api="partial_outage")
     soon = timezone.now() + timedelta(days=1)
     services.create_maintenance(
-        services.NewMaintenance("Upgrade", "Upgrading.", [components["web"]], soon, soon + timedelta(hours=1)), agent
+        services.NewMaintenance(
+            "Upgrade", "Upgrading.", [components["web"]], soon, soon + timedelta(hours=1)
+        ),
+        agent,
     )
-    services.create_maintenance(services.NewMaintenance("Patch", "Patching now.", [components["portal"]]), agent)
+    services.create_maintenance(
+        services.NewMaintenance("Patch", "Patching now.", [components["portal"]]), agent
+    )
     response = Client().get("/status/")
     assert response.status_code == 200
     page = response.content.decode()
     assert "Partial System Outage" in page
-    for text in ("Product", "Web app", "API", "Support", "Portal", "Email", "Current incidents",
-                 "API errors", "Maintenance in progress", "Patch", "Unscheduled", "Scheduled maintenance",
-                 "Upgrade", "Support is"):
+    for text in (
+        "Product",
+        "Web app",
+        "API",
+        "Support",
+        "Portal",
+        "Email",
+        "Current incidents",
+        "API errors",
+        "Maintenance in progress",
+        "Patch",
+        "Unscheduled",
+        "Scheduled maintenance",
+        "Upgrade",
+        "Support is",
+    ):
         assert text in page, text
     assert page.count('class="bar ') == 4 * 90
 
@@ -39,7 +59,9 @@ def test_nobody_needs_to_log_in_and_nobody_is_shown(components, alice, calendars
     assert "csrfmiddlewaretoken" not in page
 
 
-def test_the_page_is_served_from_the_cache_with_an_etag(components, calendars, django_assert_max_num_queries):
+def test_the_page_is_served_from_the_cache_with_an_etag(
+    components, calendars, django_assert_max_num_queries
+):
     first = Client().get("/status/")
     with django_assert_max_num_queries(2):
         again = Client().get("/status/", HTTP_IF_NONE_MATCH=first["ETag"])
@@ -52,7 +74,10 @@ def test_update_bodies_are_markdown_with_html_removed(components, incident, agen
     made = incident("XSS", api="partial_outage")
     services.post_update(
         made,
-        services.Posting("identified", "Found it: **config** <img src=x onerror=alert(1)> [link](javascript:alert(2))"),
+        services.Posting(
+            "identified",
+            "Found it: **config** <img src=x onerror=alert(1)> [link](javascript:alert(2))",
+        ),
         agent,
     )
     page = Client().get(made.get_absolute_url()).content.decode()
@@ -84,7 +109,10 @@ def test_history_groups_by_month_in_the_viewers_zone(components, incident, agent
     assert "?month=2026-10" in november  # the link to the month before
 
 
-@pytest.mark.parametrize("month", ["2026-13", "abc", "2026-1", "1999-12", "2999-01", "2026-10-01", "-1-01", "２０２６-10"])
+@pytest.mark.parametrize(
+    "month",
+    ["2026-13", "abc", "2026-1", "1999-12", "2999-01", "2026-10-01", "-1-01", "２０２６-10"],
+)
 def test_history_of_a_month_that_makes_no_sense_is_404(db, month):
     assert Client().get("/status/history/", {"month": month}).status_code == 404
 

@@ -23,7 +23,9 @@ def subscribe(client, email, components=()):
     return client.post("/status/subscribe/", {"email": email, "components": list(components)})
 
 
-def test_subscribing_sends_a_link_and_only_following_it_subscribes(components, run_tasks, mailoutbox):
+def test_subscribing_sends_a_link_and_only_following_it_subscribes(
+    components, run_tasks, mailoutbox
+):
     client = Client()
     response = subscribe(client, "Ops@Acme.example", [components["api"].public_id])
     assert response.status_code == 200
@@ -72,12 +74,15 @@ def test_a_forged_or_malformed_confirmation_link_subscribes_nobody(components, t
 
 
 def test_an_expired_confirmation_link_says_so(components):
-    import time_machine
     from datetime import timedelta
+
+    import time_machine
     from django.utils import timezone
 
     url = subscriptions.confirm_url("late@acme.example", [])
-    with time_machine.travel(timezone.now() + subscriptions.CONFIRM_LIFETIME + timedelta(minutes=1)):
+    with time_machine.travel(
+        timezone.now() + subscriptions.CONFIRM_LIFETIME + timedelta(minutes=1)
+    ):
         response = Client().post(url.replace("http://127.0.0.1:8000", ""))
     assert response.status_code == 400
     assert b"expired" in response.content
@@ -102,15 +107,21 @@ def test_bad_subscription_input_is_refused_on_the_form(components, run_tasks, ma
     assert mailoutbox == []
 
 
-def test_the_form_answers_the_same_for_a_subscribed_address_and_limits_the_mails(components, run_tasks, mailoutbox):
+def test_the_form_answers_the_same_for_a_subscribed_address_and_limits_the_mails(
+    components, run_tasks, mailoutbox
+):
     Subscriber.objects.create(email="known@acme.example")
     client = Client()
-    answers = {subscribe(client, "known@acme.example").content.replace(b"known", b"X") for _ in range(5)}
+    answers = {
+        subscribe(client, "known@acme.example").content.replace(b"known", b"X") for _ in range(5)
+    }
     answers.add(subscribe(client, "other@acme.example").content.replace(b"other", b"X"))
     assert len(answers) == 1
     run_tasks()
     # Three per address per hour (CASEDESK_RATE_STATUS_SUBSCRIBE_PER_ADDRESS).
-    assert sorted(m.to[0] for m in mailoutbox) == ["known@acme.example"] * 3 + ["other@acme.example"]
+    assert sorted(m.to[0] for m in mailoutbox) == ["known@acme.example"] * 3 + [
+        "other@acme.example"
+    ]
 
 
 def confirmed(email, *chosen):
@@ -119,7 +130,9 @@ def confirmed(email, *chosen):
     return person
 
 
-def test_notifications_go_only_to_subscribers_of_an_affected_component(components, incident, run_tasks, mailoutbox):
+def test_notifications_go_only_to_subscribers_of_an_affected_component(
+    components, incident, run_tasks, mailoutbox
+):
     confirmed("all@acme.example")
     confirmed("api@acme.example", components["api"])
     confirmed("web-and-api@acme.example", components["web"], components["api"])
@@ -135,7 +148,9 @@ def test_notifications_go_only_to_subscribers_of_an_affected_component(component
     assert mailoutbox[0].subject == "[casedesk status] Incident: API errors"
 
 
-def test_an_update_posted_without_notifying_sends_nothing(components, incident, agent, run_tasks, mailoutbox):
+def test_an_update_posted_without_notifying_sends_nothing(
+    components, incident, agent, run_tasks, mailoutbox
+):
     confirmed("all@acme.example")
     made = incident("API errors", api="partial_outage")
     run_tasks()

@@ -59,7 +59,9 @@ def receiver():
         server.close()
 
 
-def test_an_incident_is_posted_signed_to_each_active_webhook(components, incident, receiver, run_tasks):
+def test_an_incident_is_posted_signed_to_each_active_webhook(
+    components, incident, receiver, run_tasks
+):
     server = receiver()
     hook = Webhook.objects.create(url=server.url, secret="s3cret-for-tests")
     Webhook.objects.create(url="http://127.0.0.1:9/off", active=False)
@@ -80,9 +82,12 @@ def test_an_incident_is_posted_signed_to_each_active_webhook(components, inciden
     assert delivery.state == "delivered" and delivery.attempts == 1
 
 
-def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(components, incident, receiver, run_tasks):
-    import time_machine
+def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
+    components, incident, receiver, run_tasks
+):
     from datetime import timedelta
+
+    import time_machine
     from django.utils import timezone
 
     server = receiver(503, 500)
@@ -90,8 +95,12 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(components,
     incident("API errors", api="partial_outage")
     run_tasks()
     delivery = WebhookDelivery.objects.get()
-    assert delivery.state == "pending" and delivery.attempts == 1 and delivery.response_status == 503
-    retry = DBTaskResult.objects.filter(task_path="casedesk.status.tasks.deliver_webhook", status="READY").get()
+    assert (
+        delivery.state == "pending" and delivery.attempts == 1 and delivery.response_status == 503
+    )
+    retry = DBTaskResult.objects.filter(
+        task_path="casedesk.status.tasks.deliver_webhook", status="READY"
+    ).get()
     assert timedelta(seconds=5) < retry.run_after - timezone.now() <= timedelta(seconds=10)
     with time_machine.travel(timezone.now() + timedelta(seconds=11)):
         run_tasks()  # second attempt: 500, next in 40 s
@@ -109,7 +118,9 @@ def test_a_receiver_that_refuses_is_not_retried(components, incident, receiver, 
     run_tasks()
     delivery = WebhookDelivery.objects.get()
     assert delivery.state == "failed" and delivery.response_status == 410
-    assert not DBTaskResult.objects.filter(task_path="casedesk.status.tasks.deliver_webhook", status="READY").exists()
+    assert not DBTaskResult.objects.filter(
+        task_path="casedesk.status.tasks.deliver_webhook", status="READY"
+    ).exists()
 
 
 def test_an_unreachable_receiver_is_retried(components, incident, run_tasks, receiver):
@@ -121,13 +132,17 @@ def test_an_unreachable_receiver_is_retried(components, incident, run_tasks, rec
     run_tasks()
     delivery = WebhookDelivery.objects.get()
     assert delivery.state == "pending" and delivery.error
-    assert DBTaskResult.objects.filter(task_path="casedesk.status.tasks.deliver_webhook", status="READY").exists()
+    assert DBTaskResult.objects.filter(
+        task_path="casedesk.status.tasks.deliver_webhook", status="READY"
+    ).exists()
 
 
 def test_maintenance_events_reach_webhooks_too(components, agent, receiver, run_tasks):
     server = receiver()
     Webhook.objects.create(url=server.url)
-    services.create_maintenance(services.NewMaintenance("Patch", "Now.", [components["web"]]), agent)
+    services.create_maintenance(
+        services.NewMaintenance("Patch", "Now.", [components["web"]]), agent
+    )
     run_tasks()
     assert json.loads(server.received[0][1])["meta"]["event"] == "maintenance_started"
 
@@ -138,7 +153,9 @@ def test_the_signature_covers_the_timestamp():
     assert tasks.signature("k", "100", body) != tasks.signature("k", "100", b'{"a":2}')
 
 
-@pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "file:///etc/passwd", "javascript:alert(1)", "not a url"])
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/x", "file:///etc/passwd", "javascript:alert(1)", "not a url"]
+)
 def test_a_webhook_takes_only_http_and_https_urls(db, url):
     from django.core.exceptions import ValidationError
 
