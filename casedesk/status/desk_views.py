@@ -65,7 +65,7 @@ def _template_initial(request: HttpRequest, kind: str) -> dict[str, Any]:
     chosen = request.GET.get("template", "")
     template = (
         UpdateTemplate.objects.filter(pk=int(chosen), kind=kind).first()
-        if chosen.isdigit()
+        if chosen.isascii() and chosen.isdigit() and len(chosen) < 10
         else None
     )
     if template is None:
