@@ -54,7 +54,7 @@ def samples(corpora: Path):
     files = sorted(folder.glob("*.json"))
     if not files:
         pytest.skip(f"no Statuspage samples in {folder}")
-    shapes: dict = {}
+    shapes: dict[str, dict[str, set[str | None]]] = {}
     for path in files:
         collect(json.loads(path.read_text()), shapes)
     return shapes

@@ -120,6 +120,7 @@ def test_an_agent_schedules_maintenance_in_their_own_zone(desk, components):
     assert response.status_code == 302, response.content.decode()[:2000]
     made = Incident.objects.get()
     assert made.kind == "maintenance" and made.status == "scheduled"
+    assert made.scheduled_for is not None
     assert made.scheduled_for.isoformat() == "2030-01-16T04:00:00+00:00"  # 22:00 CST
 
 

@@ -221,7 +221,7 @@ def test_mails_go_out_in_batches_and_a_retried_batch_skips_those_already_sent(
     made = incident("API errors", notify=False, api="partial_outage")
     assert tasks.announce.call("incident_created", made.pk, made.updates.get().pk) == 3
     # A batch whose mail server fails half-way: one mail out, then an error.
-    sent = []
+    sent: list[str] = []
     real_send = mail.EmailMultiAlternatives.send
 
     def flaky(self, *args, **kwargs):

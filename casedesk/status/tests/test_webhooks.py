@@ -20,7 +20,7 @@ class Receiver:
 
     def __init__(self, answers):
         self.answers = list(answers)
-        self.received = []
+        self.received: list[tuple[dict[str, str], bytes]] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
