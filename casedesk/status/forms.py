@@ -31,7 +31,7 @@ class _Timeline(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # One select per component: leave it unchanged, or set a status.
-        for component in Component.objects.select_related("group"):
+        for component in Component.objects.order_by("group__position", "position", "name"):
             self.fields[f"component_{component.public_id}"] = forms.ChoiceField(
                 label=str(component),
                 required=False,
