@@ -303,6 +303,9 @@ CASES_PER_PAGE = get_int("CASEDESK_CASES_PER_PAGE", 50, minimum=10, maximum=500)
 # bumps it) for at most this long; the "support is open now" line follows the clock
 # within this many seconds.
 STATUS_CACHE_SECONDS = get_int("CASEDESK_STATUS_CACHE_SECONDS", 30, minimum=1, maximum=3600)
+# Each web process re-reads the page's version (which every change bumps) at most this
+# often: a change made in another process shows within this many seconds (0: at once).
+STATUS_VERSION_TTL = get_int("CASEDESK_STATUS_VERSION_TTL", 1, minimum=0, maximum=60)
 # Browsers and proxies may reuse a status response this long (then revalidate: ETag, 304).
 STATUS_MAX_AGE = get_int("CASEDESK_STATUS_MAX_AGE", 10, minimum=0, maximum=3600)
 # Subscriber mails are sent by tasks of this many addresses each.

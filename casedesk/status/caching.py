@@ -10,6 +10,7 @@ look-up; a matching ``If-None-Match`` costs the same and sends no body.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -21,11 +22,32 @@ from casedesk.status.models import Page
 Entry = tuple[str, bytes, str]  # etag, body, content type
 
 
+_memo: tuple[float, str] | None = None
+
+
 def page_version() -> str:
     """The page's id and version: a database rebuilt from scratch (a new page id) never
-    meets a copy cached for the old one (a shared Redis cache outlives databases)."""
+    meets a copy cached for the old one (a shared Redis cache outlives databases).
+
+    Each process remembers the answer for ``STATUS_VERSION_TTL`` seconds: with
+    connections closed after every request, the query's connection costs twice the
+    rest of a cached response. A change made in this process forgets it at once
+    (``forget_version``); other processes see it within the TTL (0 turns this off).
+    """
+    global _memo
+    now = time.monotonic()
+    memo = _memo
+    if memo is not None and now - memo[0] < settings.STATUS_VERSION_TTL:
+        return memo[1]
     row = Page.objects.values_list("public_id", "version").first()
-    return f"{row[0]}.{row[1]}" if row else "none"
+    version = f"{row[0]}.{row[1]}" if row else "none"
+    _memo = (now, version)
+    return version
+
+
+def forget_version() -> None:
+    global _memo
+    _memo = None
 
 
 def cached(

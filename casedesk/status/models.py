@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.validators import URLValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F
 from django.urls import reverse
 
@@ -365,5 +365,10 @@ class IncidentCase(models.Model):
 
 def bump_version() -> None:
     """Every change to what the page shows calls this (cached summary, ETags)."""
+    from casedesk.status.caching import forget_version
+
     if not Page.objects.update(version=F("version") + 1):
         Page.objects.get_or_create(defaults={"version": 2})
+    # Now (this transaction's own reads) and after commit (everyone else's).
+    forget_version()
+    transaction.on_commit(forget_version)
