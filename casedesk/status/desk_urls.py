@@ -10,4 +10,5 @@ urlpatterns = [
     path("link-case/", desk_views.link_case, name="link_case"),
     path("<slug:public_id>/", desk_views.incident_page, name="incident"),
     path("<slug:public_id>/update/", desk_views.post_update, name="update"),
+    path("<slug:public_id>/reschedule/", desk_views.reschedule, name="reschedule"),
 ]

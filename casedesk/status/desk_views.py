@@ -7,6 +7,7 @@ form; after a successful POST they redirect.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -22,7 +23,13 @@ from casedesk.cases.access import case_for_user
 from casedesk.cases.desk_views import staff_only
 from casedesk.status import services
 from casedesk.status.api import with_timeline
-from casedesk.status.forms import IncidentForm, LinkCaseForm, MaintenanceForm, UpdateForm
+from casedesk.status.forms import (
+    IncidentForm,
+    LinkCaseForm,
+    MaintenanceForm,
+    RescheduleForm,
+    UpdateForm,
+)
 from casedesk.status.models import (
     CLOSED_STATUSES,
     Incident,
@@ -83,57 +90,61 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     return _list(request)
 
 
+def _publish(
+    request: HttpRequest,
+    form: forms.Form,
+    form_name: str,
+    make: Callable[[dict[str, Any], User], Incident],
+) -> HttpResponse:
+    """Validate ``form``, create through ``make``, redirect to the new page; or show the
+    list again (400) with the form's and the services' messages."""
+    if form.is_valid():
+        try:
+            made = make(form.cleaned_data, _user(request))
+        except services.StatusError as exc:
+            _errors_onto(form, exc)
+        else:
+            what = "Maintenance" if made.is_maintenance else "Incident"
+            messages.success(request, f"{what} “{made.name}” is on the status page.")
+            return redirect("status_desk:incident", made.public_id)
+    return _list(request, status=400, **{form_name: form})
+
+
 @login_required
 @staff_only
 @require_POST
 def new_incident(request: HttpRequest) -> HttpResponse:
     form = IncidentForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            incident = services.create_incident(
-                services.NewIncident(
-                    name=data["name"],
-                    impact=data["impact"],
-                    first=services.Posting(
-                        data["status"], data["body"], form.component_statuses(), data["notify"]
-                    ),
-                ),
-                _user(request),
-            )
-        except services.StatusError as exc:
-            _errors_onto(form, exc)
-        else:
-            messages.success(request, f"Incident “{incident.name}” is on the status page.")
-            return redirect("status_desk:incident", incident.public_id)
-    return _list(request, status=400, incident_form=form)
+
+    def make(data: dict[str, Any], by: User) -> Incident:
+        first = services.Posting(
+            data["status"], data["body"], form.component_statuses(), data["notify"]
+        )
+        return services.create_incident(
+            services.NewIncident(name=data["name"], impact=data["impact"], first=first), by
+        )
+
+    return _publish(request, form, "incident_form", make)
 
 
 @login_required
 @staff_only
 @require_POST
 def new_maintenance(request: HttpRequest) -> HttpResponse:
-    form = MaintenanceForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            maintenance = services.create_maintenance(
-                services.NewMaintenance(
-                    name=data["name"],
-                    body=data["body"],
-                    components=list(data["components"]),
-                    scheduled_for=data["scheduled_for"],
-                    scheduled_until=data["scheduled_until"],
-                    notify=data["notify"],
-                ),
-                _user(request),
-            )
-        except services.StatusError as exc:
-            _errors_onto(form, exc)
-        else:
-            messages.success(request, f"Maintenance “{maintenance.name}” is on the status page.")
-            return redirect("status_desk:incident", maintenance.public_id)
-    return _list(request, status=400, maintenance_form=form)
+    def make(data: dict[str, Any], by: User) -> Incident:
+        return services.create_maintenance(
+            services.NewMaintenance(
+                name=data["name"],
+                body=data["body"],
+                components=list(data["components"]),
+                scheduled_for=data["scheduled_for"],
+                scheduled_until=data["scheduled_until"],
+                notify=data["notify"],
+            ),
+            by,
+        )
+
+    return _publish(request, MaintenanceForm(request.POST), "maintenance_form", make)
 
 
 def _statuses(incident: Incident) -> list[tuple[str, str]]:
@@ -150,6 +161,13 @@ def _incident_page(
         "update_form": forms_.get("update_form")
         or UpdateForm(initial=initial, statuses=_statuses(incident)),
         "link_form": forms_.get("link_form") or LinkCaseForm(),
+        "reschedule_form": forms_.get("reschedule_form")
+        or RescheduleForm(
+            initial={
+                "scheduled_for": incident.scheduled_for,
+                "scheduled_until": incident.scheduled_until,
+            }
+        ),
         "links": IncidentCase.objects.filter(incident=incident).select_related(
             "case", "case__organization"
         ),
@@ -192,6 +210,31 @@ def post_update(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.success(request, "Update posted.")
             return redirect("status_desk:incident", incident.public_id)
     return _incident_page(request, incident, status=400, update_form=form)
+
+
+@login_required
+@staff_only
+@require_POST
+def reschedule(request: HttpRequest, public_id: str) -> HttpResponse:
+    maintenance = _incident(public_id)
+    form = RescheduleForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.reschedule(
+                maintenance,
+                data["scheduled_for"],
+                data["scheduled_until"],
+                data["body"],
+                _user(request),
+                notify=data["notify"],
+            )
+        except services.StatusError as exc:
+            _errors_onto(form, exc)
+        else:
+            messages.success(request, "The window has moved.")
+            return redirect("status_desk:incident", maintenance.public_id)
+    return _incident_page(request, maintenance, status=400, reschedule_form=form)
 
 
 @login_required

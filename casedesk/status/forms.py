@@ -90,6 +90,26 @@ class MaintenanceForm(forms.Form):
     )
 
 
+class RescheduleForm(forms.Form):
+    scheduled_for = forms.DateTimeField(
+        required=False,
+        label="New start",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="In your time zone. Ignored once the work has started.",
+    )
+    scheduled_until = forms.DateTimeField(
+        label="New end", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    body = forms.CharField(
+        label="What changed",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        initial="The maintenance window has moved.",
+    )
+    notify = forms.BooleanField(
+        required=False, initial=True, label="Notify subscribers and webhooks"
+    )
+
+
 class LinkCaseForm(forms.Form):
     reference = forms.CharField(max_length=20, label="Case reference", help_text="e.g. CD-1042")
 

@@ -292,15 +292,7 @@ def create_maintenance(new: NewMaintenance, by: User) -> Incident:
     errors: dict[str, list[str]] = {}
     _check_text(errors, new.name, new.body)
     now = timezone.now()
-    if new.scheduled_for is not None:
-        if new.scheduled_until is None or new.scheduled_until <= new.scheduled_for:
-            errors.setdefault("scheduled_until", []).append("The window must end after it starts.")
-        if new.scheduled_for < now - timedelta(minutes=5):
-            errors.setdefault("scheduled_for", []).append(
-                "That is in the past: for work under way now, leave the start empty."
-            )
-    elif new.scheduled_until is not None and new.scheduled_until <= now:
-        errors.setdefault("scheduled_until", []).append("The expected end must be in the future.")
+    _check_window(errors, new.scheduled_for, new.scheduled_until, now)
     if errors:
         raise StatusError(errors)
     unscheduled = new.scheduled_for is None
@@ -326,6 +318,72 @@ def create_maintenance(new: NewMaintenance, by: User) -> Incident:
     _record(maintenance, Posting(status, new.body, statuses, new.notify), by, now, event=event)
     schedule_edges(maintenance)
     return maintenance
+
+
+def _check_window(
+    errors: dict[str, list[str]], start: datetime | None, end: datetime | None, now: datetime
+) -> None:
+    if start is not None:
+        if end is None or end <= start:
+            errors.setdefault("scheduled_until", []).append("The window must end after it starts.")
+        if start < now - timedelta(minutes=5):
+            errors.setdefault("scheduled_for", []).append(
+                "That is in the past: for work under way now, leave the start empty."
+            )
+    elif end is not None and end <= now:
+        errors.setdefault("scheduled_until", []).append("The expected end must be in the future.")
+
+
+@transaction.atomic
+def reschedule(
+    maintenance: Incident,
+    scheduled_for: datetime | None,
+    scheduled_until: datetime | None,
+    body: str,
+    by: User,
+    notify: bool = True,
+) -> IncidentUpdate:
+    """Move a maintenance window: before it starts, both edges; once under way, its end.
+
+    The new edges get new tasks; the old ones find the window moved and do nothing.
+    A new start also means a new reminder.
+    """
+    _require_staff(by)
+    maintenance = Incident.objects.select_for_update().get(pk=maintenance.pk)
+    errors: dict[str, list[str]] = {}
+    _check_text(errors, None, body)
+    now = timezone.now()
+    if not maintenance.is_maintenance or not maintenance.is_open:
+        errors.setdefault("", []).append("Only open maintenance can be moved.")
+    elif maintenance.status == MaintenanceStatus.SCHEDULED:
+        if scheduled_for is None:
+            errors.setdefault("scheduled_for", []).append("Give the new start.")
+        _check_window(errors, scheduled_for, scheduled_until, now)
+    else:
+        scheduled_for = maintenance.scheduled_for
+        if scheduled_until is None or scheduled_until <= now:
+            errors.setdefault("scheduled_until", []).append("The new end must be in the future.")
+    if errors:
+        raise StatusError(errors)
+    if (
+        maintenance.status == MaintenanceStatus.SCHEDULED
+        and scheduled_for != maintenance.scheduled_for
+    ):
+        maintenance.reminded_at = None
+        maintenance.started_at = scheduled_for  # type: ignore[assignment]
+    maintenance.scheduled_for = scheduled_for
+    maintenance.scheduled_until = scheduled_until
+    maintenance.updated_at = now
+    maintenance.save()
+    update = _record(
+        maintenance,
+        Posting(maintenance.status, body, notify=notify),
+        by,
+        now,
+        event="maintenance_rescheduled",
+    )
+    schedule_edges(maintenance)
+    return update
 
 
 # ---- Maintenance at the window's edges --------------------------------------------------

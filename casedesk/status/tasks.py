@@ -57,6 +57,7 @@ SUBJECTS = {
     "maintenance_reminder": "Maintenance in 60 minutes: {name}",
     "maintenance_started": "Maintenance in progress: {name}",
     "maintenance_updated": "Maintenance update: {name}",
+    "maintenance_rescheduled": "Maintenance moved: {name}",
     "maintenance_completed": "Maintenance completed: {name}",
 }
 

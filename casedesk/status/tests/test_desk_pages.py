@@ -184,3 +184,39 @@ def test_an_update_template_fills_the_form(desk, components, incident):
     assert 'value="monitoring" selected' in page
     for garbage in ("abc", "-1", "99999999999999999999", "", "²", "٣", "1\x00"):
         assert desk.get(f"/desk/status/{made.public_id}/", {"template": garbage}).status_code == 200
+
+
+def test_an_agent_moves_a_maintenance_window(desk, components, agent):
+    desk.post(
+        "/desk/status/maintenance/new/",
+        {
+            "name": "Upgrade",
+            "body": "Upgrading.",
+            "scheduled_for": "2030-01-15T22:00",
+            "scheduled_until": "2030-01-15T23:30",
+        },
+    )
+    made = Incident.objects.get()
+    page = desk.get(f"/desk/status/{made.public_id}/").content.decode()
+    assert "Move the window" in page
+    url = f"/desk/status/{made.public_id}/reschedule/"
+    bad = desk.post(
+        url,
+        {"scheduled_for": "2030-01-16T22:00", "scheduled_until": "2030-01-16T21:00", "body": "x"},
+    )
+    assert bad.status_code == 400
+    good = desk.post(
+        url,
+        {
+            "scheduled_for": "2030-01-16T22:00",
+            "scheduled_until": "2030-01-16T23:00",
+            "body": "A day later.",
+        },
+    )
+    assert good.status_code == 302
+    made.refresh_from_db()
+    assert (
+        made.scheduled_for is not None
+        and made.scheduled_for.isoformat() == "2030-01-16T22:00:00+00:00"
+    )
+    assert made.updates.first().body == "A day later."

@@ -223,3 +223,63 @@ def test_the_reminder_survives_a_dst_change_between_scheduling_and_the_window(
         run_tasks()
     assert len(mailoutbox) == 1
     assert status_of(made) == "scheduled"
+
+
+def test_moving_the_window_makes_new_tasks_and_the_old_ones_do_nothing(
+    window, agent, run_tasks, mailoutbox
+):
+    later = FOR + timedelta(days=1)
+    with at(CREATED + timedelta(hours=1)):
+        services.reschedule(window, later, later + timedelta(hours=1), "Moved a day.", agent)
+        run_tasks()
+    assert [m.subject for m in mailoutbox] == [
+        "[casedesk status] Maintenance moved: Database upgrade"
+    ]
+    mailoutbox.clear()
+    with at(FOR):
+        run_tasks()  # the old reminder and start: stale
+    assert status_of(window) == "scheduled" and mailoutbox == []
+    with at(later - timedelta(hours=1)):
+        run_tasks()
+    assert [m.subject for m in mailoutbox] == [
+        "[casedesk status] Maintenance in 60 minutes: Database upgrade"
+    ]
+    with at(later):
+        run_tasks()
+    assert status_of(window) == "in_progress"
+    with at(UNTIL):
+        run_tasks()  # the old completion: stale
+    assert status_of(window) == "in_progress"
+    with at(later + timedelta(hours=1)):
+        run_tasks()
+    assert status_of(window) == "completed"
+
+
+def test_once_under_way_only_the_end_moves(window, agent, run_tasks):
+    with at(FOR):
+        run_tasks()
+    with at(FOR + timedelta(minutes=30)):
+        services.reschedule(
+            window, FOR + timedelta(days=9), UNTIL + timedelta(hours=1), "Overrunning.", agent
+        )
+    window.refresh_from_db()
+    assert window.scheduled_for == FOR
+    assert window.scheduled_until == UNTIL + timedelta(hours=1)
+    with at(UNTIL):
+        run_tasks()
+    assert status_of(window) == "in_progress"
+    with at(UNTIL + timedelta(hours=1)):
+        run_tasks()
+    assert status_of(window) == "completed"
+
+
+def test_an_incident_or_finished_maintenance_cannot_be_moved(window, incident, agent):
+    made = incident()
+    with at(CREATED), pytest.raises(services.StatusError):
+        services.reschedule(made, FOR, UNTIL, "No.", agent)
+    with at(UNTIL):
+        services.act_on_edge(window.pk, services.COMPLETE, UNTIL)
+    with at(UNTIL), pytest.raises(services.StatusError):
+        services.reschedule(
+            window, FOR + timedelta(days=2), UNTIL + timedelta(days=2), "No.", agent
+        )
