@@ -219,4 +219,4 @@ def test_an_agent_moves_a_maintenance_window(desk, components, agent):
         made.scheduled_for is not None
         and made.scheduled_for.isoformat() == "2030-01-16T22:00:00+00:00"
     )
-    assert made.updates.first().body == "A day later."
+    assert made.updates.values_list("body", flat=True)[0] == "A day later."
