@@ -194,6 +194,7 @@ def main() -> None:
     if not (1 <= args.workers <= 64 and 1 <= args.concurrency <= 1024 and args.requests >= 100):
         raise SystemExit("--workers 1..64, --concurrency 1..1024, --requests at least 100")
 
+    load_before = os.getloadavg()[0]  # other work on the machine skews every figure
     with tempfile.TemporaryDirectory(prefix="casedesk-bench-status-") as folder:
         environ = environ_for(Path(folder))
         casedesk(environ, "migrate", "-v0")
@@ -242,7 +243,8 @@ def main() -> None:
     print(
         f"casedesk status bench: uvicorn --workers {args.workers}, production mode, SQLite, "
         f"{os.cpu_count()} CPUs shared with the client; {args.concurrency} keep-alive "
-        f"connections, {args.requests} requests per target"
+        f"connections, {args.requests} requests per target; load average before "
+        f"{load_before:.2f}, after {os.getloadavg()[0]:.2f}"
     )
     print(f"{'target':<22} {'bytes':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for result in results.values():

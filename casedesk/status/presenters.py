@@ -51,6 +51,8 @@ def component_rows(zone: ZoneInfo, now: dt.datetime | None = None) -> list[Group
     groups: dict[int | None, GroupRows] = {g.pk: GroupRows(g) for g in ComponentGroup.objects.all()}
     loose = GroupRows(None)
     for component in Component.objects.all():
+        if component.only_show_if_degraded and component.status == "operational":
+            continue
         mine = changes.get(component.pk, [])
         # The status before the window: the first change's old status, else today's.
         initial = mine[0].old_status if mine else component.status

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from casedesk.status import feeds, views
+from casedesk.status import views
 
 app_name = "status"
 urlpatterns = [
@@ -8,8 +8,8 @@ urlpatterns = [
     path("incidents/<slug:public_id>/", views.incident_page, name="incident"),
     path("maintenance/<slug:public_id>/", views.maintenance_page, name="maintenance"),
     path("history/", views.history, name="history"),
-    path("history.atom", feeds.HistoryAtom(), name="atom"),
-    path("history.rss", feeds.HistoryRss(), name="rss"),
+    path("history.atom", views.history_feed, {"kind": "atom"}, name="atom"),
+    path("history.rss", views.history_feed, {"kind": "rss"}, name="rss"),
     path("maintenance.ics", views.maintenance_ics, name="ics"),
     re_path(r"^api/v2/(?P<name>[a-z/-]+)\.json$", views.api_document, name="api"),
     path("subscribe/", views.subscribe, name="subscribe"),

@@ -26,6 +26,7 @@ from casedesk.hours.services import status as hours_status
 from casedesk.status import api, presenters, subscriptions
 from casedesk.status.api import the_page
 from casedesk.status.caching import cached
+from casedesk.status.feeds import HistoryAtom, HistoryRss
 from casedesk.status.forms import SubscribeForm
 from casedesk.status.models import CLOSED_STATUSES, Incident, Kind, MaintenanceStatus
 from casedesk.status.policies import SUBSCRIBE_PER_ADDRESS, SUBSCRIBE_PER_IP
@@ -166,6 +167,18 @@ def api_document(request: HttpRequest, name: str) -> HttpResponse:
         return body.encode(), "application/json"
 
     return cached(request, ("api", name), build, cors=True)
+
+
+@require_safe
+def history_feed(request: HttpRequest, kind: str) -> HttpResponse:
+    """The Atom or RSS feed, cached like the pages (links are absolute: per host)."""
+    feed = HistoryAtom() if kind == "atom" else HistoryRss()
+
+    def build() -> tuple[bytes, str]:
+        response = feed(request)
+        return response.content, response["Content-Type"]
+
+    return cached(request, ("feed", kind, request.get_host()), build, max_age=60)
 
 
 @require_safe

@@ -76,3 +76,12 @@ def test_the_maintenance_calendar_lists_each_window(components, incident, agent)
     assert start.utcoffset() == timedelta(0)
     assert end - start == timedelta(hours=1)
     assert str(event["uid"]).endswith("@127.0.0.1:8000")
+
+
+def test_the_feeds_are_cached_with_an_etag_until_something_changes(components, incident, agent):
+    first = Client().get("/status/history.atom")
+    assert Client().get("/status/history.atom", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    incident("New one")
+    second = Client().get("/status/history.atom", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert second.status_code == 200
+    assert "New one" in second.content.decode()

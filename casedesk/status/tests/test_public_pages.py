@@ -124,3 +124,11 @@ def test_open_incident_links_name_each_open_incident(components, incident, agent
     assert services.open_incident_links() == [
         ("Logins fail", f"http://127.0.0.1:8000/status/incidents/{made.public_id}/")
     ]
+
+
+def test_a_component_shown_only_if_degraded_appears_when_it_is(components, incident, calendars):
+    components["email"].only_show_if_degraded = True
+    components["email"].save()
+    assert "Inbound mail" not in Client().get("/status/").content.decode()
+    incident("Mail slow", email="degraded_performance")
+    assert "Inbound mail" in Client().get("/status/").content.decode()
