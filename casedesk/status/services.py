@@ -244,8 +244,17 @@ def _post(incident: Incident, posting: Posting, by: User | None, now: datetime) 
     closing = was_open and posting.status in CLOSED_STATUSES
     statuses = dict(posting.component_statuses)
     if closing:
+        # Back to operational, except what another open incident or running maintenance
+        # still holds (its own update will set it when that one ends).
+        held = set(
+            Incident.objects.exclude(pk=incident.pk)
+            .exclude(status__in=CLOSED_STATUSES)
+            .exclude(kind=Kind.MAINTENANCE, status=MaintenanceStatus.SCHEDULED)
+            .values_list("components", flat=True)
+        )
         for component in incident.components.all():
-            statuses.setdefault(component, ComponentStatus.OPERATIONAL)
+            if component.pk not in held:
+                statuses.setdefault(component, ComponentStatus.OPERATIONAL)
     elif posting.status in (MaintenanceStatus.IN_PROGRESS,) and incident.is_maintenance:
         for component in incident.components.all():
             statuses.setdefault(component, ComponentStatus.UNDER_MAINTENANCE)

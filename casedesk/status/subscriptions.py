@@ -56,10 +56,15 @@ def read_confirmation(token: str) -> tuple[str, list[str]]:
 def confirm(token: str) -> Subscriber:
     """Create (or update the choice of) the subscriber a confirmation link names."""
     email, component_ids = read_confirmation(token)
+    chosen = list(Component.objects.filter(public_id__in=component_ids))
+    if component_ids and not chosen:
+        # Never widen a choice: with none of the chosen components left, an empty choice
+        # would mean "everything".
+        raise BadLink("The components you chose are no longer on the page: subscribe again.")
     subscriber, _ = Subscriber.objects.get_or_create(email=email)
     subscriber.confirmed_at = subscriber.confirmed_at or timezone.now()
     subscriber.save(update_fields=["confirmed_at"])
-    subscriber.components.set(Component.objects.filter(public_id__in=component_ids))
+    subscriber.components.set(chosen)
     return subscriber
 
 

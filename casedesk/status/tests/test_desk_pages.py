@@ -220,3 +220,17 @@ def test_an_agent_moves_a_maintenance_window(desk, components, agent):
         and made.scheduled_for.isoformat() == "2030-01-16T22:00:00+00:00"
     )
     assert made.updates.values_list("body", flat=True)[0] == "A day later."
+
+
+def test_resolving_leaves_a_component_that_maintenance_still_holds(
+    desk, components, incident, agent
+):
+    from casedesk.status import services
+
+    made = incident(api="partial_outage")
+    services.create_maintenance(
+        services.NewMaintenance("Patch", "Now.", [components["api"]]), agent
+    )
+    assert Component.objects.get(pk=components["api"].pk).status == "under_maintenance"
+    desk.post(f"/desk/status/{made.public_id}/update/", {"status": "resolved", "body": "Fixed."})
+    assert Component.objects.get(pk=components["api"].pk).status == "under_maintenance"

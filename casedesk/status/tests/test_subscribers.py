@@ -239,3 +239,11 @@ def test_mails_go_out_in_batches_and_a_retried_batch_skips_those_already_sent(
     assert tasks.mail_subscribers.call("incident_created", made.pk, update_id, ids) == 1
     assert sorted(m.to[0] for m in mailoutbox) == ["person0@acme.example", "person1@acme.example"]
     assert Delivery.objects.count() == 2
+
+
+def test_a_choice_whose_components_are_all_gone_does_not_become_everything(components):
+    url = subscriptions.confirm_url("few@acme.example", [components["api"].public_id])
+    components["api"].delete()
+    response = Client().post(url.replace("http://127.0.0.1:8000", ""))
+    assert response.status_code == 400
+    assert not Subscriber.objects.exists()
