@@ -114,3 +114,20 @@ def test_an_agent_resolves_the_incident_from_the_desk_and_the_page_turns_green(
     expect(page.get_by_test_id("overall")).to_contain_text("Service Under Maintenance")
     expect(page.get_by_test_id("open-incident")).to_have_count(0)
     page.screenshot(path=screenshot_dir / "status-after-resolve.png", full_page=True)
+
+
+def test_subscribing_and_the_history_on_a_phone(
+    phone_page: Page, live_server: Any, status_page_data: Incident, screenshot_dir: Path
+) -> None:
+    phone_page.goto(f"{live_server.url}/status/subscribe/")
+    phone_page.get_by_label("Email address").fill("ops@acme.example")
+    phone_page.get_by_label("API").check()
+    phone_page.screenshot(path=screenshot_dir / "status-subscribe-phone.png", full_page=True)
+    with phone_page.expect_navigation():
+        phone_page.get_by_role("button", name="Subscribe").click()
+    expect(phone_page.get_by_test_id("subscribe-sent")).to_contain_text("ops@acme.example")
+    phone_page.goto(f"{live_server.url}/status/history/")
+    # Upcoming maintenance is not history yet.
+    expect(phone_page.get_by_test_id("history-entry")).to_have_count(2)
+    assert phone_page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    phone_page.screenshot(path=screenshot_dir / "status-history-phone.png", full_page=True)

@@ -137,7 +137,9 @@ def history(request: HttpRequest) -> HttpResponse:
 
     def build() -> tuple[bytes, str]:
         entries = api.with_timeline(
-            Incident.objects.filter(started_at__gte=begin, started_at__lt=end)
+            Incident.objects.filter(started_at__gte=begin, started_at__lt=end).exclude(
+                status=MaintenanceStatus.SCHEDULED  # not history yet
+            )
         )
         previous = (first - dt.timedelta(days=1)).replace(day=1)
         context = {
