@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.http import Http404
 from django.test import Client
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from casedesk.status import services
+from casedesk.status.views import _month
 
 
 def test_the_page_shows_the_state_components_incidents_and_maintenance(
@@ -132,3 +136,14 @@ def test_a_component_shown_only_if_degraded_appears_when_it_is(components, incid
     assert "Inbound mail" not in Client().get("/status/").content.decode()
     incident("Mail slow", email="degraded_performance")
     assert "Inbound mail" in Client().get("/status/").content.decode()
+
+
+@given(st.text(max_size=12))
+def test_any_month_parameter_is_a_month_up_to_today_or_a_404(text):
+    today = date(2026, 11, 26)
+    try:
+        first = _month(text, today)
+    except Http404:
+        return
+    assert first.day == 1 and date(2000, 1, 1) <= first <= today
+    assert not text or text == first.strftime("%Y-%m")
