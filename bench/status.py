@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from desk import casedesk, environ_for, free_port, wait_for_server
+from desk import casedesk, environ_for, free_port, stop, wait_for_server
 
 
 @dataclass(frozen=True)
@@ -174,15 +173,6 @@ def start_server(environ: dict[str, str], port: int, workers: int) -> subprocess
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def stop(server: subprocess.Popen[str]) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.communicate()
 
 
 def main() -> None:

@@ -90,24 +90,25 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     return _list(request)
 
 
-def _publish(
+def _act(
     request: HttpRequest,
     form: forms.Form,
-    form_name: str,
-    make: Callable[[dict[str, Any], User], Incident],
+    action: Callable[[dict[str, Any], User], Incident],
+    done: str,
+    again: Callable[[], HttpResponse],
 ) -> HttpResponse:
-    """Validate ``form``, create through ``make``, redirect to the new page; or show the
-    list again (400) with the form's and the services' messages."""
+    """Validate ``form``, run ``action`` (which returns the incident to show next) and
+    redirect there; or answer ``again()`` (the page, 400) with the form's and the
+    services' messages."""
     if form.is_valid():
         try:
-            made = make(form.cleaned_data, _user(request))
+            made = action(form.cleaned_data, _user(request))
         except services.StatusError as exc:
             _errors_onto(form, exc)
         else:
-            what = "Maintenance" if made.is_maintenance else "Incident"
-            messages.success(request, f"{what} “{made.name}” is on the status page.")
+            messages.success(request, done.format(name=made.name))
             return redirect("status_desk:incident", made.public_id)
-    return _list(request, status=400, **{form_name: form})
+    return again()
 
 
 @login_required
@@ -124,7 +125,13 @@ def new_incident(request: HttpRequest) -> HttpResponse:
             services.NewIncident(name=data["name"], impact=data["impact"], first=first), by
         )
 
-    return _publish(request, form, "incident_form", make)
+    return _act(
+        request,
+        form,
+        make,
+        "Incident “{name}” is on the status page.",
+        lambda: _list(request, status=400, incident_form=form),
+    )
 
 
 @login_required
@@ -144,7 +151,14 @@ def new_maintenance(request: HttpRequest) -> HttpResponse:
             by,
         )
 
-    return _publish(request, MaintenanceForm(request.POST), "maintenance_form", make)
+    form = MaintenanceForm(request.POST)
+    return _act(
+        request,
+        form,
+        make,
+        "Maintenance “{name}” is on the status page.",
+        lambda: _list(request, status=400, maintenance_form=form),
+    )
 
 
 def _statuses(incident: Incident) -> list[tuple[str, str]]:
@@ -194,22 +208,17 @@ def incident_page(request: HttpRequest, public_id: str) -> HttpResponse:
 def post_update(request: HttpRequest, public_id: str) -> HttpResponse:
     incident = _incident(public_id)
     form = UpdateForm(request.POST, statuses=_statuses(incident))
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.post_update(
-                incident,
-                services.Posting(
-                    data["status"], data["body"], form.component_statuses(), data["notify"]
-                ),
-                _user(request),
-            )
-        except services.StatusError as exc:
-            _errors_onto(form, exc)
-        else:
-            messages.success(request, "Update posted.")
-            return redirect("status_desk:incident", incident.public_id)
-    return _incident_page(request, incident, status=400, update_form=form)
+
+    def post(data: dict[str, Any], by: User) -> Incident:
+        statuses = form.component_statuses()
+        posting = services.Posting(data["status"], data["body"], statuses, data["notify"])
+        services.post_update(incident, posting, by)
+        return incident
+
+    def again() -> HttpResponse:
+        return _incident_page(request, incident, status=400, update_form=form)
+
+    return _act(request, form, post, "Update posted.", again)
 
 
 @login_required
@@ -218,23 +227,22 @@ def post_update(request: HttpRequest, public_id: str) -> HttpResponse:
 def reschedule(request: HttpRequest, public_id: str) -> HttpResponse:
     maintenance = _incident(public_id)
     form = RescheduleForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.reschedule(
-                maintenance,
-                data["scheduled_for"],
-                data["scheduled_until"],
-                data["body"],
-                _user(request),
-                notify=data["notify"],
-            )
-        except services.StatusError as exc:
-            _errors_onto(form, exc)
-        else:
-            messages.success(request, "The window has moved.")
-            return redirect("status_desk:incident", maintenance.public_id)
-    return _incident_page(request, maintenance, status=400, reschedule_form=form)
+
+    def move(data: dict[str, Any], by: User) -> Incident:
+        services.reschedule(
+            maintenance,
+            data["scheduled_for"],
+            data["scheduled_until"],
+            data["body"],
+            by,
+            notify=data["notify"],
+        )
+        return maintenance
+
+    def again() -> HttpResponse:
+        return _incident_page(request, maintenance, status=400, reschedule_form=form)
+
+    return _act(request, form, move, "The window has moved.", again)
 
 
 @login_required

@@ -18,15 +18,12 @@ PAGES = [
 def test_customers_get_404_and_anonymous_people_the_log_in_page(components, alice, incident):
     made = incident()
     client = Client()
-    for path in [
-        *PAGES,
-        f"/desk/status/{made.public_id}/",
-        f"/desk/status/{made.public_id}/update/",
-    ]:
+    own = [f"/desk/status/{made.public_id}/{action}" for action in ("", "update/", "reschedule/")]
+    for path in [*PAGES, *own]:
         response = client.get(path)
         assert response.status_code == 302 and "/accounts/login/" in response["Location"], path
     client.force_login(alice)
-    for path in [*PAGES, f"/desk/status/{made.public_id}/"]:
+    for path in [*PAGES, *own]:
         assert client.get(path).status_code == 404, path
         assert (
             client.post(path, {"name": "x", "body": "y", "status": "investigating"}).status_code
