@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from casedesk.status import services
 from casedesk.status.models import Component, ComponentGroup
@@ -50,3 +52,27 @@ def incident(components: dict[str, Component], agent: Any) -> Any:
         )
 
     return make
+
+
+@pytest.fixture
+def busy_page(components, incident, agent):
+    """An open incident, a resolved one, upcoming and in-progress maintenance."""
+    open_one = incident("Slow API", impact="minor", api="degraded_performance")
+    services.post_update(
+        open_one,
+        services.Posting("identified", "A bad deploy.", {components["web"]: "partial_outage"}),
+        agent,
+    )
+    done = incident("Mail delayed", impact="major", email="major_outage")
+    services.post_update(done, services.Posting("resolved", "Mail flows again."), agent)
+    soon = timezone.now() + timedelta(days=2)
+    services.create_maintenance(
+        services.NewMaintenance(
+            "Database upgrade", "Upgrading.", [components["api"]], soon, soon + timedelta(hours=2)
+        ),
+        agent,
+    )
+    services.create_maintenance(
+        services.NewMaintenance("Portal restart", "Restarting.", [components["portal"]]), agent
+    )
+    return open_one

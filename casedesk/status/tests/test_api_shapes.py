@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
-from casedesk.status import services
 from casedesk.status.models import Incident
 
 SAMPLES = "statuspage"
@@ -58,30 +56,6 @@ def samples(corpora: Path):
     for path in files:
         collect(json.loads(path.read_text()), shapes)
     return shapes
-
-
-@pytest.fixture
-def busy_page(components, incident, agent):
-    """An open incident, a resolved one, upcoming and in-progress maintenance."""
-    open_one = incident("Slow API", impact="minor", api="degraded_performance")
-    services.post_update(
-        open_one,
-        services.Posting("identified", "A bad deploy.", {components["web"]: "partial_outage"}),
-        agent,
-    )
-    done = incident("Mail delayed", impact="major", email="major_outage")
-    services.post_update(done, services.Posting("resolved", "Mail flows again."), agent)
-    soon = timezone.now() + timedelta(days=2)
-    services.create_maintenance(
-        services.NewMaintenance(
-            "Database upgrade", "Upgrading.", [components["api"]], soon, soon + timedelta(hours=2)
-        ),
-        agent,
-    )
-    services.create_maintenance(
-        services.NewMaintenance("Portal restart", "Restarting.", [components["portal"]]), agent
-    )
-    return open_one
 
 
 def get(client, name):
