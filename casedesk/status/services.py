@@ -219,6 +219,9 @@ def _stamp(incident: Incident, status: str, now: datetime, by: User | None) -> N
     if status in CLOSED_STATUSES and incident.resolved_at is None:
         incident.resolved_at = now
         incident.resolved_by = by
+    elif status not in CLOSED_STATUSES:
+        incident.resolved_at = None  # reopened
+        incident.resolved_by = None
 
 
 @transaction.atomic

@@ -231,3 +231,14 @@ def test_resolving_leaves_a_component_that_maintenance_still_holds(
     assert Component.objects.get(pk=components["api"].pk).status == "under_maintenance"
     desk.post(f"/desk/status/{made.public_id}/update/", {"status": "resolved", "body": "Fixed."})
     assert Component.objects.get(pk=components["api"].pk).status == "under_maintenance"
+
+
+def test_a_reopened_incident_is_unresolved_again(desk, components, incident):
+    made = incident(web="major_outage")
+    url = f"/desk/status/{made.public_id}/update/"
+    desk.post(url, {"status": "resolved", "body": "Fixed."})
+    desk.post(url, {"status": "investigating", "body": "It is back."})
+    made.refresh_from_db()
+    assert made.is_open and made.resolved_at is None and made.resolved_by is None
+    summary = Client().get("/status/api/v2/incidents/unresolved.json").json()
+    assert [i["id"] for i in summary["incidents"]] == [made.public_id]
