@@ -22,6 +22,16 @@ def _fresh_calendar_cache() -> Iterator[None]:
     clear_cache()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_status_version() -> Iterator[None]:
+    """Each test's database has its own status page: forget the version this process read."""
+    from casedesk.status.caching import forget_version
+
+    forget_version()
+    yield
+    forget_version()
+
+
 @pytest.fixture
 def calendars(django_db_blocker: Any) -> None:
     """The calendars the migrations seed, for transactional tests (whose flush removes them)."""

@@ -157,6 +157,16 @@ def wait_for_server(port: int, process: subprocess.Popen[str]) -> None:
     raise SystemExit("the server did not answer /health/ within 90 s")
 
 
+def stop(server: subprocess.Popen[str]) -> None:
+    """SIGTERM (uvicorn finishes what it is doing), then kill after 30 s."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.communicate()
+
+
 @dataclass(frozen=True)
 class Figures:
     label: str
@@ -338,12 +348,7 @@ def main() -> None:
             agent.close()
             alice.close()
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.communicate()
+            stop(server)
 
         print(f"\n{args.requests} sequential requests per page, one keep-alive connection")
         print(f"{'page':<24} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7}  p95 target")

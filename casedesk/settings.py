@@ -136,6 +136,7 @@ INSTALLED_APPS = [
     "casedesk.help",
     "casedesk.cases",
     "casedesk.mail",
+    "casedesk.status",
 ]
 
 MIDDLEWARE = [
@@ -328,6 +329,27 @@ FILE_UPLOAD_HANDLERS = [
 ]
 # The desk queue and the portal list show this many cases per page.
 CASES_PER_PAGE = get_int("CASEDESK_CASES_PER_PAGE", 50, minimum=10, maximum=500)
+
+# ---- Status page (casedesk.status) ----
+# Public status pages and API documents are cached per page version (every change
+# bumps it) for at most this long; the "support is open now" line follows the clock
+# within this many seconds.
+STATUS_CACHE_SECONDS = get_int("CASEDESK_STATUS_CACHE_SECONDS", 30, minimum=1, maximum=3600)
+# Each web process re-reads the page's version (which every change bumps) at most this
+# often: a change made in another process shows within this many seconds (0: at once).
+STATUS_VERSION_TTL = get_int("CASEDESK_STATUS_VERSION_TTL", 1, minimum=0, maximum=60)
+# Browsers and proxies may reuse a status response this long (then revalidate: ETag, 304).
+STATUS_MAX_AGE = get_int("CASEDESK_STATUS_MAX_AGE", 10, minimum=0, maximum=3600)
+# Subscriber mails are sent by tasks of this many addresses each.
+STATUS_MAIL_BATCH = get_int("CASEDESK_STATUS_MAIL_BATCH", 50, minimum=1, maximum=1000)
+# Seconds a webhook receiver has to answer before the delivery is retried.
+STATUS_WEBHOOK_TIMEOUT = get_int("CASEDESK_STATUS_WEBHOOK_TIMEOUT", 10, minimum=1, maximum=120)
+RATE_STATUS_SUBSCRIBE_PER_ADDRESS = get_rate(
+    "CASEDESK_RATE_STATUS_SUBSCRIBE_PER_ADDRESS", Rate(3, timedelta(hours=1))
+)
+RATE_STATUS_SUBSCRIBE_PER_IP = get_rate(
+    "CASEDESK_RATE_STATUS_SUBSCRIBE_PER_IP", Rate(20, timedelta(hours=1))
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # stored and computed in UTC; shown in the calendar's or viewer's zone

@@ -99,6 +99,9 @@ def load_demo() -> list[str]:
             )
         )
         created.append(f"{seeded.cases} demo cases")
+    from casedesk.status.demo import ensure_demo_status
+
+    created += ensure_demo_status(User.objects.filter(email="agent@example.com").first())
     return created
 
 

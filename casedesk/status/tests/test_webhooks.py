@@ -1,0 +1,163 @@
+"""Outgoing webhooks: signed with HMAC-SHA256, delivered to a real local server, retried."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django_tasks_db.models import DBTaskResult
+
+from casedesk.status import services, tasks
+from casedesk.status.models import Webhook, WebhookDelivery
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that answers each POST with the next status in ``answers``."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers["Content-Length"])
+                outer.received.append((dict(self.headers), self.rfile.read(length)))
+                status = outer.answers.pop(0) if outer.answers else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def start(*answers):
+        server = Receiver(answers)
+        made.append(server)
+        return server
+
+    yield start
+    for server in made:
+        server.close()
+
+
+def test_an_incident_is_posted_signed_to_each_active_webhook(
+    components, incident, receiver, run_tasks
+):
+    server = receiver()
+    hook = Webhook.objects.create(url=server.url, secret="s3cret-for-tests")
+    Webhook.objects.create(url="http://127.0.0.1:9/off", active=False)
+    made = incident("API errors", api="partial_outage")
+    run_tasks()
+    assert len(server.received) == 1
+    headers, body = server.received[0]
+    expected = hmac.new(
+        b"s3cret-for-tests", headers["X-Casedesk-Timestamp"].encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+    assert headers["X-Casedesk-Signature"] == f"sha256={expected}"
+    assert headers["X-Casedesk-Event"] == "incident_created"
+    payload = json.loads(body)
+    assert payload["meta"]["event"] == "incident_created"
+    assert payload["incident"]["id"] == made.public_id
+    assert payload["incident"]["components"][0]["status"] == "partial_outage"
+    delivery = WebhookDelivery.objects.get(webhook=hook)
+    assert delivery.state == "delivered" and delivery.attempts == 1
+
+
+def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
+    components, incident, receiver, run_tasks
+):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    server = receiver(503, 500)
+    Webhook.objects.create(url=server.url)
+    incident("API errors", api="partial_outage")
+    run_tasks()
+    delivery = WebhookDelivery.objects.get()
+    assert (
+        delivery.state == "pending" and delivery.attempts == 1 and delivery.response_status == 503
+    )
+    retry = DBTaskResult.objects.filter(
+        task_path="casedesk.status.tasks.deliver_webhook", status="READY"
+    ).get()
+    assert timedelta(seconds=5) < retry.run_after - timezone.now() <= timedelta(seconds=10)
+    with time_machine.travel(timezone.now() + timedelta(seconds=11)):
+        run_tasks()  # second attempt: 500, next in 40 s
+    with time_machine.travel(timezone.now() + timedelta(seconds=60)):
+        run_tasks()
+    delivery.refresh_from_db()
+    assert delivery.state == "delivered" and delivery.attempts == 3
+    assert len(server.received) == 3
+
+
+def test_a_receiver_that_refuses_is_not_retried(components, incident, receiver, run_tasks):
+    server = receiver(410)
+    Webhook.objects.create(url=server.url)
+    incident("API errors", api="partial_outage")
+    run_tasks()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "failed" and delivery.response_status == 410
+    assert not DBTaskResult.objects.filter(
+        task_path="casedesk.status.tasks.deliver_webhook", status="READY"
+    ).exists()
+
+
+def test_an_unreachable_receiver_is_retried(components, incident, run_tasks, receiver):
+    server = receiver()
+    url = server.url
+    server.close()  # nothing listens there any more
+    Webhook.objects.create(url=url)
+    incident("API errors", api="partial_outage")
+    run_tasks()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "pending" and delivery.error
+    assert DBTaskResult.objects.filter(
+        task_path="casedesk.status.tasks.deliver_webhook", status="READY"
+    ).exists()
+
+
+def test_maintenance_events_reach_webhooks_too(components, agent, receiver, run_tasks):
+    server = receiver()
+    Webhook.objects.create(url=server.url)
+    services.create_maintenance(
+        services.NewMaintenance("Patch", "Now.", [components["web"]]), agent
+    )
+    run_tasks()
+    assert json.loads(server.received[0][1])["meta"]["event"] == "maintenance_started"
+
+
+def test_the_signature_covers_the_timestamp():
+    body = b'{"a":1}'
+    assert tasks.signature("k", "100", body) != tasks.signature("k", "101", body)
+    assert tasks.signature("k", "100", body) != tasks.signature("k", "100", b'{"a":2}')
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/x", "file:///etc/passwd", "javascript:alert(1)", "not a url"]
+)
+def test_a_webhook_takes_only_http_and_https_urls(db, url):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        Webhook(url=url).full_clean()
