@@ -396,3 +396,24 @@ def _delivery_report(address: str, status: str, original_id: str) -> bytes:
         f"Subject: [CD-1001] Support replied\r\n"
         f"\r\n--{boundary}--\r\n"
     ).encode()
+
+
+def test_the_auto_reply_points_to_an_open_incident(
+    deliver: Any, alice: Any, agent: Any, run_tasks: Any
+) -> None:
+    from casedesk.status import services as status
+
+    incident = status.create_incident(
+        status.NewIncident(
+            "Checkout errors in the EU",
+            "major",
+            status.Posting("investigating", "We are looking into it.", notify=False),
+        ),
+        agent,
+    )
+    with time_machine.travel(TUESDAY_MORNING, tick=False):
+        deliver(build("Cannot pay"))
+        run_tasks()
+    [reply] = [m for m in outbox.outbox if m.to == ["alice@acme.example"]]
+    assert "Checkout errors in the EU" in reply.body
+    assert incident.get_absolute_url() in reply.body
