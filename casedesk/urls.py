@@ -17,7 +17,9 @@ urlpatterns = [
     path("help/priorities/", cases_views.priorities, name="priorities"),
     path("help/", include("casedesk.help.urls")),
     path("portal/", include("casedesk.cases.portal_urls")),
+    path("desk/oncall/", include("casedesk.oncall.desk_urls")),
     path("desk/", include("casedesk.cases.desk_urls")),
+    path("oncall/", include("casedesk.oncall.urls")),
     path(
         "cases/<str:reference>/files/<int:pk>/<str:name>",
         cases_views.download,
