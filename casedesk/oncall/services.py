@@ -193,6 +193,8 @@ def clock_alarm(page_id: int, case_id: int, minutes: int) -> str:
     if page_row is None or case is None:
         return "stale: gone"
     if case.first_responded_at is not None or case.status not in ACTIVE_STATUSES:
+        if page_row.is_live and _all_answered(_cases_of(page_row)):
+            _resolve(page_row)  # every case on it answered: the page is done
         return "stale: answered"
     if timezone.now() < case.opened_at + timedelta(minutes=minutes):
         return "early: not due yet"
