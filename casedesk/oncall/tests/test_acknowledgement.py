@@ -47,7 +47,7 @@ def signed_post(client, standin, path, params, *, token=None, url=None):
 
 
 def test_opening_the_link_shows_a_button_and_changes_nothing(paged, team):
-    page, case = paged
+    page, _case = paged
     path = services.ack_url(sms_notification(page, team["pat"])).removeprefix(BASE)
     response = Client().get(path)
     assert response.status_code == 200
@@ -65,7 +65,9 @@ def test_pressing_the_button_acknowledges_with_csrf_protection(paged, team):
     page.refresh_from_db()
     assert page.status == PageStatus.OPEN
     form = browser.get(path).content.decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    assert found is not None
+    token = found.group(1)
     response = browser.post(path, {"csrfmiddlewaretoken": token})
     assert b"You acknowledged page" in response.content
     page.refresh_from_db()
@@ -244,7 +246,7 @@ def test_the_published_twilio_signature_vectors_pass_our_check(corpora, settings
 
 
 def test_the_desk_button_acknowledges_as_the_agent(paged, agent):
-    page, case = paged
+    page, _case = paged
     desk = Client()
     desk.force_login(agent)
     response = desk.post(f"/desk/oncall/pages/{page.code}/acknowledge/", follow=True)

@@ -140,7 +140,7 @@ def test_a_saturday_night_critical_case_is_paged_escalated_acknowledged_and_answ
     assert ack[1] == SATURDAY_NIGHT + timedelta(minutes=18)
 
 
-def kill_worker_holding(task_name: str) -> DBTaskResult:
+def kill_worker_holding(task_name: str):
     """A worker claims the due task and dies with it (RUNNING, and no heartbeat ever)."""
     row = DBTaskResult.objects.filter(task_path__endswith=task_name, status="READY").order_by(
         "run_after"

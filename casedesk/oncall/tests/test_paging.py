@@ -191,7 +191,7 @@ def test_a_step_with_nobody_on_call_moves_on_at_once(sms_only, alice, open_case,
 
 
 def test_responders_lists_the_policy_in_order_each_once(sms_only):
-    policy = schedules.default_policy()
+    policy = EscalationPolicy.objects.get(is_default=True)
     EscalationStep.objects.create(policy=policy, position=3, target="person", person=sms_only["pat"])
     assert schedules.responders(policy) == [sms_only["pat"], sms_only["kim"], sms_only["avery"]]
 
@@ -228,7 +228,7 @@ def test_paging_a_case_twice_keeps_it_on_one_page(sms_only, alice, open_case, st
 def test_only_one_policy_may_be_the_default(db, oncall_defaults):
     from django.db import IntegrityError
 
-    schedule = schedules.default_policy().schedule
+    schedule = EscalationPolicy.objects.get(is_default=True).schedule
     with pytest.raises(IntegrityError):
         EscalationPolicy.objects.create(name="Other", schedule=schedule, is_default=True)
 

@@ -3,6 +3,7 @@ overrides cut in, gaps found. Pure arithmetic (oncall/rotation.py), checked by h
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -117,7 +118,7 @@ def test_nonsense_rotations_and_naive_instants_are_refused():
     with pytest.raises(ValueError, match="wall-clock"):
         Rotation(CT, date(2026, 1, 1), time(9, tzinfo=UTC), 1, ("ann",))
     with pytest.raises(ValueError, match="aware"):
-        daily("ann").on_call(datetime(2026, 12, 1, 9))  # noqa: DTZ001
+        daily("ann").on_call(datetime(2026, 12, 1, 9))
     with pytest.raises(ValueError, match="ends after"):
         Override("ann", local(date(2026, 12, 2), time(9)), local(date(2026, 12, 1), time(9)))
 
@@ -148,7 +149,7 @@ def test_shifts_tile_the_span_exactly_and_agree_with_who_is_on_call(rotation, st
         return
     assert shifts[0].start == max(start, first)
     assert shifts[-1].end == end
-    for a, b in zip(shifts, shifts[1:], strict=False):
+    for a, b in itertools.pairwise(shifts):
         assert a.end == b.start and a.start < a.end
     for shift in shifts:
         assert rotation.on_call(shift.start) == shift.person
@@ -195,7 +196,7 @@ def test_the_timeline_with_overrides_covers_the_span_and_matches_on_call(
     end = start + timedelta(days=14)
     pieces = timeline(rotation, made, start, end)
     assert pieces[0].start == start and pieces[-1].end == end
-    for a, b in zip(pieces, pieces[1:], strict=False):
+    for a, b in itertools.pairwise(pieces):
         assert a.end == b.start
         assert (a.person, a.override) != (b.person, b.override)  # merged
     instant = start + timedelta(minutes=probe)
