@@ -175,13 +175,26 @@ def build(start: datetime, end: datetime, zone: zoneinfo.ZoneInfo) -> Report:
         if row.responder:
             by_responder.append((row.responder, _only_response(row)))
     responders = _group(by_responder)
+    months = {m.label: m for m in _group((r.month, r) for r in found)}
     return Report(
         rows=found,
         overall=overall,
-        months=_group((r.month, r) for r in found),
+        months=[months.get(label, Stats(label)) for label in month_labels(start, end, zone)],
         organizations=_group((r.case.organization.name, r) for r in found),
         responders=responders,
     )
+
+
+def month_labels(start: datetime, end: datetime, zone: zoneinfo.ZoneInfo) -> list[str]:
+    """Every month from ``start`` up to (not including) ``end``, empty ones too: "2026-11"."""
+    first = start.astimezone(zone)
+    last = (end - timedelta(microseconds=1)).astimezone(zone)
+    year, month = first.year, first.month
+    labels = []
+    while (year, month) <= (last.year, last.month):
+        labels.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return labels
 
 
 def _only_ack(row: Row) -> Row:

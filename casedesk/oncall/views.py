@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from casedesk.accounts.services import zone_of
 from casedesk.cases.models import Case
 from casedesk.oncall import feeds, services
 from casedesk.oncall.models import FeedToken, Schedule
@@ -73,7 +74,14 @@ def ack(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "oncall/ack.html",
-        {"page": page, "person": notification.person, "cases": cases, "done": done},
+        {
+            "page": page,
+            "person": notification.person,
+            "cases": cases,
+            "done": done,
+            # Before the browser's zone is known (the first visit): the person's own.
+            "zone": zone_of(notification.person),
+        },
     )
 
 

@@ -74,6 +74,13 @@ def test_the_figures_per_month_organization_and_responder(history):
     assert by_name["Pat Primary"].within_promise is None  # acknowledged, never replied
 
 
+def test_every_month_of_the_window_has_a_bar_even_an_empty_one():
+    labels = report.month_labels(
+        datetime(2026, 11, 1, tzinfo=CT), datetime(2027, 3, 1, tzinfo=CT), CT
+    )
+    assert labels == ["2026-11", "2026-12", "2027-01", "2027-02"]
+
+
 def test_percentiles_are_by_nearest_rank():
     minutes = [timedelta(minutes=m) for m in range(1, 11)]
     assert report.percentile(minutes, 0.5) == timedelta(minutes=5)
