@@ -317,6 +317,11 @@ ONCALL_CLOCK_ALARMS = [
     get_int("CASEDESK_ONCALL_FIRST_ALARM_MINUTES", 60, minimum=1, maximum=1440),
     get_int("CASEDESK_ONCALL_SECOND_ALARM_MINUTES", 90, minimum=1, maximum=1440),
 ]
+# Also page a critical case opened in hours that nobody took after this many minutes
+# (0: never; the "if configured").
+ONCALL_PAGE_UNASSIGNED_MINUTES = get_int(
+    "CASEDESK_ONCALL_PAGE_UNASSIGNED_MINUTES", 0, minimum=0, maximum=1440
+)
 # A signed acknowledgement link works this long.
 ONCALL_ACK_LINK_LIFETIME = get_duration("CASEDESK_ONCALL_ACK_LINK_LIFETIME", timedelta(days=2))
 

@@ -30,7 +30,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -400,9 +399,3 @@ def handle_sms_reply(from_number: str, body: str) -> str:
 
 def _list(pages: list[Page]) -> str:
     return ", ".join(f"{p.code} ({p.organization.name})" for p in pages)
-
-
-def live_pages_of(person: User) -> list[Page]:
-    return list(
-        Page.objects.filter(Q(status=PageStatus.OPEN) & Q(notifications__person=person)).distinct()
-    )

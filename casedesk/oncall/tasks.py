@@ -140,7 +140,8 @@ def build_message(notification: Notification) -> Message:
 @periodic(every=timedelta(minutes=1))
 @task()
 def sweep_pages() -> str:
-    """Page any recent critical after-hours case left without a page; resolve answered pages."""
+    """Page any recent critical after-hours case left without a page (and, if configured,
+    an in-hours critical case nobody took); resolve answered pages."""
     since = timezone.now() - SWEEP_LOOKBACK
     missed = Case.objects.filter(
         after_hours_alarm=True,
@@ -149,8 +150,20 @@ def sweep_pages() -> str:
         opened_at__gte=since,
         page_link__isnull=True,
     ).select_related("organization")
+    if settings.ONCALL_PAGE_UNASSIGNED_MINUTES:
+        # Critical cases opened in hours that nobody took: page them too (if configured).
+        waited = timezone.now() - timedelta(minutes=settings.ONCALL_PAGE_UNASSIGNED_MINUTES)
+        missed = missed | Case.objects.filter(
+            priority__is_critical=True,
+            assignee__isnull=True,
+            status__in=ACTIVE_STATUSES,
+            first_responded_at__isnull=True,
+            opened_at__gte=since,
+            opened_at__lte=waited,
+            page_link__isnull=True,
+        )
     paged = 0
-    for case in missed:
+    for case in missed.select_related("organization"):
         if services.page(case) is not None:
             paged += 1
     if paged:

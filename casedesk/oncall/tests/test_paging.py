@@ -246,3 +246,28 @@ def test_a_page_resolves_when_every_case_on_it_is_answered(
     with at(NIGHT + timedelta(minutes=16)):
         run_tasks()
     assert texts_to(standin, KIM_PHONE) == 0
+
+
+def test_if_configured_an_unassigned_in_hours_critical_case_is_paged_after_15_minutes(
+    sms_only, alice, open_case, standin, run_tasks, settings
+):
+    settings.ONCALL_PAGE_UNASSIGNED_MINUTES = 15
+    with at(IN_HOURS):
+        case = open_case(alice, "Critical")
+        run_tasks()
+    with at(IN_HOURS + timedelta(minutes=14)):
+        assert tasks.sweep_pages.call().startswith("paged 0")
+    with at(IN_HOURS + timedelta(minutes=15, seconds=1)):
+        assert tasks.sweep_pages.call().startswith("paged 1")
+        run_tasks()
+    assert Page.objects.get().page_cases.get().case_id == case.pk
+    assert texts_to(standin, PAT_PHONE) == 1
+
+
+def test_by_default_in_hours_critical_cases_are_never_paged_by_the_sweep(
+    sms_only, alice, open_case, standin
+):
+    with at(IN_HOURS):
+        open_case(alice, "Critical")
+    with at(IN_HOURS + timedelta(minutes=30)):
+        assert tasks.sweep_pages.call().startswith("paged 0")
