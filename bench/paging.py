@@ -36,6 +36,7 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -67,7 +68,7 @@ def run(environ: dict[str, str], *args: str) -> None:
         raise SystemExit(f"`casedesk {' '.join(args)}` failed:\n{result.stdout}{result.stderr}")
 
 
-def set_up(count: int) -> list[object]:
+def set_up(count: int) -> list[Any]:
     """The closed calendar, the team and one customer per organization (in this process)."""
     from casedesk.accounts.models import Organization, User
     from casedesk.hours.models import Calendar
@@ -87,7 +88,7 @@ def set_up(count: int) -> list[object]:
         )
         NotificationRule.objects.create(person=person, channel="sms", delay=timedelta(0))
         NotificationRule.objects.create(person=person, channel="email", delay=timedelta(0))
-    customers: list[object] = []
+    customers: list[Any] = []
     for i in range(count):
         organization = Organization.objects.create(name=f"Client {i:04d}")
         customers.append(
@@ -125,11 +126,9 @@ def main() -> None:
         import django
 
         django.setup()
-        from casedesk.cases import services
-        from casedesk.cases.models import Priority
+        from casedesk.oncall.demo import critical_case
 
         customers = set_up(args.cases)
-        critical = Priority.objects.get(is_critical=True)
         server = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
             [sys.executable, "-m", "casedesk", "run", "--port", str(port)],
             env=environ,
@@ -142,15 +141,7 @@ def main() -> None:
             opened: dict[str, float] = {}
             for customer in tqdm(customers, desc="opening critical cases", unit="case"):
                 started = time.time()
-                case = services.open_case(
-                    services.NewCase(
-                        requester=customer,
-                        subject="Nobody can log in",
-                        priority=critical,
-                        characteristics="c",
-                        business_impact="The whole company is locked out.",
-                    )
-                )
+                case = critical_case(customer, "Nobody can log in")
                 opened[case.reference] = started
                 time.sleep(args.every)
             sent = standin.wait_for(len(opened), timeout=120, kind="Messages")

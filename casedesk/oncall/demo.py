@@ -8,7 +8,7 @@ from django.db import transaction
 
 from casedesk.accounts.models import User
 from casedesk.cases import services as case_services
-from casedesk.cases.models import Priority
+from casedesk.cases.models import Case, Priority
 from casedesk.oncall import services
 from casedesk.oncall.defaults import SCHEDULE_NAME, ensure_oncall
 from casedesk.oncall.models import Layer, LayerMember, Page, Schedule
@@ -44,24 +44,30 @@ def ensure_demo_oncall() -> list[str]:
     return created
 
 
-@transaction.atomic
-def demo_page(requester_email: str = "alice@acme.example") -> Page | None:
-    """Open a critical case now through cases.services and page it (even in hours)."""
-    requester = User.objects.filter(email=requester_email).first()
+def critical_case(requester: User, subject: str = "Demo: nobody can log in (on-call page)") -> Case:
+    """Open a critical case now through cases.services (after hours, that pages)."""
     critical = Priority.objects.filter(is_critical=True).first()
-    if requester is None or critical is None:
-        return None
-    case = case_services.open_case(
+    if critical is None:
+        raise LookupError("no critical priority")
+    return case_services.open_case(
         case_services.NewCase(
             requester=requester,
-            subject="Demo: nobody can log in (on-call page)",
+            subject=subject,
             priority=critical,
             characteristics="c",
             business_impact="The whole company is locked out since a few minutes ago.",
-            description="Opened by `casedesk demo` to show an on-call page on the console.",
+            description="Opened to show an on-call page.",
         )
     )
-    return services.page(case)
+
+
+@transaction.atomic
+def demo_page(requester_email: str = "alice@acme.example") -> Page | None:
+    """Open a critical case now and page it (even in hours)."""
+    requester = User.objects.filter(email=requester_email).first()
+    if requester is None or not Priority.objects.filter(is_critical=True).exists():
+        return None
+    return services.page(critical_case(requester))
 
 
 def ensure_demo_page() -> list[str]:

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +23,7 @@ from casedesk.cases.models import ACTIVE_STATUSES, Case
 from casedesk.hours.services import current_calendar
 from casedesk.lib.durations import humanize_duration
 from casedesk.oncall import report, schedules, services
-from casedesk.oncall.models import LIVE_PAGE_STATUSES, FeedToken, Page, Schedule
+from casedesk.oncall.models import CODE_RE, LIVE_PAGE_STATUSES, FeedToken, Page, Schedule
 
 CALENDAR_DAYS = 14
 GAP_HORIZON = timedelta(days=14)
@@ -101,7 +101,10 @@ def board(request: HttpRequest) -> HttpResponse:
 @staff_only
 @require_POST
 def acknowledge(request: HttpRequest, code: str) -> HttpResponse:
-    page = get_object_or_404(Page, code=code.upper()[:8])
+    code = code.upper()
+    if not CODE_RE.fullmatch(code):
+        raise Http404("no such page")
+    page = get_object_or_404(Page, code=code)
     done = services.acknowledge(page, _staff(request), "desk")
     if done.acknowledged_now:
         messages.success(request, f"You acknowledged page {page.code}; the escalation stopped.")

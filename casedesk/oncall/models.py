@@ -6,6 +6,7 @@ schedules and policies.
 
 from __future__ import annotations
 
+import re
 import secrets
 import zoneinfo
 from datetime import timedelta
@@ -22,6 +23,11 @@ from casedesk.cases.models import Case
 # Short codes people type in an SMS ("ACK K7QF"): no 0/O, 1/I/L to misread.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 4
+
+
+CODE_RE = re.compile(rf"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
+# What secrets.token_urlsafe(24) makes: 32 URL-safe characters (anything else is not a feed).
+FEED_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
 def new_code() -> str:

@@ -33,11 +33,12 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from casedesk.accounts.models import Role, User, normalize_phone
+from casedesk.accounts.models import E164_RE, Role, User, normalize_phone
 from casedesk.cases import services as case_services
 from casedesk.cases.models import ACTIVE_STATUSES, Case, EventKind
 from casedesk.oncall import schedules
 from casedesk.oncall.models import (
+    CODE_RE,
     LIVE_PAGE_STATUSES,
     Channel,
     EscalationPolicy,
@@ -357,11 +358,13 @@ ACK_WORDS = {"1", "ACK"}
 def handle_sms_reply(from_number: str, body: str) -> str:
     """An SMS from an on-call person: ``1`` or ``ACK``, with the page's code when they
     have several open pages. Returns the text to answer with ("" for a stranger)."""
-    number = normalize_phone(from_number or "")[:20]
+    number = normalize_phone(from_number or "")
+    if not E164_RE.fullmatch(number):
+        return ""  # not a phone number: nothing to look up
     people = list(
         User.objects.filter(phone=number, is_active=True, role__in=[Role.AGENT, Role.ADMIN])
     )
-    if not number or len(people) != 1:
+    if len(people) != 1:
         return ""  # not one of ours (or ambiguous): say nothing to an unknown number
     person = people[0]
     words = (body or "").upper().replace(",", " ").split()[:3]
@@ -376,6 +379,8 @@ def handle_sms_reply(from_number: str, body: str) -> str:
         .order_by("opened_at")
     )
     code = words[1] if len(words) > 1 else ""
+    if code and not CODE_RE.fullmatch(code):
+        return f"{code[:8]!r} is not a page code: page codes are 4 letters and digits, e.g. K7QF."
     if code:
         chosen = [p for p in open_pages if p.code == code]
         if not chosen:

@@ -25,7 +25,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from casedesk.accounts.services import zone_of
 from casedesk.cases.models import Case
 from casedesk.oncall import feeds, services
-from casedesk.oncall.models import FeedToken, Schedule
+from casedesk.oncall.models import FEED_TOKEN_RE, FeedToken, Notification, Schedule
 
 logger = logging.getLogger("casedesk.oncall")
 
@@ -88,15 +88,22 @@ def ack(request: HttpRequest, token: str) -> HttpResponse:
 # ---- The voice call: what the person hears, and their keypress ----
 
 
+def _goodbye_if_invalid(token: str) -> tuple[Notification | None, VoiceResponse]:
+    """The notification a call is about, or a spoken goodbye for a mangled or old token."""
+    response = VoiceResponse()
+    notification = services.notification_for_token(token)
+    if notification is None:
+        response.say("This page is no longer valid. Goodbye.")
+        response.hangup()
+    return notification, response
+
+
 @csrf_exempt
 @require_POST
 @twilio_signed
 def voice(request: HttpRequest, token: str) -> HttpResponse:
-    notification = services.notification_for_token(token)
-    response = VoiceResponse()
+    notification, response = _goodbye_if_invalid(token)
     if notification is None:
-        response.say("This page is no longer valid. Goodbye.")
-        response.hangup()
         return _twiml(response)
     page = notification.page
     count = Case.objects.filter(page_link__page=page).count()
@@ -114,11 +121,10 @@ def voice(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 @twilio_signed
 def voice_ack(request: HttpRequest, token: str) -> HttpResponse:
-    notification = services.notification_for_token(token)
-    response = VoiceResponse()
+    notification, response = _goodbye_if_invalid(token)
     if notification is None:
-        response.say("This page is no longer valid. Goodbye.")
-    elif request.POST.get("Digits", "") == "1":
+        return _twiml(response)
+    if request.POST.get("Digits", "") == "1":
         done = services.acknowledge(notification.page, notification.person, "voice")
         response.say(
             "Acknowledged. Thank you."
@@ -150,18 +156,27 @@ def sms(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def schedule_feed(request: HttpRequest, token: str) -> HttpResponse:
-    schedule = Schedule.objects.filter(feed_token=token).first()
-    if schedule is None or len(token) < 20:
+    schedule = Schedule.objects.filter(feed_token=token).first() if _feed_token(token) else None
+    if schedule is None:
         raise Http404("no such feed")
     return _ics(feeds.schedule_calendar(schedule), f"{schedule.name}.ics")
 
 
 @require_safe
 def person_feed(request: HttpRequest, token: str) -> HttpResponse:
-    feed = FeedToken.objects.select_related("person").filter(token=token).first()
-    if feed is None or len(token) < 20 or not feed.person.is_active:
+    feed = (
+        FeedToken.objects.select_related("person").filter(token=token).first()
+        if _feed_token(token)
+        else None
+    )
+    if feed is None or not feed.person.is_active:
         raise Http404("no such feed")
     return _ics(feeds.person_calendar(feed.person), "on-call.ics")
+
+
+def _feed_token(token: str) -> bool:
+    """Only a well-formed token reaches the database (no NUL bytes, no odd lengths)."""
+    return FEED_TOKEN_RE.fullmatch(token) is not None
 
 
 def _ics(data: bytes, name: str) -> HttpResponse:

@@ -146,6 +146,8 @@ def test_with_several_open_pages_the_reply_must_name_the_code(paged, team, bob, 
         (PAT_PHONE, "yes please", "Reply 1 or ACK"),
         (PAT_PHONE, "ACK ZZZZ", "No open page ZZZZ"),
         (PAT_PHONE, "\x00\x01" * 400, "Reply 1 or ACK"),
+        (PAT_PHONE, "ACK \x00K7Q", "'\\x00K7Q' is not a page code"),
+        (PAT_PHONE + "\x00", "1", ""),
     ],
 )
 def test_sms_garbage_and_strangers_acknowledge_nothing(paged, number, body, expected):
@@ -255,6 +257,13 @@ def test_the_desk_button_acknowledges_as_the_agent(paged, agent):
     assert (page.acknowledged_by, page.acknowledged_via) == (agent, "desk")
     again = desk.post(f"/desk/oncall/pages/{page.code}/acknowledge/", follow=True)
     assert b"was already acknowledged" in again.content
+
+
+@pytest.mark.parametrize("code", ["%00", "K7QF%00", "x" * 300, "'; DROP TABLE"])
+def test_the_desk_button_with_a_mangled_code_is_not_found(paged, agent, code):
+    desk = Client()
+    desk.force_login(agent)
+    assert desk.post(f"/desk/oncall/pages/{code}/acknowledge/").status_code == 404
 
 
 def test_customers_cannot_reach_the_desk_button(paged, alice):
