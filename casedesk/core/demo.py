@@ -99,11 +99,10 @@ def load_demo() -> list[str]:
             )
         )
         created.append(f"{seeded.cases} demo cases")
-    # The on-call schedule of the demo agents, and one page the worker prints on the console.
-    from casedesk.oncall.demo import ensure_demo_oncall, ensure_demo_page
+    # The on-call schedule of the demo agents (`casedesk demo` also opens a first page).
+    from casedesk.oncall.demo import ensure_demo_oncall
 
     created += ensure_demo_oncall()
-    created += ensure_demo_page()
     return created
 
 

@@ -71,7 +71,8 @@ def demo_page(requester_email: str = "alice@acme.example") -> Page | None:
 
 
 def ensure_demo_page() -> list[str]:
+    """One page for `make run` to print on the console, unless there has been one."""
     if Page.objects.exists():
         return []
     page = demo_page()
-    return [f"on-call page {page.code}"] if page else []
+    return [f"on-call page {page.code} (a new critical case for Acme)"] if page else []
