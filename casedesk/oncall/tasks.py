@@ -58,7 +58,11 @@ def send_notification(notification_id: int) -> str:
     if notification is None or notification.status != NotificationStatus.PENDING:
         return "stale"
     page = notification.page
-    if not notification.always and page.status != PageStatus.OPEN:
+    # An acknowledgement makes escalation sends moot; an answer to the customer (the page
+    # resolved) makes every send moot, the 60/90-minute alarms' too.
+    if page.status == PageStatus.RESOLVED or (
+        not notification.always and page.status != PageStatus.OPEN
+    ):
         Notification.objects.filter(pk=notification.pk, status=NotificationStatus.PENDING).update(
             status=NotificationStatus.CANCELLED
         )

@@ -271,3 +271,25 @@ def test_by_default_in_hours_critical_cases_are_never_paged_by_the_sweep(
         open_case(alice, "Critical")
     with at(IN_HOURS + timedelta(minutes=30)):
         assert tasks.sweep_pages.call().startswith("paged 0")
+
+
+def test_an_answer_to_the_customer_cancels_an_alarm_call_still_to_come(
+    team, alice, agent, open_case, standin, run_tasks
+):
+    NotificationRule.objects.create(person=team["kim"], channel="sms", delay=timedelta(0))
+    NotificationRule.objects.create(person=team["kim"], channel="voice", delay=timedelta(minutes=2))
+    with at(NIGHT):
+        case = open_case(alice, "Critical")
+        run_tasks()
+        services.acknowledge(Page.objects.get(), team["pat"], "desk")
+    with at(NIGHT + timedelta(minutes=60, seconds=1)):
+        run_tasks()  # the alarm: an SMS to Kim now, a call in 2 minutes
+    assert texts_to(standin, KIM_PHONE) == 1
+    with at(NIGHT + timedelta(minutes=61)):
+        case_services.add_reply(case, agent, "On it.")
+        services.resolve_answered_pages()
+    with at(NIGHT + timedelta(minutes=63)):
+        run_tasks()
+    assert standin.sent("Calls") == []
+    kims_call = Notification.objects.get(channel="voice", person=team["kim"])
+    assert kims_call.status == NotificationStatus.CANCELLED
