@@ -146,6 +146,11 @@ def _all_answered(cases: list[Case]) -> bool:
     return all(c.first_responded_at is not None or c.status not in ACTIVE_STATUSES for c in cases)
 
 
+def answered(page_row: Page) -> bool:
+    """Every case on the page has had its first response (or is no longer active)."""
+    return _all_answered(_cases_of(page_row))
+
+
 @transaction.atomic
 def escalate(page_id: int, number: int) -> str:
     """Run escalation step ``number`` (0, 1, ... across the repeats) of a page."""

@@ -60,8 +60,10 @@ def send_notification(notification_id: int) -> str:
     page = notification.page
     # An acknowledgement makes escalation sends moot; an answer to the customer (the page
     # resolved) makes every send moot, the 60/90-minute alarms' too.
-    if page.status == PageStatus.RESOLVED or (
-        not notification.always and page.status != PageStatus.OPEN
+    if (
+        page.status == PageStatus.RESOLVED
+        or (not notification.always and page.status != PageStatus.OPEN)
+        or (notification.always and services.answered(page))
     ):
         Notification.objects.filter(pk=notification.pk, status=NotificationStatus.PENDING).update(
             status=NotificationStatus.CANCELLED

@@ -287,7 +287,6 @@ def test_an_answer_to_the_customer_cancels_an_alarm_call_still_to_come(
     assert texts_to(standin, KIM_PHONE) == 1
     with at(NIGHT + timedelta(minutes=61)):
         case_services.add_reply(case, agent, "On it.")
-        services.resolve_answered_pages()
     with at(NIGHT + timedelta(minutes=63)):
         run_tasks()
     assert standin.sent("Calls") == []
