@@ -103,6 +103,8 @@ def test_an_engineer_acknowledges_from_the_phone_and_the_desk_shows_the_clock(
         board.set_viewport_size({"width": 390, "height": 844})
         board.goto(f"{base}/desk/oncall/")
         board.screenshot(path=str(screenshot_dir / "oncall-board-phone.png"), full_page=True)
+        width = board.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the on-call board is {width}px wide on a 390px phone"
         board.goto(f"{base}/desk/oncall/schedules/{schedule.pk}/")
         board.screenshot(path=str(screenshot_dir / "oncall-calendar-phone.png"), full_page=True)
         width = board.evaluate("document.documentElement.scrollWidth")
