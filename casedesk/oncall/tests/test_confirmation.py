@@ -18,13 +18,19 @@ PAGED = "on-call engineer has been paged"
 
 def test_a_paged_case_says_so_on_the_page_and_in_the_mail(team, alice, open_case, standin):
     with time_machine.travel(NIGHT, tick=False):
-        case = open_case(alice, "Critical")
-        assert PAGED not in render_to_string("cases/_acknowledgement.txt", {"ack": acknowledgement(case, CT)})
-        services.page(case)
+        case = open_case(alice, "Critical")  # paged in the case's own transaction
         ack = acknowledgement(case, CT)
     assert ack.paged
     assert PAGED in render_to_string("cases/_acknowledgement.txt", {"ack": ack})
     assert PAGED in render_to_string("cases/_acknowledgement.html", {"ack": ack})
+
+
+def test_a_case_opened_in_hours_says_nothing_of_a_page(team, alice, open_case):
+    with time_machine.travel(datetime(2026, 12, 2, 10, 0, tzinfo=CT), tick=False):
+        case = open_case(alice, "Critical")
+        ack = acknowledgement(case, CT)
+    assert not ack.paged
+    assert PAGED not in render_to_string("cases/_acknowledgement.txt", {"ack": ack})
 
 
 def test_an_organization_without_coverage_is_not_told_of_a_page(team, alice, open_case):
@@ -32,7 +38,7 @@ def test_an_organization_without_coverage_is_not_told_of_a_page(team, alice, ope
     alice.organization.save()
     with time_machine.travel(NIGHT, tick=False):
         case = open_case(alice, "Critical")
-        services.page(case)
+        assert services.page(case) is None
         ack = acknowledgement(case, CT)
     assert not ack.paged
     assert acknowledgement(case, CT, paged=True).paged  # callers may say so themselves

@@ -61,7 +61,9 @@ def test_a_second_critical_case_from_the_same_organization_joins_its_open_page(
     assert f"Joined page {page.code}" in joined.body
 
 
-def test_another_organization_gets_its_own_page(sms_only, alice, bob, open_case, standin, run_tasks):
+def test_another_organization_gets_its_own_page(
+    sms_only, alice, bob, open_case, standin, run_tasks
+):
     with at(NIGHT):
         open_case(alice, "Critical")
         open_case(bob, "Critical")
@@ -178,7 +180,9 @@ def test_an_empty_primary_layer_pages_the_fallback_and_says_so_in_the_calendar(
     assert texts_to(standin, AVERY_PHONE) == 1
 
 
-def test_a_step_with_nobody_on_call_moves_on_at_once(sms_only, alice, open_case, standin, run_tasks):
+def test_a_step_with_nobody_on_call_moves_on_at_once(
+    sms_only, alice, open_case, standin, run_tasks
+):
     schedule = sms_only["schedule"]
     schedule.fallback = None
     schedule.save()
@@ -192,20 +196,33 @@ def test_a_step_with_nobody_on_call_moves_on_at_once(sms_only, alice, open_case,
 
 def test_responders_lists_the_policy_in_order_each_once(sms_only):
     policy = EscalationPolicy.objects.get(is_default=True)
-    EscalationStep.objects.create(policy=policy, position=3, target="person", person=sms_only["pat"])
+    EscalationStep.objects.create(
+        policy=policy, position=3, target="person", person=sms_only["pat"]
+    )
     assert schedules.responders(policy) == [sms_only["pat"], sms_only["kim"], sms_only["avery"]]
 
 
-def test_a_lost_signal_is_caught_by_the_sweep(sms_only, alice, open_case, standin, run_tasks):
-    from casedesk.cases.signals import critical_case_opened_after_hours
-    from casedesk.oncall.receivers import page_critical_case
+def test_a_case_whose_page_was_lost_is_paged_by_the_sweep(
+    sms_only, alice, open_case, standin, run_tasks
+):
+    from django.db.models.signals import post_save
 
+    from casedesk.cases.models import Event
+    from casedesk.cases.signals import critical_case_opened_after_hours
+    from casedesk.oncall.receivers import page_critical_case, page_with_the_case
+
+    # Both hooks lost (as if paging had failed in the transaction and the process had died
+    # right after the commit).
+    post_save.disconnect(sender=Event, dispatch_uid="oncall.page_with_the_case")
     critical_case_opened_after_hours.disconnect(dispatch_uid="oncall.page_critical_after_hours")
     try:
         with at(NIGHT):
             case = open_case(alice, "Critical")
             run_tasks()
     finally:
+        post_save.connect(
+            page_with_the_case, sender=Event, dispatch_uid="oncall.page_with_the_case"
+        )
         critical_case_opened_after_hours.connect(
             page_critical_case, dispatch_uid="oncall.page_critical_after_hours"
         )
@@ -292,3 +309,21 @@ def test_an_answer_to_the_customer_cancels_an_alarm_call_still_to_come(
     assert standin.sent("Calls") == []
     kims_call = Notification.objects.get(channel="voice", person=team["kim"])
     assert kims_call.status == NotificationStatus.CANCELLED
+
+
+def test_the_page_commits_with_the_case_or_not_at_all(sms_only, alice, open_case):
+    from django.db import transaction
+
+    with at(NIGHT):
+        case = open_case(alice, "Critical")  # this test's transaction never commits...
+        assert Page.objects.get().page_cases.get().case_id == case.pk  # ...yet it is paged
+        assert case.events.filter(kind=EventKind.PAGED).exists()
+
+        class Abandon(Exception):
+            pass
+
+        with pytest.raises(Abandon), transaction.atomic():
+            open_case(alice, "Critical", subject="Rolled back")
+            raise Abandon
+    assert not Case.objects.filter(subject="Rolled back").exists()
+    assert Page.objects.get().page_cases.count() == 1
