@@ -28,6 +28,10 @@ from casedesk.oncall.notifiers import Message, notifier_for
 
 logger = logging.getLogger("casedesk.oncall")
 
+# Pages go ahead of everything else in the queue (mails, sweeps): django-tasks-db's
+# workers take the highest priority first. A page waits behind no confirmation mail.
+PAGING_PRIORITY = 50
+
 # A page is urgent: try again soon (+10 s, +20 s, +40 s, +80 s), then give up; the
 # next escalation step goes out regardless.
 _SEND_RETRY = RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=10), factor=2.0)
@@ -36,17 +40,17 @@ _SEND_RETRY = RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=10), fac
 SWEEP_LOOKBACK = timedelta(hours=2)
 
 
-@task()
+@task(priority=PAGING_PRIORITY)
 def escalate(page_id: int, number: int) -> str:
     return services.escalate(page_id, number)
 
 
-@task()
+@task(priority=PAGING_PRIORITY)
 def clock_alarm(page_id: int, case_id: int, minutes: int) -> str:
     return services.clock_alarm(page_id, case_id, minutes)
 
 
-@task()
+@task(priority=PAGING_PRIORITY)
 @retrying(_SEND_RETRY)
 def send_notification(notification_id: int) -> str:
     """Hand one notification to its transport, unless an acknowledgement made it moot."""
