@@ -90,6 +90,14 @@ def test_an_engineer_acknowledges_from_the_phone_and_the_desk_shows_the_clock(
         expect(clocks.locator(".countdown")).not_to_be_empty()  # desk.js ticks it
         board.screenshot(path=str(screenshot_dir / "oncall-board-desktop.png"), full_page=True)
 
+        board.goto(f"{base}/desk/cases/{case.reference}/")
+        timeline = board.locator('[data-kind="page_acknowledged"]')
+        expect(timeline).to_contain_text("acknowledged by Sam Agent (the link in a page)")
+        expect(board.locator('[data-kind="page_notification"]').first).to_contain_text(
+            "SMS to Sam Agent"
+        )
+        board.screenshot(path=str(screenshot_dir / "oncall-case-timeline.png"), full_page=True)
+
         schedule = Schedule.objects.get(name="Support")
         board.goto(f"{base}/desk/oncall/schedules/{schedule.pk}/")
         expect(board.get_by_test_id("week")).to_have_count(2)
