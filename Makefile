@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/login_timing.py
 	$(BIN)/python bench/desk.py
 	$(BIN)/python bench/status.py
+	$(BIN)/python bench/paging.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "casedesk.cases",
     "casedesk.mail",
     "casedesk.status",
+    "casedesk.oncall",
 ]
 
 MIDDLEWARE = [
@@ -352,6 +353,32 @@ RATE_STATUS_SUBSCRIBE_PER_ADDRESS = get_rate(
 RATE_STATUS_SUBSCRIBE_PER_IP = get_rate(
     "CASEDESK_RATE_STATUS_SUBSCRIBE_PER_IP", Rate(20, timedelta(hours=1))
 )
+# ---- On call (casedesk.oncall) ----
+# Paging by SMS and voice goes through Twilio's REST API when an account is set; without
+# one, SMS and calls are printed on the console (`make run`). Email always goes by mail.
+TWILIO_ACCOUNT_SID = get_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = get_str("TWILIO_AUTH_TOKEN", "")  # also TWILIO_AUTH_TOKEN_FILE
+TWILIO_FROM_NUMBER = get_str("TWILIO_FROM_NUMBER", "")
+if TWILIO_FROM_NUMBER and not re.fullmatch(r"\+[1-9]\d{6,14}", TWILIO_FROM_NUMBER):
+    raise ConfigError("TWILIO_FROM_NUMBER", "write the number in E.164 form, e.g. +15555550100")
+if TWILIO_ACCOUNT_SID and not (TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER):
+    raise ConfigError(
+        "TWILIO_ACCOUNT_SID", "is set: TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER are needed too"
+    )
+# Twilio's own API by default; tests and bench/ point it at a local stand-in.
+TWILIO_API_BASE = get_url("TWILIO_API_BASE", "https://api.twilio.com", schemes=("http", "https"))
+# The 2-hour clock: with no response after these minutes, the next level hears of it.
+ONCALL_CLOCK_ALARMS = [
+    get_int("CASEDESK_ONCALL_FIRST_ALARM_MINUTES", 60, minimum=1, maximum=1440),
+    get_int("CASEDESK_ONCALL_SECOND_ALARM_MINUTES", 90, minimum=1, maximum=1440),
+]
+# Also page a critical case opened in hours that nobody took after this many minutes
+# (0: never; the "if configured").
+ONCALL_PAGE_UNASSIGNED_MINUTES = get_int(
+    "CASEDESK_ONCALL_PAGE_UNASSIGNED_MINUTES", 0, minimum=0, maximum=1440
+)
+# A signed acknowledgement link works this long.
+ONCALL_ACK_LINK_LIFETIME = get_duration("CASEDESK_ONCALL_ACK_LINK_LIFETIME", timedelta(days=2))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # stored and computed in UTC; shown in the calendar's or viewer's zone

@@ -281,6 +281,10 @@ class EventKind(models.TextChoices):
     SLA_WARNING = "sla_warning", "SLA warning"
     SLA_BREACH = "sla_breach", "SLA breached"
     AFTER_HOURS_CRITICAL = "after_hours_critical", "Critical case after hours"
+    # Written by the on-call app (through services.record_event).
+    PAGED = "paged", "On-call engineer paged"
+    PAGE_NOTIFICATION = "page_notification", "On-call notification"
+    PAGE_ACKNOWLEDGED = "page_acknowledged", "Page acknowledged"
 
 
 class Event(models.Model):

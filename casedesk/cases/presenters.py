@@ -6,7 +6,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 
-from casedesk.cases.models import Case, Clock
+from casedesk.cases.models import Case, Clock, EventKind
 from casedesk.hours.services import current_calendar, status
 
 
@@ -21,14 +21,20 @@ class Acknowledgement:
     calendar_zone: zoneinfo.ZoneInfo  # US Central in the default policy
     critical_after_hours: bool
     worked_now: bool  # the case's clock is 24x7
+    paged: bool = False  # the on-call engineer was paged for it (oncall records it)
 
     @property
     def zones_differ(self) -> bool:
         return self.customer_zone.key != self.calendar_zone.key
 
 
-def acknowledgement(case: Case, customer_zone: zoneinfo.ZoneInfo) -> Acknowledgement:
+def acknowledgement(
+    case: Case, customer_zone: zoneinfo.ZoneInfo, *, paged: bool | None = None
+) -> Acknowledgement:
+    """``paged``: whether a page went out; by default read from the case's timeline."""
     hours = status(current_calendar(), case.opened_at)
+    if paged is None:
+        paged = bool(case.pk) and case.events.filter(kind=EventKind.PAGED).exists()
     return Acknowledgement(
         case=case,
         target=case.first_response_text,
@@ -39,4 +45,5 @@ def acknowledgement(case: Case, customer_zone: zoneinfo.ZoneInfo) -> Acknowledge
         calendar_zone=hours.calendar.zone,
         critical_after_hours=case.priority.is_critical and case.opened_after_hours,
         worked_now=case.sla_clock == Clock.ALWAYS,
+        paged=paged,
     )

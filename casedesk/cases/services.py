@@ -207,6 +207,22 @@ def _raise_after_hours_alarm(case: Case) -> None:
     )
 
 
+def record_event(
+    case: Case,
+    kind: str,
+    body: str,
+    *,
+    by: User | None = None,
+    at: datetime | None = None,
+    public: bool = False,
+) -> Event:
+    """An entry on the timeline from another app (on-call pages, notifications and
+    acknowledgements); it changes nothing else about the case."""
+    if kind not in EventKind.values:
+        raise ValueError(f"unknown event kind {kind!r}")
+    return _event(case, kind, by, public=public, body=body, at=at or timezone.now())
+
+
 # ---- Replies and notes --------------------------------------------------------------
 
 

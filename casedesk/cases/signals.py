@@ -2,7 +2,7 @@
 
 ``critical_case_opened_after_hours(sender=Case, case=Case)``: a critical case
 was opened (or raised to critical) while support is closed. The on-call app
-pages on it; until that lands, the case's timeline records it and the desk
+pages on it (``oncall.receivers``); the case's timeline records it and the desk
 shows it (queue filter "after-hours critical").
 """
 

@@ -102,6 +102,11 @@ def load_demo() -> list[str]:
     from casedesk.status.demo import ensure_demo_status
 
     created += ensure_demo_status(User.objects.filter(email="agent@example.com").first())
+
+    # The on-call schedule of the demo agents (`casedesk demo` also opens a first page).
+    from casedesk.oncall.demo import ensure_demo_oncall
+
+    created += ensure_demo_oncall()
     return created
 
 

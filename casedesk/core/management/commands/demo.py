@@ -25,6 +25,10 @@ class Command(BaseCommand):
                 "(CASEDESK_DEBUG is off); pass --force if you mean it"
             )
         created = load_demo()
+        # One on-call page (a new critical case) for the worker to print on the console.
+        from casedesk.oncall.demo import ensure_demo_page
+
+        created += ensure_demo_page()
         for line in created:
             self.stdout.write(f"created {line}")
         if not created:

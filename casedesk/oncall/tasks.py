@@ -1,0 +1,214 @@
+"""Escalation steps, clock alarms and notification sends, each a task for its instant.
+
+The periodic ``sweep_pages`` is the safety net: it pages a critical after-hours case
+whose signal was lost (a crash between the case's commit and the page), and
+resolves pages whose cases all have their first response.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
+
+from casedesk.accounts.models import Role, User
+from casedesk.accounts.services import zone_of
+from casedesk.cases import services as case_services
+from casedesk.cases.models import ACTIVE_STATUSES, Case, EventKind
+from casedesk.core.mail import send_templated
+from casedesk.core.periodic import periodic
+from casedesk.core.retry import PermanentError, RetryableError, RetryPolicy, retrying
+from casedesk.oncall import services
+from casedesk.oncall.models import Channel, Notification, NotificationStatus, PageStatus, Schedule
+from casedesk.oncall.notifiers import Message, notifier_for
+
+logger = logging.getLogger("casedesk.oncall")
+
+# Pages go ahead of everything else in the queue (mails, sweeps): django-tasks-db's
+# workers take the highest priority first. A page waits behind no confirmation mail.
+PAGING_PRIORITY = 50
+
+# A page is urgent: try again soon (+10 s, +20 s, +40 s, +80 s), then give up; the
+# next escalation step goes out regardless.
+_SEND_RETRY = RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=10), factor=2.0)
+# A critical case whose page never opened (a lost signal) is paged by the sweep while
+# its 2-hour promise can still be kept.
+SWEEP_LOOKBACK = timedelta(hours=2)
+
+
+@task(priority=PAGING_PRIORITY)
+def escalate(page_id: int, number: int) -> str:
+    return services.escalate(page_id, number)
+
+
+@task(priority=PAGING_PRIORITY)
+def clock_alarm(page_id: int, case_id: int, minutes: int) -> str:
+    return services.clock_alarm(page_id, case_id, minutes)
+
+
+@task(priority=PAGING_PRIORITY)
+@retrying(_SEND_RETRY)
+def send_notification(notification_id: int) -> str:
+    """Hand one notification to its transport, unless an acknowledgement made it moot."""
+    notification = (
+        Notification.objects.select_related("page", "page__organization", "person")
+        .filter(pk=notification_id)
+        .first()
+    )
+    if notification is None or notification.status != NotificationStatus.PENDING:
+        return "stale"
+    page = notification.page
+    # An acknowledgement makes escalation sends moot; an answer to the customer (the page
+    # resolved) makes every send moot, the 60/90-minute alarms' too.
+    if (
+        page.status == PageStatus.RESOLVED
+        or (not notification.always and page.status != PageStatus.OPEN)
+        or (notification.always and services.answered(page))
+    ):
+        Notification.objects.filter(pk=notification.pk, status=NotificationStatus.PENDING).update(
+            status=NotificationStatus.CANCELLED
+        )
+        return f"cancelled: page {page.status}"
+    message = build_message(notification)
+    try:
+        external_id = notifier_for(notification.channel).send(message)
+    except PermanentError as exc:
+        _finish(notification, NotificationStatus.FAILED, error=str(exc))
+        return f"failed: {exc}"
+    except RetryableError as exc:
+        Notification.objects.filter(pk=notification.pk).update(error=str(exc)[:1000])
+        raise
+    _finish(notification, NotificationStatus.SENT, external_id=external_id)
+    return f"sent {notification.channel}"
+
+
+def _finish(
+    notification: Notification, status: str, *, external_id: str = "", error: str = ""
+) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Notification.objects.filter(
+            pk=notification.pk, status=NotificationStatus.PENDING
+        ).update(status=status, sent_at=now, external_id=external_id, error=error[:1000])
+        if not changed:
+            return
+        person = notification.person
+        who = person.full_name or person.email
+        address = person.email if notification.channel == Channel.EMAIL else person.phone
+        label = Channel(notification.channel).label
+        if status == NotificationStatus.SENT:
+            body = f"Page {notification.page.code}: {label} to {who} ({address}) sent."
+        else:
+            body = f"Page {notification.page.code}: {label} to {who} failed: {error}"
+        if notification.always:
+            body += " (2-hour clock alarm: sent even though the page was acknowledged.)"
+        for case in Case.objects.filter(page_link__page=notification.page_id):
+            case_services.record_event(case, EventKind.PAGE_NOTIFICATION, body, at=now)
+
+
+def build_message(notification: Notification) -> Message:
+    page = notification.page
+    person = notification.person
+    cases = list(Case.objects.filter(page_link__page=page).select_related("priority"))
+    first = cases[0] if cases else None
+    zone = zone_of(person)
+    opened = first.opened_at.astimezone(zone).strftime("%H:%M %Z") if first else ""
+    more = f" (+{len(cases) - 1} more)" if len(cases) > 1 else ""
+    alarm = "NO RESPONSE YET: " if notification.always else ""
+    subject_line = f"{first.reference} {first.subject[:60]!r}" if first else ""
+    ack = services.ack_url(notification)
+    text = (
+        f"casedesk {alarm}CRITICAL {page.organization.name} {subject_line}{more}, opened "
+        f"{opened}. Reply 1 or ACK {page.code}, or: {ack}"
+    )
+    channel = notification.channel
+    to = person.email if channel == Channel.EMAIL else person.phone
+    return Message(
+        channel=channel,
+        to=to,
+        name=person.full_name or person.email,
+        text=text,
+        subject=f"{alarm}Critical after hours: {page.organization.name} page {page.code}",
+        ack_url=ack,
+        voice_url=services.voice_url(notification),
+        context={
+            "page": page,
+            "cases": cases,
+            "person": person,
+            "ack_url": ack,
+            "alarm": notification.always,
+            "base_url": settings.BASE_URL,
+            "zone": zone,
+        },
+    )
+
+
+@periodic(every=timedelta(minutes=1))
+@task()
+def sweep_pages() -> str:
+    """Page any recent critical after-hours case left without a page (and, if configured,
+    an in-hours critical case nobody took); resolve answered pages."""
+    since = timezone.now() - SWEEP_LOOKBACK
+    missed = Case.objects.filter(
+        after_hours_alarm=True,
+        status__in=ACTIVE_STATUSES,
+        first_responded_at__isnull=True,
+        opened_at__gte=since,
+        page_link__isnull=True,
+    ).select_related("organization")
+    if settings.ONCALL_PAGE_UNASSIGNED_MINUTES:
+        # Critical cases opened in hours that nobody took: page them too (if configured).
+        waited = timezone.now() - timedelta(minutes=settings.ONCALL_PAGE_UNASSIGNED_MINUTES)
+        missed = missed | Case.objects.filter(
+            priority__is_critical=True,
+            assignee__isnull=True,
+            status__in=ACTIVE_STATUSES,
+            first_responded_at__isnull=True,
+            opened_at__gte=since,
+            opened_at__lte=waited,
+            page_link__isnull=True,
+        )
+    paged = 0
+    for case in missed.select_related("organization"):
+        if services.page(case) is not None:
+            paged += 1
+    if paged:
+        logger.warning("page sweep paged %d case(s) whose signal was lost", paged)
+    return f"paged {paged}, resolved {services.resolve_answered_pages()}"
+
+
+# How far ahead the weekly mail looks: every gap is reported at least a week before it.
+GAP_HORIZON = timedelta(days=14)
+
+
+@periodic(every=timedelta(days=7))
+@task()
+def mail_schedule_gaps() -> int:
+    """Tell the admins about stretches in the next two weeks where a layer has nobody."""
+    from casedesk.oncall.schedules import schedule_gaps
+
+    now = timezone.now()
+    found = [
+        (schedule, gap)
+        for schedule in Schedule.objects.select_related("fallback")
+        for gap in schedule_gaps(schedule, now, now + GAP_HORIZON)
+    ]
+    if not found:
+        return 0
+    admins = User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk")
+    for admin in admins:
+        send_templated(
+            "oncall/email/gaps",
+            {
+                "gaps": found,
+                "recipient": admin,
+                "base_url": settings.BASE_URL,
+                "zone": zone_of(admin),
+            },
+            [admin.email],
+        )
+    return len(found)
