@@ -347,6 +347,10 @@ STATUS_MAX_AGE = get_int("CASEDESK_STATUS_MAX_AGE", 10, minimum=0, maximum=3600)
 STATUS_MAIL_BATCH = get_int("CASEDESK_STATUS_MAIL_BATCH", 50, minimum=1, maximum=1000)
 # Seconds a webhook receiver has to answer before the delivery is retried.
 STATUS_WEBHOOK_TIMEOUT = get_int("CASEDESK_STATUS_WEBHOOK_TIMEOUT", 10, minimum=1, maximum=120)
+# Webhooks go only to public internet addresses (no loopback, private or link-local
+# address such as 169.254.169.254, checked on the address connected to; redirects are
+# never followed). On: also to addresses on our own network (a receiver beside us).
+STATUS_WEBHOOK_ALLOW_PRIVATE = get_bool("CASEDESK_STATUS_WEBHOOK_ALLOW_PRIVATE", False)
 RATE_STATUS_SUBSCRIBE_PER_ADDRESS = get_rate(
     "CASEDESK_RATE_STATUS_SUBSCRIBE_PER_ADDRESS", Rate(3, timedelta(hours=1))
 )

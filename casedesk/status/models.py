@@ -318,6 +318,32 @@ class Webhook(models.Model):
     def __str__(self) -> str:
         return self.url
 
+    def clean(self) -> None:
+        """Refuse an address inside our network written in the URL (a host name is
+        checked at each delivery, on the address it resolves to: ``status.outbound``)."""
+        from urllib.parse import urlsplit
+
+        from django.core.exceptions import ValidationError
+
+        from casedesk.status.outbound import Refused, check_address, literal_address
+
+        if settings.STATUS_WEBHOOK_ALLOW_PRIVATE:
+            return
+        try:
+            host = (urlsplit(self.url).hostname or "").rstrip(".").lower()
+        except ValueError:
+            return  # the URL validator says what is wrong
+        if host == "localhost" or host.endswith(".localhost"):
+            raise ValidationError({"url": "Webhooks go only to public internet addresses."})
+        address = literal_address(host)
+        if address is not None:
+            try:
+                check_address(address)
+            except Refused as exc:
+                raise ValidationError(
+                    {"url": f"Webhooks go only to public internet addresses ({exc})."}
+                ) from exc
+
 
 class WebhookDelivery(models.Model):
     class State(models.TextChoices):

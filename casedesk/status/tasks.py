@@ -18,8 +18,6 @@ import json
 import logging
 import smtplib
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -31,7 +29,7 @@ from django_tasks import task
 from casedesk.core.mail import send_templated
 from casedesk.core.periodic import periodic
 from casedesk.core.retry import PermanentError, RetryableError, RetryPolicy, retrying
-from casedesk.status import services, subscriptions
+from casedesk.status import outbound, services, subscriptions
 from casedesk.status.api import incident_json, page_json
 from casedesk.status.models import (
     Delivery,
@@ -210,40 +208,48 @@ def deliver_webhook(delivery_id: int) -> str:
         return "nothing to do"
     body = delivery.payload.encode()
     timestamp = str(int(time.time()))
-    request = urllib.request.Request(  # noqa: S310 - the admin's http(s) URL (model validates)
-        delivery.webhook.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "casedesk-status-webhook",
-            "X-Casedesk-Event": delivery.event,
-            "X-Casedesk-Delivery": str(delivery.pk),
-            "X-Casedesk-Timestamp": timestamp,
-            "X-Casedesk-Signature": signature(delivery.webhook.secret, timestamp, body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "casedesk-status-webhook",
+        "X-Casedesk-Event": delivery.event,
+        "X-Casedesk-Delivery": str(delivery.pk),
+        "X-Casedesk-Timestamp": timestamp,
+        "X-Casedesk-Signature": signature(delivery.webhook.secret, timestamp, body),
+    }
     delivery.attempts += 1
     try:
-        with urllib.request.urlopen(request, timeout=settings.STATUS_WEBHOOK_TIMEOUT) as response:  # noqa: S310
-            delivery.response_status = response.status
-    except urllib.error.HTTPError as exc:
-        delivery.response_status = exc.code
-        delivery.error = f"HTTP {exc.code}"
-        retry = (exc.code >= 500 or exc.code in (408, 429)) and (
-            delivery.attempts < _WEBHOOK_RETRY.max_attempts
+        status = outbound.post(
+            delivery.webhook.url,
+            body,
+            headers,
+            timeout=settings.STATUS_WEBHOOK_TIMEOUT,
+            allow_private=settings.STATUS_WEBHOOK_ALLOW_PRIVATE,
         )
-        delivery.state = WebhookDelivery.State.PENDING if retry else WebhookDelivery.State.FAILED
+    except outbound.Refused as exc:
+        delivery.error = f"refused: {exc}"[:1000]
+        delivery.state = WebhookDelivery.State.FAILED
         delivery.save()
-        if retry:
-            raise RetryableError(f"webhook answered {exc.code}") from exc
-        raise PermanentError(f"webhook refused the delivery: HTTP {exc.code}") from exc
-    except (urllib.error.URLError, OSError) as exc:
+        raise PermanentError(f"webhook URL refused: {exc}") from exc
+    except OSError as exc:
         delivery.error = str(exc)[:1000]
         if delivery.attempts >= _WEBHOOK_RETRY.max_attempts:
             delivery.state = WebhookDelivery.State.FAILED
         delivery.save()
         raise RetryableError(f"webhook unreachable: {exc}") from exc
+    delivery.response_status = status
+    if not 200 <= status < 300:
+        # A redirect is not followed (it could point inside our network): a refusal.
+        delivery.error = f"HTTP {status}" + (
+            " (redirects are not followed)" if 300 <= status < 400 else ""
+        )
+        retry = (status >= 500 or status in (408, 429)) and (
+            delivery.attempts < _WEBHOOK_RETRY.max_attempts
+        )
+        delivery.state = WebhookDelivery.State.PENDING if retry else WebhookDelivery.State.FAILED
+        delivery.save()
+        if retry:
+            raise RetryableError(f"webhook answered {status}")
+        raise PermanentError(f"webhook refused the delivery: HTTP {status}")
     delivery.state = WebhookDelivery.State.DELIVERED
     delivery.delivered_at = timezone.now()
     delivery.error = ""

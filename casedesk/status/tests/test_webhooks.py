@@ -16,21 +16,28 @@ from casedesk.status.models import Webhook, WebhookDelivery
 
 
 class Receiver:
-    """An HTTP server on 127.0.0.1 that answers each POST with the next status in ``answers``."""
+    """An HTTP server on 127.0.0.1 that answers each request with the next status in
+    ``answers`` (a 3xx points at ``location``)."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, location=""):
         self.answers = list(answers)
         self.received: list[tuple[dict[str, str], bytes]] = []
+        self.methods: list[str] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                length = int(self.headers["Content-Length"])
+                length = int(self.headers.get("Content-Length") or 0)
+                outer.methods.append(self.command)
                 outer.received.append((dict(self.headers), self.rfile.read(length)))
                 status = outer.answers.pop(0) if outer.answers else 200
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_GET = do_POST
 
             def log_message(self, *args):
                 pass
@@ -46,11 +53,13 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    """Start local receivers; webhooks to private addresses are allowed (127.0.0.1)."""
+    settings.STATUS_WEBHOOK_ALLOW_PRIVATE = True
     made = []
 
-    def start(*answers):
-        server = Receiver(answers)
+    def start(*answers, location=""):
+        server = Receiver(answers, location)
         made.append(server)
         return server
 
@@ -161,3 +170,89 @@ def test_a_webhook_takes_only_http_and_https_urls(db, url):
 
     with pytest.raises(ValidationError):
         Webhook(url=url).full_clean()
+
+
+def test_a_redirect_is_not_followed_and_counts_as_a_permanent_failure(
+    components, incident, receiver, run_tasks
+):
+    inside = receiver()
+    outside = receiver(302, location=inside.url + "/latest/meta-data/")
+    Webhook.objects.create(url=outside.url)
+    incident("API errors", api="partial_outage")
+    run_tasks()
+    assert len(outside.received) == 1
+    assert inside.received == []
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "failed" and delivery.response_status == 302
+    assert "redirect" in delivery.error
+    assert not DBTaskResult.objects.filter(
+        task_path="casedesk.status.tasks.deliver_webhook", status="READY"
+    ).exists()
+
+
+def test_a_loopback_receiver_is_refused_unless_private_addresses_are_allowed(
+    components, incident, receiver, run_tasks, settings
+):
+    server = receiver()
+    settings.STATUS_WEBHOOK_ALLOW_PRIVATE = False
+    port = server.server.server_address[1]
+    Webhook.objects.create(url=server.url)
+    Webhook.objects.create(url=f"http://localhost:{port}/by-name")  # resolves to loopback
+    incident("API errors", api="partial_outage")
+    run_tasks()
+    assert server.received == []
+    deliveries = list(WebhookDelivery.objects.all())
+    assert len(deliveries) == 2
+    for delivery in deliveries:
+        assert delivery.state == "failed" and delivery.error.startswith("refused")
+        assert delivery.response_status is None
+    assert not DBTaskResult.objects.filter(
+        task_path="casedesk.status.tasks.deliver_webhook", status="READY"
+    ).exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.1/hook",
+        "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://2130706433/hook",  # 127.0.0.1 written as one number
+        "https://0.0.0.0/hook",
+    ],
+)
+def test_internal_addresses_are_refused_by_default(components, incident, run_tasks, url):
+    Webhook.objects.create(url=url)
+    incident("API errors", api="partial_outage")
+    run_tasks()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "failed" and delivery.error.startswith("refused")
+    assert delivery.attempts == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.8/x",
+        "http://[::1]/x",
+        "http://localhost/x",
+        "http://api.localhost/x",
+    ],
+)
+def test_a_webhook_url_naming_an_internal_address_is_invalid_by_default(db, settings, url):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        Webhook(url=url).full_clean()
+    settings.STATUS_WEBHOOK_ALLOW_PRIVATE = True
+    Webhook(url=url).full_clean()
+
+
+def test_a_public_webhook_url_is_valid(db):
+    Webhook(url="https://hooks.example.com/status").full_clean()
+    Webhook(url="https://93.184.215.14/status").full_clean()
