@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
+from casedesk.accounts.lockout import network_key
 from casedesk.core.ratelimit import attempt
 from casedesk.hours.services import UnknownCalendar, current_calendar
 from casedesk.hours.services import status as hours_status
@@ -203,8 +204,12 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     form = SubscribeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
-        ip = request.META.get("REMOTE_ADDR") or "unknown"
-        if attempt(SUBSCRIBE_PER_IP, ip).allowed and attempt(SUBSCRIBE_PER_ADDRESS, email).allowed:
+        # The client's network as the lock-out sees it: behind the proxy the last
+        # X-Forwarded-For entry (not the proxy's own address), IPv6 per /64. Unknown:
+        # the per-network limit is skipped (the per-address one still applies).
+        network = network_key(request)
+        network_ok = network is None or attempt(SUBSCRIBE_PER_IP, network).allowed
+        if network_ok and attempt(SUBSCRIBE_PER_ADDRESS, email).allowed:
             from casedesk.status.tasks import send_confirmation
 
             send_confirmation.enqueue(email, [c.public_id for c in form.cleaned_data["components"]])

@@ -247,3 +247,72 @@ def test_a_choice_whose_components_are_all_gone_does_not_become_everything(compo
     response = Client().post(url.replace("http://127.0.0.1:8000", ""))
     assert response.status_code == 400
     assert not Subscriber.objects.exists()
+
+
+def subscribe_from(client, email, **meta):
+    return client.post("/status/subscribe/", {"email": email}, **meta)
+
+
+def test_the_per_network_limit_counts_the_client_behind_the_proxy_not_the_proxy(
+    components, run_tasks, mailoutbox, settings
+):
+    from datetime import timedelta
+
+    from casedesk.lib.env import Rate
+
+    settings.BEHIND_PROXY = True
+    settings.RATE_STATUS_SUBSCRIBE_PER_IP = Rate(2, timedelta(hours=1))
+    client = Client()
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    for n in range(3):
+        # The first entry is the client's to invent; the last is what our proxy saw.
+        forwarded = f"198.51.100.{n}, 203.0.113.7"
+        subscribe_from(client, f"a{n}@acme.example", HTTP_X_FORWARDED_FOR=forwarded, **proxy)
+    subscribe_from(client, "b@acme.example", HTTP_X_FORWARDED_FOR="203.0.113.8", **proxy)
+    run_tasks()
+    assert sorted(m.to[0] for m in mailoutbox) == [
+        "a0@acme.example",
+        "a1@acme.example",
+        "b@acme.example",
+    ]
+
+
+def test_two_ipv6_addresses_in_one_64_share_the_per_network_limit(
+    components, run_tasks, mailoutbox, settings
+):
+    from datetime import timedelta
+
+    from casedesk.lib.env import Rate
+
+    settings.BEHIND_PROXY = False
+    settings.RATE_STATUS_SUBSCRIBE_PER_IP = Rate(1, timedelta(hours=1))
+    client = Client()
+    subscribe_from(client, "one@acme.example", REMOTE_ADDR="2001:db8:1:2::1")
+    subscribe_from(client, "two@acme.example", REMOTE_ADDR="2001:db8:1:2:ffff::9")
+    subscribe_from(client, "other@acme.example", REMOTE_ADDR="2001:db8:1:3::1")
+    run_tasks()
+    assert sorted(m.to[0] for m in mailoutbox) == ["one@acme.example", "other@acme.example"]
+
+
+def test_an_unreadable_client_address_skips_only_the_per_network_limit(
+    components, run_tasks, mailoutbox, settings
+):
+    from datetime import timedelta
+
+    from casedesk.lib.env import Rate
+
+    settings.RATE_STATUS_SUBSCRIBE_PER_IP = Rate(1, timedelta(hours=1))
+    client = Client()
+    for n in range(3):
+        subscribe_from(client, f"p{n}@acme.example", REMOTE_ADDR="not-an-address")
+    for _ in range(4):
+        subscribe_from(client, "same@acme.example", REMOTE_ADDR="")
+    run_tasks()
+    assert sorted(m.to[0] for m in mailoutbox) == [
+        "p0@acme.example",
+        "p1@acme.example",
+        "p2@acme.example",
+        "same@acme.example",
+        "same@acme.example",
+        "same@acme.example",
+    ]
