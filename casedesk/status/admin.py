@@ -39,7 +39,8 @@ class UpdateTemplateAdmin(admin.ModelAdmin[UpdateTemplate]):
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
-    list_display = ["email", "confirmed_at", "created_at"]
+    list_display = ["email", "scope", "confirmed_at", "created_at"]
+    list_filter = ["scope"]
     search_fields = ["email"]
     filter_horizontal = ["components"]
 

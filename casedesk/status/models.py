@@ -266,13 +266,20 @@ class UpdateTemplate(models.Model):
 
 
 class Subscriber(models.Model):
-    """An email subscriber: to everything (no components chosen) or to chosen components.
+    """An email subscriber: to everything, or to chosen components.
 
-    Mail goes only to confirmed subscribers (double opt-in: the link in the
-    confirmation mail sets ``confirmed_at``).
+    The scope is explicit: a subscriber to chosen components whose components
+    were all deleted since hears nothing, rather than everything (an empty
+    choice does not mean "all"). Mail goes only to confirmed subscribers (double
+    opt-in: the link in the confirmation mail sets ``confirmed_at``).
     """
 
+    class Scope(models.TextChoices):
+        ALL = "all", "Everything"
+        CHOSEN = "chosen", "Chosen components"
+
     email = models.EmailField(unique=True)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.ALL)
     components = models.ManyToManyField(Component, blank=True, related_name="subscribers")
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)

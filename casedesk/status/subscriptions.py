@@ -63,7 +63,8 @@ def confirm(token: str) -> Subscriber:
         raise BadLink("The components you chose are no longer on the page: subscribe again.")
     subscriber, _ = Subscriber.objects.get_or_create(email=email)
     subscriber.confirmed_at = subscriber.confirmed_at or timezone.now()
-    subscriber.save(update_fields=["confirmed_at"])
+    subscriber.scope = Subscriber.Scope.CHOSEN if component_ids else Subscriber.Scope.ALL
+    subscriber.save(update_fields=["confirmed_at", "scope"])
     subscriber.components.set(chosen)
     return subscriber
 

@@ -107,7 +107,10 @@ def subscribers_for(incident: Incident) -> QuerySet[Subscriber]:
     affected = list(incident.components.values_list("pk", flat=True))
     return (
         Subscriber.objects.filter(confirmed_at__isnull=False)
-        .filter(Q(components__isnull=True) | Q(components__in=affected))
+        .filter(
+            Q(scope=Subscriber.Scope.ALL)
+            | Q(scope=Subscriber.Scope.CHOSEN, components__in=affected)
+        )
         .distinct()
         .order_by("pk")
     )

@@ -125,7 +125,10 @@ def test_the_form_answers_the_same_for_a_subscribed_address_and_limits_the_mails
 
 
 def confirmed(email, *chosen):
-    person = Subscriber.objects.create(email=email, confirmed_at="2026-01-01T00:00:00Z")
+    scope = Subscriber.Scope.CHOSEN if chosen else Subscriber.Scope.ALL
+    person = Subscriber.objects.create(
+        email=email, confirmed_at="2026-01-01T00:00:00Z", scope=scope
+    )
     person.components.set(chosen)
     return person
 
@@ -316,3 +319,29 @@ def test_an_unreadable_client_address_skips_only_the_per_network_limit(
         "same@acme.example",
         "same@acme.example",
     ]
+
+
+def test_a_subscriber_to_components_all_deleted_since_hears_nothing_not_everything(
+    components, incident, run_tasks, mailoutbox
+):
+    confirmed("all@acme.example")
+    few = confirmed("email-only@acme.example", components["email"])
+    components["email"].delete()
+    made = incident("Logins fail", web="major_outage")
+    assert few not in tasks.subscribers_for(made)
+    run_tasks()
+    assert [m.to[0] for m in mailoutbox] == ["all@acme.example"]
+
+
+def test_following_a_confirmation_link_records_the_scope_chosen(components):
+    chosen_url = subscriptions.confirm_url("few@acme.example", [components["api"].public_id])
+    all_url = subscriptions.confirm_url("all@acme.example", [])
+    for url in (chosen_url, all_url):
+        assert Client().post(url.replace("http://127.0.0.1:8000", "")).status_code == 200
+    scopes = dict(Subscriber.objects.values_list("email", "scope"))
+    assert scopes == {"few@acme.example": "chosen", "all@acme.example": "all"}
+    # Choosing everything later widens on purpose.
+    Client().post(
+        subscriptions.confirm_url("few@acme.example", []).replace("http://127.0.0.1:8000", "")
+    )
+    assert Subscriber.objects.get(email="few@acme.example").scope == "all"
