@@ -19,6 +19,7 @@ from django.core.validators import URLValidator
 from django.db import models, transaction
 from django.db.models import F
 from django.urls import reverse
+from django.utils import timezone
 
 # Statuspage's ids are 12 characters of lower-case letters and digits; ours too,
 # random, so they reveal neither how many there are nor in which order they came.
@@ -400,7 +401,8 @@ def bump_version() -> None:
     """Every change to what the page shows calls this (cached summary, ETags)."""
     from casedesk.status.caching import forget_version
 
-    if not Page.objects.update(version=F("version") + 1):
+    # QuerySet.update() skips auto_now: the page's updated_at is set here.
+    if not Page.objects.update(version=F("version") + 1, updated_at=timezone.now()):
         Page.objects.get_or_create(defaults={"version": 2})
     # Now (this transaction's own reads) and after commit (everyone else's).
     forget_version()

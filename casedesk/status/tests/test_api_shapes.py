@@ -212,3 +212,19 @@ def test_garbage_if_none_match_headers_are_ignored(components):
 
 def test_the_api_is_read_only(components):
     assert Client().post("/status/api/v2/summary.json").status_code == 405
+
+
+def test_the_pages_updated_at_moves_with_each_change(components, incident):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    client = Client()
+    before = client.get("/status/api/v2/status.json").json()["page"]["updated_at"]
+    later = timezone.now() + timedelta(minutes=5)
+    with time_machine.travel(later):
+        incident("Logins fail", web="major_outage")
+        after = client.get("/status/api/v2/status.json").json()["page"]["updated_at"]
+    assert datetime.fromisoformat(after) > datetime.fromisoformat(before)
+    assert abs(datetime.fromisoformat(after) - later) < timedelta(seconds=5)
