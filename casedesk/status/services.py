@@ -248,16 +248,28 @@ def _post(incident: Incident, posting: Posting, by: User | None, now: datetime) 
     statuses = dict(posting.component_statuses)
     if closing:
         # Back to operational, except what another open incident or running maintenance
-        # still holds (its own update will set it when that one ends).
-        held = set(
+        # still holds: that goes back to the status its holder last set (a maintenance
+        # completing hands a component back to the outage an incident recorded).
+        holders = (
             Incident.objects.exclude(pk=incident.pk)
             .exclude(status__in=CLOSED_STATUSES)
             .exclude(kind=Kind.MAINTENANCE, status=MaintenanceStatus.SCHEDULED)
-            .values_list("components", flat=True)
         )
+        held = set(holders.values_list("components", flat=True))
         for component in incident.components.all():
             if component.pk not in held:
                 statuses.setdefault(component, ComponentStatus.OPERATIONAL)
+                continue
+            last = (
+                ComponentStatusChange.objects.filter(
+                    component=component, update__incident__in=holders
+                )
+                .order_by("-at", "-pk")
+                .values_list("new_status", flat=True)
+                .first()
+            )
+            if last is not None:
+                statuses.setdefault(component, last)
     elif posting.status in (MaintenanceStatus.IN_PROGRESS,) and incident.is_maintenance:
         for component in incident.components.all():
             statuses.setdefault(component, ComponentStatus.UNDER_MAINTENANCE)

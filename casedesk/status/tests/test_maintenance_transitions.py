@@ -283,3 +283,46 @@ def test_an_incident_or_finished_maintenance_cannot_be_moved(window, incident, a
         services.reschedule(
             window, FOR + timedelta(days=2), UNTIL + timedelta(days=2), "No.", agent
         )
+
+
+def test_completing_maintenance_hands_a_component_back_to_the_incident_that_holds_it(
+    components, incident, agent
+):
+    web = components["web"]
+    outage = incident("Logins fail", web="major_outage")
+    patch = services.create_maintenance(
+        services.NewMaintenance("Emergency fix", "Fixing.", [web]), agent
+    )
+    web.refresh_from_db()
+    assert web.status == "under_maintenance"
+    services.post_update(patch, services.Posting("completed", "Done."), agent)
+    web.refresh_from_db()
+    assert web.status == "major_outage"
+    change = web.changes.order_by("-at", "-pk").first()
+    assert change is not None and (change.old_status, change.new_status) == (
+        "under_maintenance",
+        "major_outage",
+    )
+    services.post_update(outage, services.Posting("resolved", "Fixed."), agent)
+    web.refresh_from_db()
+    assert web.status == "operational"
+
+
+def test_a_window_completing_on_its_own_restores_the_incidents_latest_status(
+    window, components, incident, agent, run_tasks
+):
+    api = components["api"]
+    with at(FOR - timedelta(hours=2)):
+        outage = incident("API errors", api="major_outage")
+        services.post_update(
+            outage, services.Posting("monitoring", "Better.", {api: "degraded_performance"}), agent
+        )
+    with at(FOR + timedelta(minutes=1)):
+        run_tasks()
+    api.refresh_from_db()
+    assert api.status == "under_maintenance"
+    with at(UNTIL + timedelta(minutes=1)):
+        run_tasks()
+    assert status_of(window) == "completed"
+    api.refresh_from_db()
+    assert api.status == "degraded_performance"
