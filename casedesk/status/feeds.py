@@ -4,6 +4,7 @@ update trail in the entry (status-page readers show the entry, not the page)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
@@ -14,6 +15,14 @@ from casedesk.status.api import with_timeline
 from casedesk.status.models import Incident
 
 ENTRIES = 50
+# XML cannot carry C0 control characters but tab and line breaks; the services refuse
+# them, and this keeps one that got in another way (admin, old rows) from breaking
+# the whole feed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub("", text)
 
 
 class HistoryRss(Feed):  # type: ignore[type-arg]
@@ -21,7 +30,7 @@ class HistoryRss(Feed):  # type: ignore[type-arg]
     description = "Incidents and maintenance, newest first."
 
     def title(self) -> str:
-        return f"{settings.OTP_TOTP_ISSUER} status: incident history"
+        return _printable(f"{settings.OTP_TOTP_ISSUER} status: incident history")
 
     def link(self) -> str:
         return "/status/"
@@ -31,10 +40,10 @@ class HistoryRss(Feed):  # type: ignore[type-arg]
 
     def item_title(self, item: Incident) -> str:
         prefix = "Maintenance" if item.is_maintenance else item.status_label
-        return f"{prefix}: {item.name}"
+        return _printable(f"{prefix}: {item.name}")
 
     def item_description(self, item: Incident) -> str:
-        return render_to_string("status/_feed_entry.html", {"incident": item})
+        return _printable(render_to_string("status/_feed_entry.html", {"incident": item}))
 
     def item_link(self, item: Incident) -> str:
         return item.get_absolute_url()

@@ -9,6 +9,7 @@ Errors a person can fix are :class:`StatusError` with messages per form field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -111,16 +112,28 @@ def upcoming_maintenance() -> QuerySet[Incident]:
 # ---- Checks --------------------------------------------------------------------------
 
 
+# C0 control characters (pasted from PDFs and terminals) cannot be written in XML
+# (the feeds) and show as nothing or garbage elsewhere. A name is one line: only tab;
+# a body keeps tab and line breaks (a browser sends CR LF).
+NAME_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")
+BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+CONTROL_MESSAGE = "Remove the invisible control characters (pasted text can carry them)."
+
+
 def _check_text(errors: dict[str, list[str]], name: str | None, body: str) -> None:
     if name is not None:
         if not name.strip():
             errors.setdefault("name", []).append("Give it a name.")
         elif len(name) > NAME_MAX:
             errors.setdefault("name", []).append(f"At most {NAME_MAX} characters.")
+        elif NAME_CONTROL.search(name):
+            errors.setdefault("name", []).append(CONTROL_MESSAGE)
     if not body.strip():
         errors.setdefault("body", []).append("Write what is happening.")
     elif len(body) > BODY_MAX:
         errors.setdefault("body", []).append("The text is too long.")
+    elif BODY_CONTROL.search(body):
+        errors.setdefault("body", []).append(CONTROL_MESSAGE)
 
 
 def _check_posting(errors: dict[str, list[str]], kind: str, posting: Posting) -> None:

@@ -242,3 +242,36 @@ def test_a_reopened_incident_is_unresolved_again(desk, components, incident):
     assert made.is_open and made.resolved_at is None and made.resolved_by is None
     summary = Client().get("/status/api/v2/incidents/unresolved.json").json()
     assert [i["id"] for i in summary["incidents"]] == [made.public_id]
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "field"),
+    [
+        ("/desk/status/incidents/new/", {"name": "Logins\x1b fail", "body": "x"}, "name"),
+        ("/desk/status/incidents/new/", {"name": "Logins\nfail", "body": "x"}, "name"),
+        ("/desk/status/incidents/new/", {"name": "Logins", "body": "PDF:\x0c page 2"}, "body"),
+        ("/desk/status/incidents/new/", {"name": "Logins", "body": "bell\x07"}, "body"),
+        ("/desk/status/maintenance/new/", {"name": "DB\x08", "body": "x"}, "name"),
+        ("/desk/status/maintenance/new/", {"name": "DB", "body": "a\x1fb"}, "body"),
+    ],
+)
+def test_control_characters_in_a_name_or_text_are_refused_on_the_form(
+    desk, components, path, data, field
+):
+    form = {"impact": "minor", "status": "investigating", **data}
+    response = desk.post(path, form)
+    assert response.status_code == 400
+    assert "control characters" in response.content.decode()
+    assert not Incident.objects.exists()
+
+
+def test_control_characters_in_an_update_are_refused_and_tabs_and_line_breaks_kept(
+    desk, components, incident
+):
+    made = incident()
+    url = f"/desk/status/{made.public_id}/update/"
+    response = desk.post(url, {"status": "identified", "body": "Pasted:\x0c page 2"})
+    assert response.status_code == 400 and made.updates.count() == 1
+    response = desk.post(url, {"status": "identified", "body": "Line one\r\n\tindented"})
+    assert response.status_code == 302
+    assert made.updates.count() == 2

@@ -85,3 +85,22 @@ def test_the_feeds_are_cached_with_an_etag_until_something_changes(components, i
     second = Client().get("/status/history.atom", HTTP_IF_NONE_MATCH=first["ETag"])
     assert second.status_code == 200
     assert "New one" in second.content.decode()
+
+
+def test_a_control_character_that_got_in_another_way_does_not_break_the_feeds(
+    components, incident, agent
+):
+    from casedesk.status.models import Incident, IncidentUpdate
+
+    made = incident("API errors", api="partial_outage")
+    # Past the services' check (admin, rows from before it): the feeds drop the character.
+    Incident.objects.filter(pk=made.pk).update(name="API\x1b errors")
+    IncidentUpdate.objects.filter(incident=made).update(body="Pasted from a PDF:\x0c page 2")
+    services.post_update(made, services.Posting("identified", "Found it."), agent)
+    for path in ("/status/history.atom", "/status/history.rss"):
+        response = Client().get(path)
+        assert response.status_code == 200
+        ElementTree.fromstring(response.content)  # well-formed
+        entry = feedparser.parse(response.content).entries[0]
+        assert "API errors" in entry.title
+        assert "page 2" in entry.description
