@@ -8,4 +8,5 @@ class OncallConfig(AppConfig):
 
     def ready(self) -> None:
         # Page on every critical case opened after hours; register the escalation tasks.
-        from casedesk.oncall import receivers, tasks  # noqa: F401
+        # The system check warns when paging by SMS and voice cannot work.
+        from casedesk.oncall import checks, receivers, tasks  # noqa: F401

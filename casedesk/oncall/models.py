@@ -305,6 +305,11 @@ class Notification(models.Model):
     always = models.BooleanField(
         default=False, help_text="Sent even if the page was acknowledged (60/90-minute alarms)."
     )
+    # The one case a 60/90-minute alarm or a join notice is about (None: the whole page).
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Sends tried so far.")
 
     class Meta:
         ordering = ["due_at", "pk"]

@@ -10,7 +10,8 @@ number on the person). The task that calls it owns the retry policy.
 SMS and voice go through Twilio's REST API with the ``twilio`` package's own
 client; its base URL is ``TWILIO_API_BASE`` (Twilio's by default), so tests and
 ``bench/paging.py`` drive the real client against ``oncall.twilio_standin``.
-Without ``TWILIO_ACCOUNT_SID`` they are printed on the console (``make run``).
+Without ``TWILIO_ACCOUNT_SID`` they are printed on the console when ``DEBUG`` is on
+(``make run``) and fail as not configured otherwise (a system check warns).
 """
 
 from __future__ import annotations
@@ -151,7 +152,10 @@ def notifier_for(channel: str) -> Notifier:
     if channel == Channel.EMAIL:
         return EmailNotifier()
     if not settings.TWILIO_ACCOUNT_SID:
-        return ConsoleNotifier()
+        if settings.DEBUG:
+            return ConsoleNotifier()  # `make run` on a laptop
+        # In production a page printed on stdout reaches nobody: fail it, visibly.
+        raise PermanentError("Twilio is not configured (TWILIO_ACCOUNT_SID is empty)")
     if channel == Channel.SMS:
         return TwilioSmsNotifier()
     if channel == Channel.VOICE:

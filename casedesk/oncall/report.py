@@ -132,7 +132,14 @@ def rows(start: datetime, end: datetime, zone: zoneinfo.ZoneInfo) -> list[Row]:
         page = link.page if link is not None else None
         ack = None
         acked_by = ""
-        if page is not None and page.acknowledged_at is not None:
+        # A case that joined after the page was acknowledged was never acknowledged itself
+        # (its acknowledger was told about it): no time to acknowledge, rather than 0.
+        if (
+            page is not None
+            and page.acknowledged_at is not None
+            and link is not None
+            and link.joined_at <= page.acknowledged_at
+        ):
             ack = max(page.acknowledged_at - case.opened_at, timedelta(0))
             who = page.acknowledged_by
             acked_by = (who.full_name or who.email) if who else ""

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
@@ -54,6 +55,10 @@ from casedesk.oncall.models import (
 logger = logging.getLogger("casedesk.oncall")
 
 ACK_SALT = "casedesk.oncall.ack"
+# The promise: a human response within 2 hours. A live page takes new cases only while
+# one of its cases is still inside this window (so its alarms are still to come); after
+# that it expires and the next critical case opens a page of its own.
+RESPONSE_WINDOW = timedelta(hours=2)
 # What a person without rules gets: SMS and mail at once, a call if nobody acknowledged
 # after 2 minutes (issue 6's example).
 DEFAULT_RULES: tuple[tuple[str, timedelta], ...] = (
@@ -99,36 +104,116 @@ def _open_or_join(case: Case, policy: EscalationPolicy) -> Page:
         .filter(organization=case.organization_id, status__in=LIVE_PAGE_STATUSES)
         .first()
     )
+    if live is not None and expired(live, now):
+        _resolve(live)  # its cases' windows are over: this case gets a page of its own
+        live = None
     if live is not None:
         PageCase.objects.create(page=live, case=case, joined_at=now)
-        case_services.record_event(
-            case,
-            EventKind.PAGED,
-            f"Joined page {live.code}, open for {case.organization.name} since "
-            f"{live.opened_at:%H:%M} UTC: the on-call engineer already paged sees this case too.",
-            at=now,
-        )
         _schedule_clock_alarms(live, case)
+        if live.status == PageStatus.ACKNOWLEDGED or _chain_done(live):
+            _announce_join(live, case, now)
+        else:
+            case_services.record_event(
+                case,
+                EventKind.PAGED,
+                f"Joined page {live.code}, open for {case.organization.name} since "
+                f"{live.opened_at:%H:%M} UTC: its escalation, still running, names this case "
+                "too.",
+                at=now,
+            )
         return live
     with transaction.atomic():
         new = Page.objects.create(organization=case.organization, policy=policy, opened_at=now)
         PageCase.objects.create(page=new, case=case, joined_at=now)
-    case_services.record_event(
-        case,
-        EventKind.PAGED,
-        f"Page {new.code} opened: paging the on-call engineer ({policy.name} policy).",
-        at=now,
-    )
+    steps = schedules.steps_of(policy)
+    # Empty steps move on at once, so the chain reaches the first step with somebody now.
+    if any(schedules.step_targets(step, now) for step in steps):
+        case_services.record_event(
+            case,
+            EventKind.PAGED,
+            f"Page {new.code} opened: paging the on-call engineer ({policy.name} policy).",
+            at=now,
+        )
+    else:
+        # No "paged" event: the customer is not told that someone was paged.
+        case_services.record_event(
+            case,
+            EventKind.PAGE_NOTIFICATION,
+            f"Page {new.code} opened, but nobody is on call in any step of the "
+            f"{policy.name} policy: the admins are mailed.",
+            at=now,
+        )
     tasks.escalate.enqueue(new.pk, 0)
     _schedule_clock_alarms(new, case)
     return new
 
 
+def _chain_done(page_row: Page) -> bool:
+    return PageStep.objects.filter(page=page_row, key="exhausted").exists()
+
+
+def expired(page_row: Page, now: datetime) -> bool:
+    """A live page whose newest case joined more than the 2-hour window ago (every alarm
+    of its cases is done) and whose escalation is over (acknowledged or exhausted): it
+    takes no new case and the sweep resolves it."""
+    newest = PageCase.objects.filter(page=page_row).aggregate(m=Max("joined_at"))["m"]
+    if now - (newest or page_row.opened_at) < RESPONSE_WINDOW:
+        return False
+    return page_row.status == PageStatus.ACKNOWLEDGED or _chain_done(page_row)
+
+
+def _announce_join(page_row: Page, case: Case, now: datetime) -> None:
+    """A case joins an acknowledged page (or one whose chain ran out): tell whoever
+    acknowledged it (or else the page's current level) about this case, at once."""
+    who = page_row.acknowledged_by if page_row.status == PageStatus.ACKNOWLEDGED else None
+    if who is not None and who.is_active:
+        people = [who]
+    else:
+        steps = schedules.steps_of(page_row.policy)
+        people = (
+            schedules.step_targets(steps[min(page_row.level, len(steps) - 1)], now)
+            if steps
+            else []
+        )
+    claim = PageStep.objects.create(
+        page=page_row, key=f"join:{case.pk}", level=page_row.level, at=now
+    )
+    queued = _notify(page_row, claim, people, [case], always=True, case=case)
+    claim.outcome = ", ".join(p.email for p in people)[:200] or "nobody on call"
+    claim.save(update_fields=["outcome"])
+    if queued:
+        names = ", ".join(p.full_name or p.email for p in people)
+        state = (
+            f"acknowledged at {page_row.acknowledged_at:%H:%M} UTC"
+            if page_row.acknowledged_at
+            else "its escalation over"
+        )
+        case_services.record_event(
+            case,
+            EventKind.PAGED,
+            f"Joined page {page_row.code} ({state}): {names} told about this case now.",
+            at=now,
+        )
+
+
+def clock_start(case: Case) -> datetime:
+    """Where a case's 60/90-minute alarms count from: when it became critical after hours
+    (its opening, or a later raise to critical), never before it opened."""
+    raised = (
+        case.events.filter(kind=EventKind.AFTER_HOURS_CRITICAL)
+        .order_by("at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    return max(case.opened_at, raised) if raised is not None else case.opened_at
+
+
 def _schedule_clock_alarms(page_row: Page, case: Case) -> None:
     from casedesk.oncall import tasks
 
+    start = clock_start(case)
     for minutes in settings.ONCALL_CLOCK_ALARMS:
-        tasks.clock_alarm.using(run_after=case.opened_at + timedelta(minutes=minutes)).enqueue(
+        tasks.clock_alarm.using(run_after=start + timedelta(minutes=minutes)).enqueue(
             page_row.pk, case.pk, minutes
         )
 
@@ -167,10 +252,10 @@ def escalate(page_id: int, number: int) -> str:
         return "stale: answered"
     steps = schedules.steps_of(page_row.policy)
     passes = page_row.policy.repeat + 1
-    if not steps or number >= len(steps) * passes:
-        return "done: chain exhausted"
-    step = steps[number % len(steps)]
     now = timezone.now()
+    if not steps or number >= len(steps) * passes:
+        return _exhausted(page_row, cases, now)
+    step = steps[number % len(steps)]
     try:
         with transaction.atomic():
             claim = PageStep.objects.create(
@@ -179,20 +264,46 @@ def escalate(page_id: int, number: int) -> str:
     except IntegrityError:
         return "done before"
     people = schedules.step_targets(step, now)
-    _notify(page_row, claim, people, cases, always=False)
+    queued = _notify(page_row, claim, people, cases, always=False)
     page_row.level = max(page_row.level, claim.level)
     page_row.save(update_fields=["level"])
     claim.outcome = ", ".join(p.email for p in people) or "nobody on call"
     claim.save(update_fields=["outcome"])
     # An empty step (nobody on call, no fallback) moves on at once rather than wait.
-    delay = step.delay if people else timedelta(0)
+    delay = step.delay if queued else timedelta(0)
     tasks.escalate.using(run_after=now + delay).enqueue(page_row.pk, number + 1)
     return f"step {number}: {claim.outcome}"
 
 
+def _exhausted(page_row: Page, cases: list[Case], now: datetime) -> str:
+    """Every step of every pass ran and nobody acknowledged: the admins hear at once."""
+    from casedesk.oncall import tasks
+
+    try:
+        with transaction.atomic():
+            PageStep.objects.create(
+                page=page_row, key="exhausted", level=page_row.level, at=now, outcome="admins"
+            )
+    except IntegrityError:
+        return "done before"
+    for case in cases:
+        case_services.record_event(
+            case,
+            EventKind.PAGE_NOTIFICATION,
+            f"Page {page_row.code}: the whole escalation chain ran and nobody acknowledged: "
+            "the admins are mailed.",
+            at=now,
+        )
+    tasks.mail_admins_unreachable.enqueue(page_row.pk, "nobody acknowledged the whole chain")
+    return "done: chain exhausted, admins mailed"
+
+
 @transaction.atomic
 def clock_alarm(page_id: int, case_id: int, minutes: int) -> str:
-    """``minutes`` after a case opened without a response: the policy's next level hears."""
+    """``minutes`` after a case became critical without a response: the policy's next level
+    hears, about this case only."""
+    from casedesk.oncall import tasks
+
     page_row = Page.objects.select_for_update().select_related("policy").filter(pk=page_id).first()
     case = Case.objects.filter(pk=case_id).select_related("organization").first()
     if page_row is None or case is None:
@@ -201,8 +312,11 @@ def clock_alarm(page_id: int, case_id: int, minutes: int) -> str:
         if page_row.is_live and _all_answered(_cases_of(page_row)):
             _resolve(page_row)  # every case on it answered: the page is done
         return "stale: answered"
-    if timezone.now() < case.opened_at + timedelta(minutes=minutes):
-        return "early: not due yet"
+    due = clock_start(case) + timedelta(minutes=minutes)
+    if timezone.now() < due:
+        # Run early (a clock skew, a raise to critical moved the start): run again when due.
+        tasks.clock_alarm.using(run_after=due).enqueue(page_id, case_id, minutes)
+        return "early: queued again for its instant"
     steps = schedules.steps_of(page_row.policy)
     if not steps:
         return "done: no steps"
@@ -215,7 +329,7 @@ def clock_alarm(page_id: int, case_id: int, minutes: int) -> str:
     except IntegrityError:
         return "done before"
     people = schedules.step_targets(steps[level], claim.at)
-    _notify(page_row, claim, people, [case], always=True, minutes=minutes)
+    _notify(page_row, claim, people, [case], always=True, minutes=minutes, case=case)
     page_row.level = max(page_row.level, level)
     page_row.save(update_fields=["level"])
     claim.outcome = ", ".join(p.email for p in people) or "nobody on call"
@@ -236,26 +350,53 @@ def _notify(
     *,
     always: bool,
     minutes: int | None = None,
-) -> None:
+    case: Case | None = None,
+) -> int:
+    """Queue each person's notifications; returns how many were queued. A person whose
+    rules name only SMS or calls and who has no phone number is mailed instead; a step
+    that reaches nobody mails the admins. Both are recorded on the cases' timelines."""
     from casedesk.oncall import tasks
 
+    what = f"{minutes}-minute alarm" if minutes else f"step {claim.key}"
+    queued = 0
     for person in people:
-        for channel, delay in rules_of(person):
-            if channel in (Channel.SMS, Channel.VOICE) and not person.phone:
-                continue
+        rules = rules_of(person)
+        usable = [(c, d) for c, d in rules if c == Channel.EMAIL or person.phone]
+        if not usable:
+            usable = [(Channel.EMAIL, timedelta(0))]
+            channels = " and ".join(sorted({Channel(c).label for c, _ in rules}))
+            for each in cases:
+                case_services.record_event(
+                    each,
+                    EventKind.PAGE_NOTIFICATION,
+                    f"Page {page_row.code}, {what}: {person.full_name or person.email} has no "
+                    f"phone number for {channels}: paged by email instead.",
+                    at=claim.at,
+                )
+        for channel, delay in usable:
             due = claim.at + delay
             notification = Notification.objects.create(
-                page=page_row, step=claim, person=person, channel=channel, due_at=due, always=always
+                page=page_row,
+                step=claim,
+                person=person,
+                channel=channel,
+                due_at=due,
+                always=always,
+                case=case,
             )
             tasks.send_notification.using(run_after=due).enqueue(notification.pk)
-    if not people:
-        what = f"{minutes}-minute alarm" if minutes else f"step {claim.key}"
-        for case in cases:
+            queued += 1
+    if not queued:
+        for each in cases:
             case_services.record_event(
-                case,
+                each,
                 EventKind.PAGE_NOTIFICATION,
-                f"Page {page_row.code}, {what}: nobody is on call and there is no fallback.",
+                f"Page {page_row.code}, {what}: nobody is on call and there is no fallback: "
+                "the admins are mailed.",
+                at=claim.at,
             )
+        tasks.mail_admins_unreachable.enqueue(page_row.pk, f"nobody is on call for {what}")
+    return queued
 
 
 def _resolve(page_row: Page) -> None:
@@ -268,12 +409,14 @@ def _resolve(page_row: Page) -> None:
 
 
 def resolve_answered_pages() -> int:
-    """Resolve every live page all of whose cases have had a first response (or closed)."""
+    """Resolve every live page all of whose cases have had a first response (or closed),
+    and expire those whose cases' 2-hour windows are all over (their alarms are done)."""
     resolved = 0
+    now = timezone.now()
     for page_id in Page.objects.filter(status__in=LIVE_PAGE_STATUSES).values_list("pk", flat=True):
         with transaction.atomic():
             page_row = Page.objects.select_for_update().get(pk=page_id)
-            if page_row.is_live and _all_answered(_cases_of(page_row)):
+            if page_row.is_live and (_all_answered(_cases_of(page_row)) or expired(page_row, now)):
                 _resolve(page_row)
                 resolved += 1
     return resolved

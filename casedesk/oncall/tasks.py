@@ -8,12 +8,15 @@ resolves pages whose cases all have their first response.
 from __future__ import annotations
 
 import logging
+import smtplib
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
+from django_tasks_db.models import DBTaskResult
 
 from casedesk.accounts.models import Role, User
 from casedesk.accounts.services import zone_of
@@ -22,8 +25,16 @@ from casedesk.cases.models import ACTIVE_STATUSES, Case, EventKind
 from casedesk.core.mail import send_templated
 from casedesk.core.periodic import periodic
 from casedesk.core.retry import PermanentError, RetryableError, RetryPolicy, retrying
-from casedesk.oncall import services
-from casedesk.oncall.models import Channel, Notification, NotificationStatus, PageStatus, Schedule
+from casedesk.oncall import schedules, services
+from casedesk.oncall.models import (
+    Channel,
+    Notification,
+    NotificationStatus,
+    Page,
+    PageStatus,
+    PageStep,
+    Schedule,
+)
 from casedesk.oncall.notifiers import Message, notifier_for
 
 logger = logging.getLogger("casedesk.oncall")
@@ -40,14 +51,56 @@ _SEND_RETRY = RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=10), fac
 SWEEP_LOOKBACK = timedelta(hours=2)
 
 
+# A step or alarm that hits a database error (a lock, a dropped connection) runs again
+# soon; its claim (PageStep) makes a repeat harmless. The sweep re-arms any step still lost.
+_STEP_RETRY = RetryPolicy(
+    max_attempts=6,
+    first_delay=timedelta(seconds=5),
+    factor=2.0,
+    retry_on=(OperationalError, InterfaceError, RetryableError),
+)
+# The sweep re-queues an open page's next step once it is this late (its task was lost).
+STEP_GRACE = timedelta(minutes=2)
+
+
 @task(priority=PAGING_PRIORITY)
+@retrying(_STEP_RETRY)
 def escalate(page_id: int, number: int) -> str:
     return services.escalate(page_id, number)
 
 
 @task(priority=PAGING_PRIORITY)
+@retrying(_STEP_RETRY)
 def clock_alarm(page_id: int, case_id: int, minutes: int) -> str:
     return services.clock_alarm(page_id, case_id, minutes)
+
+
+@task(priority=PAGING_PRIORITY)
+@retrying()
+def mail_admins_unreachable(page_id: int, reason: str) -> int:
+    """A step reached nobody or the chain ran out: every active admin is mailed at once."""
+    page = Page.objects.select_related("organization").filter(pk=page_id).first()
+    if page is None:
+        return 0
+    cases = list(Case.objects.filter(page_link__page=page).order_by("opened_at"))
+    admins = list(User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk"))
+    for admin in admins:
+        try:
+            send_templated(
+                "oncall/email/unreachable",
+                {
+                    "page": page,
+                    "cases": cases,
+                    "reason": reason,
+                    "recipient": admin,
+                    "base_url": settings.BASE_URL,
+                    "zone": zone_of(admin),
+                },
+                [admin.email],
+            )
+        except (smtplib.SMTPException, OSError) as exc:
+            raise RetryableError(f"could not mail the admins of page {page.code}: {exc}") from exc
+    return len(admins)
 
 
 @task(priority=PAGING_PRIORITY)
@@ -55,7 +108,7 @@ def clock_alarm(page_id: int, case_id: int, minutes: int) -> str:
 def send_notification(notification_id: int) -> str:
     """Hand one notification to its transport, unless an acknowledgement made it moot."""
     notification = (
-        Notification.objects.select_related("page", "page__organization", "person")
+        Notification.objects.select_related("page", "page__organization", "person", "step", "case")
         .filter(pk=notification_id)
         .first()
     )
@@ -63,16 +116,18 @@ def send_notification(notification_id: int) -> str:
         return "stale"
     page = notification.page
     # An acknowledgement makes escalation sends moot; an answer to the customer (the page
-    # resolved) makes every send moot, the 60/90-minute alarms' too.
+    # resolved, or the one case an alarm is about answered) makes every send moot.
     if (
         page.status == PageStatus.RESOLVED
         or (not notification.always and page.status != PageStatus.OPEN)
-        or (notification.always and services.answered(page))
+        or (notification.always and _answered(notification))
     ):
         Notification.objects.filter(pk=notification.pk, status=NotificationStatus.PENDING).update(
             status=NotificationStatus.CANCELLED
         )
         return f"cancelled: page {page.status}"
+    Notification.objects.filter(pk=notification.pk).update(attempts=F("attempts") + 1)
+    attempt = notification.attempts + 1
     message = build_message(notification)
     try:
         external_id = notifier_for(notification.channel).send(message)
@@ -80,6 +135,14 @@ def send_notification(notification_id: int) -> str:
         _finish(notification, NotificationStatus.FAILED, error=str(exc))
         return f"failed: {exc}"
     except RetryableError as exc:
+        if attempt >= _SEND_RETRY.max_attempts:
+            # The last try: no retry follows, so the failure goes on the timeline now.
+            _finish(
+                notification,
+                NotificationStatus.FAILED,
+                error=f"gave up after {attempt} attempts: {exc}",
+            )
+            return f"failed after {attempt} attempts: {exc}"
         Notification.objects.filter(pk=notification.pk).update(error=str(exc)[:1000])
         raise
     _finish(notification, NotificationStatus.SENT, external_id=external_id)
@@ -104,22 +167,50 @@ def _finish(
             body = f"Page {notification.page.code}: {label} to {who} ({address}) sent."
         else:
             body = f"Page {notification.page.code}: {label} to {who} failed: {error}"
-        if notification.always:
+        if _is_alarm(notification):
             body += " (2-hour clock alarm: sent even though the page was acknowledged.)"
-        for case in Case.objects.filter(page_link__page=notification.page_id):
+        elif notification.case_id is not None:
+            body += " (this case joined the acknowledged page.)"
+        # An alarm or a join notice is about one case: it goes on that case's timeline only.
+        cases = (
+            Case.objects.filter(pk=notification.case_id)
+            if notification.case_id is not None
+            else Case.objects.filter(page_link__page=notification.page_id)
+        )
+        for case in cases:
             case_services.record_event(case, EventKind.PAGE_NOTIFICATION, body, at=now)
+
+
+def _is_alarm(notification: Notification) -> bool:
+    return notification.always and notification.step.key.startswith("clock")
+
+
+def _answered(notification: Notification) -> bool:
+    case = notification.case
+    if case is None:
+        return services.answered(notification.page)
+    return case.first_responded_at is not None or case.status not in ACTIVE_STATUSES
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def build_message(notification: Notification) -> Message:
     page = notification.page
     person = notification.person
-    cases = list(Case.objects.filter(page_link__page=page).select_related("priority"))
+    if notification.case is not None:  # an alarm or a join notice names its own case only
+        cases = [notification.case]
+    else:
+        cases = list(Case.objects.filter(page_link__page=page).select_related("priority"))
     first = cases[0] if cases else None
     zone = zone_of(person)
     opened = first.opened_at.astimezone(zone).strftime("%H:%M %Z") if first else ""
     more = f" (+{len(cases) - 1} more)" if len(cases) > 1 else ""
-    alarm = "NO RESPONSE YET: " if notification.always else ""
-    subject_line = f"{first.reference} {first.subject[:60]!r}" if first else ""
+    is_alarm = _is_alarm(notification)
+    joined = notification.case_id is not None and not is_alarm
+    alarm = "NO RESPONSE YET: " if is_alarm else ("NEW CASE on your page: " if joined else "")
+    subject_line = f"{first.reference} \u201c{_one_line(first.subject)[:60]}\u201d" if first else ""
     ack = services.ack_url(notification)
     text = (
         f"casedesk {alarm}CRITICAL {page.organization.name} {subject_line}{more}, opened "
@@ -140,7 +231,8 @@ def build_message(notification: Notification) -> Message:
             "cases": cases,
             "person": person,
             "ack_url": ack,
-            "alarm": notification.always,
+            "alarm": is_alarm,
+            "joined": joined,
             "base_url": settings.BASE_URL,
             "zone": zone,
         },
@@ -178,7 +270,55 @@ def sweep_pages() -> str:
             paged += 1
     if paged:
         logger.warning("page sweep paged %d case(s) whose signal was lost", paged)
-    return f"paged {paged}, resolved {services.resolve_answered_pages()}"
+    rearmed = rearm_lost_steps()
+    if rearmed:
+        logger.warning("page sweep re-armed %d escalation step(s) whose task was lost", rearmed)
+    return f"paged {paged}, re-armed {rearmed}, resolved {services.resolve_answered_pages()}"
+
+
+def _pending_steps() -> set[tuple[int, int]]:
+    """(page id, step number) of every escalation task still queued or running."""
+    pending = set()
+    for args_kwargs in DBTaskResult.objects.filter(
+        task_path=f"{__name__}.escalate", status__in=["READY", "RUNNING"]
+    ).values_list("args_kwargs", flat=True):
+        args = (args_kwargs or {}).get("args") or []
+        if len(args) == 2 and all(isinstance(a, int) for a in args):
+            pending.add((args[0], args[1]))
+    return pending
+
+
+def rearm_lost_steps() -> int:
+    """Queue again the next step of every open page that is overdue by ``STEP_GRACE`` with
+    no task for it (a step that failed every retry, a task row lost). The step's claim
+    makes a duplicate harmless."""
+    now = timezone.now()
+    pending = _pending_steps()
+    rearmed = 0
+    for page in Page.objects.filter(status=PageStatus.OPEN).select_related("policy"):
+        steps = schedules.steps_of(page.policy)
+        claims = {
+            key: (at, page_step_pk)
+            for key, at, page_step_pk in PageStep.objects.filter(page=page).values_list(
+                "key", "at", "pk"
+            )
+        }
+        if not steps or "exhausted" in claims:
+            continue
+        numbers = [int(key) for key in claims if key.isdigit()]
+        if not numbers:
+            number, due = 0, page.opened_at
+        else:
+            last = max(numbers)
+            at, step_pk = claims[str(last)]
+            reached = Notification.objects.filter(step=step_pk).exists()
+            number = last + 1
+            due = at + (steps[last % len(steps)].delay if reached else timedelta(0))
+        if now - due < STEP_GRACE or (page.pk, number) in pending:
+            continue
+        escalate.enqueue(page.pk, number)
+        rearmed += 1
+    return rearmed
 
 
 # How far ahead the weekly mail looks: every gap is reported at least a week before it.

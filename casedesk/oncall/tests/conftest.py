@@ -70,6 +70,18 @@ def team(db: None, oncall_defaults: None, admin: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
+def sms_only(team: dict[str, Any]) -> dict[str, Any]:
+    """The team, each of them paged by SMS only (one text per step: easy to count)."""
+    from datetime import timedelta
+
+    from casedesk.oncall.models import NotificationRule
+
+    for person in (team["pat"], team["kim"], team["avery"]):
+        NotificationRule.objects.create(person=person, channel="sms", delay=timedelta(0))
+    return team
+
+
+@pytest.fixture
 def desk(agent: Any) -> Client:
     client = Client()
     client.force_login(agent)

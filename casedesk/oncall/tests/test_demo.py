@@ -25,6 +25,7 @@ def test_the_demo_pages_once_and_the_worker_prints_the_sms(
     calendars, help_articles, run_tasks, capsys, settings
 ):
     settings.TWILIO_ACCOUNT_SID = ""
+    settings.DEBUG = True  # `make run`: the console notifier prints SMS and calls
     with time_machine.travel(NIGHT, tick=False):
         first = demo()
         run_tasks()

@@ -86,8 +86,22 @@ def test_a_person_without_a_phone_number_cannot_get_an_sms(standin):
     assert standin.requests == []
 
 
-def test_without_a_twilio_account_sms_and_calls_are_printed_on_the_console(settings, capsys):
+def test_in_production_without_a_twilio_account_sms_and_calls_fail_as_not_configured(
+    settings,
+):
     settings.TWILIO_ACCOUNT_SID = ""
+    settings.DEBUG = False
+    for channel in (Channel.SMS, Channel.VOICE):
+        with pytest.raises(PermanentError, match="Twilio is not configured"):
+            notifier_for(channel)
+    assert isinstance(notifier_for(Channel.EMAIL), EmailNotifier)
+
+
+def test_in_debug_without_a_twilio_account_sms_and_calls_are_printed_on_the_console(
+    settings, capsys
+):
+    settings.TWILIO_ACCOUNT_SID = ""
+    settings.DEBUG = True
     assert isinstance(notifier_for(Channel.SMS), ConsoleNotifier)
     assert isinstance(notifier_for(Channel.VOICE), ConsoleNotifier)
     notifier_for(Channel.VOICE).send(message(Channel.VOICE))

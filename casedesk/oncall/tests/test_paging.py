@@ -38,13 +38,6 @@ def texts_to(standin, number: str) -> int:
     return sum(1 for r in standin.sent("Messages") if r.form["To"] == number)
 
 
-@pytest.fixture
-def sms_only(team):
-    for person in (team["pat"], team["kim"], team["avery"]):
-        NotificationRule.objects.create(person=person, channel="sms", delay=timedelta(0))
-    return team
-
-
 def test_a_second_critical_case_from_the_same_organization_joins_its_open_page(
     sms_only, alice, open_case, standin, run_tasks
 ):
@@ -107,9 +100,11 @@ def test_raising_a_case_to_critical_after_hours_pages(
     assert texts_to(standin, PAT_PHONE) == 1
 
 
-def test_the_chain_repeats_twice_then_stops(sms_only, alice, open_case, standin, run_tasks):
+def test_the_chain_repeats_twice_then_stops_and_mails_the_admins(
+    sms_only, alice, open_case, standin, run_tasks, mailoutbox
+):
     with at(NIGHT):
-        open_case(alice, "Critical")
+        case = open_case(alice, "Critical")
         run_tasks()
     for minutes in range(15, 200, 15):
         with at(NIGHT + timedelta(minutes=minutes, seconds=1)):
@@ -120,7 +115,13 @@ def test_the_chain_repeats_twice_then_stops(sms_only, alice, open_case, standin,
     assert texts_to(standin, KIM_PHONE) == 3
     assert texts_to(standin, AVERY_PHONE) == 3 + 2
     page = Page.objects.get()
-    assert tasks.escalate.call(page.pk, 9) == "done: chain exhausted"
+    assert tasks.escalate.call(page.pk, 9) == "done before"  # exhausted once, at 135 min
+    [admin_mail] = [m for m in mailoutbox if "NOBODY REACHED" in m.subject]
+    assert admin_mail.to == [sms_only["avery"].email]
+    assert page.code in admin_mail.subject and case.reference in admin_mail.body
+    assert case.events.filter(
+        kind=EventKind.PAGE_NOTIFICATION, body__contains="whole escalation chain ran"
+    ).exists()
 
 
 def test_the_60_and_90_minute_alarms_reach_the_next_level_even_when_acknowledged(
