@@ -36,8 +36,11 @@ from casedesk.status.models import (
     bump_version,
 )
 
-# Subscribers are reminded this long before a maintenance window opens.
+# Subscribers are reminded this long before a maintenance window opens; a window
+# scheduled with less time left gets no reminder, and a reminder task running more
+# than REMINDER_GRACE late is skipped (a "60 minutes" mail with 20 minutes left misleads).
 REMINDER_BEFORE = timedelta(minutes=60)
+REMINDER_GRACE = timedelta(minutes=5)
 NAME_MAX = 200
 BODY_MAX = 20_000
 
@@ -345,6 +348,7 @@ def create_maintenance(new: NewMaintenance, by: User) -> Incident:
         scheduled_for=now if unscheduled else new.scheduled_for,
         scheduled_until=new.scheduled_until,
         unscheduled=unscheduled,
+        reminded_at=None if unscheduled else _no_reminder_due(new.scheduled_for, now),
         created_by=by,
     )
     maintenance.components.set(new.components)
@@ -355,6 +359,14 @@ def create_maintenance(new: NewMaintenance, by: User) -> Incident:
     _record(maintenance, Posting(status, new.body, statuses, new.notify), by, now, event=event)
     schedule_edges(maintenance)
     return maintenance
+
+
+def _no_reminder_due(start: datetime | None, now: datetime) -> datetime | None:
+    """``now`` when a window opening at ``start`` is too close for a reminder (stored as
+    ``reminded_at``: the reminder is settled, no task or sweep sends it), else None."""
+    if start is not None and start - now < REMINDER_BEFORE:
+        return now
+    return None
 
 
 def _check_window(
@@ -406,7 +418,7 @@ def reschedule(
         maintenance.status == MaintenanceStatus.SCHEDULED
         and scheduled_for != maintenance.scheduled_for
     ):
-        maintenance.reminded_at = None
+        maintenance.reminded_at = _no_reminder_due(scheduled_for, now)
         maintenance.started_at = scheduled_for  # type: ignore[assignment]
     maintenance.scheduled_for = scheduled_for
     maintenance.scheduled_until = scheduled_until
@@ -484,6 +496,8 @@ def act_on_edge(maintenance_id: int, edge: str, at: datetime, now: datetime | No
             return "stale: reminded or started"
         maintenance.reminded_at = now
         maintenance.save(update_fields=["reminded_at"])
+        if now - at > REMINDER_GRACE:
+            return "stale: too late to remind"  # settled: the sweep does not try again
         _announce("maintenance_reminder", maintenance, None)
         return "reminded"
     if edge == START:

@@ -1,9 +1,9 @@
 """The status page's background work: maintenance edges, notifications, webhooks, case replies.
 
-- ``maintenance_edge`` runs at a window's edge (reminder 60 minutes before, start,
-  completion), scheduled when the maintenance is created; ``sweep_maintenance``
-  (every minute) is the safety net for a lost task. Both go through
-  ``services.act_on_edge``, which locks the row and acts once.
+- ``maintenance_edge`` runs at a window's edge (reminder 60 minutes before, none
+  when less is left; start; completion), scheduled when the maintenance is
+  created; ``sweep_maintenance`` (every minute) is the safety net for a lost
+  task. Both go through ``services.act_on_edge``, which locks the row and acts once.
 - ``announce`` fans an event out: subscriber mails in batches
   (``mail_subscribers``, retried; a ``Delivery`` row per address makes a retried
   batch skip those already sent) and one ``WebhookDelivery`` per active webhook
@@ -35,6 +35,7 @@ from casedesk.status.models import (
     Delivery,
     Incident,
     IncidentUpdate,
+    MaintenanceStatus,
     Subscriber,
     Webhook,
     WebhookDelivery,
@@ -52,7 +53,7 @@ SUBJECTS = {
     "incident_updated": "Update: {name}",
     "incident_resolved": "Resolved: {name}",
     "maintenance_scheduled": "Scheduled maintenance: {name}",
-    "maintenance_reminder": "Maintenance in 60 minutes: {name}",
+    "maintenance_reminder": "Maintenance in {minutes}: {name}",
     "maintenance_started": "Maintenance in progress: {name}",
     "maintenance_updated": "Maintenance update: {name}",
     "maintenance_rescheduled": "Maintenance moved: {name}",
@@ -125,6 +126,12 @@ def mail_subscribers(
     incident = Incident.objects.filter(pk=incident_id).first()
     if incident is None:
         return 0
+    if event == "maintenance_reminder" and (
+        incident.status != MaintenanceStatus.SCHEDULED
+        or incident.scheduled_for is None
+        or incident.scheduled_for <= timezone.now()
+    ):
+        return 0  # a reminder retried until after the window opened would mislead
     update = IncidentUpdate.objects.filter(pk=update_id).first() if update_id else None
     key = f"{event}:{incident_id}:{update_id or 0}"
     sent = 0
@@ -141,12 +148,24 @@ def mail_subscribers(
     return sent
 
 
+def minutes_left(incident: Incident) -> int:
+    """Whole minutes (at least 1) until a maintenance window opens: what a reminder says."""
+    if incident.scheduled_for is None:
+        return 0
+    seconds = (incident.scheduled_for - timezone.now()).total_seconds()
+    return max(1, round(seconds / 60))
+
+
 def _mail(
     event: str, incident: Incident, update: IncidentUpdate | None, subscriber: Subscriber
 ) -> None:
     unsubscribe = subscriptions.unsubscribe_url(subscriber)
+    minutes = minutes_left(incident)
     context = {
-        "subject": SUBJECTS[event].format(name=incident.name),
+        "subject": SUBJECTS[event].format(
+            name=incident.name, minutes=f"{minutes} minute{'' if minutes == 1 else 's'}"
+        ),
+        "minutes_left": minutes,
         "event": event,
         "incident": incident,
         "update": update,

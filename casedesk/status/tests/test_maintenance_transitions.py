@@ -79,6 +79,8 @@ def test_subscribers_are_reminded_60_minutes_before_and_nothing_happens_earlier(
 
 
 def test_the_window_starts_and_completes_on_its_own(window, components, run_tasks, mailoutbox):
+    with at(FOR - timedelta(hours=1)):
+        run_tasks()
     with at(FOR):
         run_tasks()
     assert status_of(window) == "in_progress"
@@ -122,10 +124,11 @@ def test_a_moved_window_makes_the_old_tasks_stale(window):
 
 
 def test_each_edge_acts_once_however_often_it_runs(window, mailoutbox, run_tasks):
-    with at(FOR):
+    with at(FOR - timedelta(hours=1)):
         assert (
             services.act_on_edge(window.pk, services.REMIND, FOR - timedelta(hours=1)) == "reminded"
         )
+    with at(FOR):
         assert services.act_on_edge(
             window.pk, services.REMIND, FOR - timedelta(hours=1)
         ).startswith("stale")
@@ -139,8 +142,10 @@ def test_each_edge_acts_once_however_often_it_runs(window, mailoutbox, run_tasks
 
 def test_the_sweep_catches_an_edge_whose_task_was_lost(window, run_tasks):
     DBTaskResult.objects.filter(task_path="casedesk.status.tasks.maintenance_edge").delete()
+    with at(FOR - timedelta(minutes=58)):
+        assert tasks.sweep_maintenance.call() == 1  # the reminder, 2 minutes late
     with at(FOR + timedelta(minutes=3)):
-        assert tasks.sweep_maintenance.call() == 2  # the reminder and the start
+        assert tasks.sweep_maintenance.call() == 1  # the start
         assert tasks.sweep_maintenance.call() == 0
     assert status_of(window) == "in_progress"
     with at(UNTIL + timedelta(minutes=1)):
@@ -326,3 +331,66 @@ def test_a_window_completing_on_its_own_restores_the_incidents_latest_status(
     assert status_of(window) == "completed"
     api.refresh_from_db()
     assert api.status == "degraded_performance"
+
+
+def test_a_window_opening_in_less_than_the_reminder_time_gets_no_reminder(
+    components, agent, run_tasks, subscriber, mailoutbox
+):
+    soon = CREATED + timedelta(minutes=10)
+    with at(CREATED):
+        made = services.create_maintenance(
+            services.NewMaintenance(
+                "DB", "Quick fix.", [components["api"]], soon, soon + timedelta(hours=1)
+            ),
+            agent,
+        )
+        run_tasks()
+    edges = {
+        r.args_kwargs["args"][1]
+        for r in DBTaskResult.objects.filter(task_path="casedesk.status.tasks.maintenance_edge")
+    }
+    assert edges == {"start", "complete"}
+    for minutes in (1, 5, 9):
+        with at(CREATED + timedelta(minutes=minutes)):
+            assert tasks.sweep_maintenance.call() == 0
+            run_tasks()
+    with at(soon):
+        run_tasks()
+    assert status_of(made) == "in_progress"
+    subjects = [m.subject.removeprefix("[casedesk status] ") for m in mailoutbox]
+    assert subjects == ["Scheduled maintenance: DB", "Maintenance in progress: DB"]
+
+
+def test_moving_a_window_to_less_than_the_reminder_time_away_sends_no_reminder(
+    window, agent, run_tasks, mailoutbox
+):
+    now = FOR - timedelta(hours=3)
+    with at(now):
+        services.reschedule(window, now + timedelta(minutes=30), UNTIL, "Sooner.", agent)
+        run_tasks()
+    mailoutbox.clear()
+    with at(now + timedelta(minutes=29)):
+        assert tasks.sweep_maintenance.call() == 0
+        run_tasks()
+    assert mailoutbox == []
+
+
+def test_a_reminder_task_running_late_says_the_real_time_left_or_is_skipped(
+    window, run_tasks, mailoutbox
+):
+    with at(FOR - timedelta(minutes=57)):  # 3 minutes late: within the grace
+        run_tasks()
+    assert [m.subject for m in mailoutbox] == [
+        "[casedesk status] Maintenance in 57 minutes: Database upgrade"
+    ]
+    assert "opens in 57 minutes" in mailoutbox[0].body
+
+
+def test_a_reminder_task_running_far_too_late_is_skipped_once(window, run_tasks, mailoutbox):
+    with at(FOR - timedelta(minutes=20)):
+        assert tasks.sweep_maintenance.call() == 0
+        run_tasks()
+        assert tasks.sweep_maintenance.call() == 0
+    assert mailoutbox == []
+    window.refresh_from_db()
+    assert window.reminded_at is not None and status_of(window) == "scheduled"
