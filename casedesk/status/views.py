@@ -99,11 +99,12 @@ def maintenance_page(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 def _one(request: HttpRequest, public_id: str, kind: str) -> HttpResponse:
-    incident = get_object_or_404(
-        api.with_timeline(Incident.objects.filter(kind=kind)), public_id=public_id
-    )
-
     def build() -> tuple[bytes, str]:
+        # Read inside build, after ``cached`` read the version: a row read before it
+        # could be older than that version and be cached under it until the next change.
+        incident = get_object_or_404(
+            api.with_timeline(Incident.objects.filter(kind=kind)), public_id=public_id
+        )
         context = {"incident": incident, "site_name": settings.OTP_TOTP_ISSUER}
         return render_to_string("status/incident.html", context).encode(), HTML
 

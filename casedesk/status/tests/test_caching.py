@@ -36,3 +36,28 @@ def test_the_key_changes_with_a_new_page_so_an_old_cache_never_answers(db):
     forget_version()
     bump_version()
     assert page_version() != first
+
+
+def test_a_change_between_reading_an_incident_and_caching_it_is_not_hidden(
+    components, incident, agent, monkeypatch
+):
+    """The incident page reads the row after the cache key's version: an update that
+    lands in between (another process) cannot be cached, stale, under the new version."""
+    from casedesk.status import services, views
+
+    made = incident("Logins fail", web="major_outage")
+    real_cached = views.cached
+    raced = []
+
+    def change_then_cache(*args, **kwargs):
+        if not raced:
+            raced.append(True)
+            services.post_update(made, services.Posting("identified", "Found the cause."), agent)
+        return real_cached(*args, **kwargs)
+
+    monkeypatch.setattr(views, "cached", change_then_cache)
+    first = Client().get(f"/status/incidents/{made.public_id}/").content.decode()
+    assert "Found the cause." in first
+    monkeypatch.setattr(views, "cached", real_cached)
+    again = Client().get(f"/status/incidents/{made.public_id}/").content.decode()
+    assert "Found the cause." in again
