@@ -108,7 +108,7 @@ def _one(request: HttpRequest, public_id: str, kind: str) -> HttpResponse:
         context = {"incident": incident, "site_name": settings.OTP_TOTP_ISSUER}
         return render_to_string("status/incident.html", context).encode(), HTML
 
-    response = cached(request, ("incident", public_id, _zone_name()), build)
+    response = cached(request, (kind, public_id, _zone_name()), build)
     response["Vary"] = "Cookie"
     return response
 
