@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
@@ -21,7 +21,7 @@ from django_tasks_db.models import DBTaskResult
 from casedesk.accounts.models import Role, User
 from casedesk.accounts.services import zone_of
 from casedesk.cases import services as case_services
-from casedesk.cases.models import ACTIVE_STATUSES, Case, EventKind
+from casedesk.cases.models import ACTIVE_STATUSES, Case, Event, EventKind
 from casedesk.core.mail import send_templated
 from casedesk.core.periodic import periodic
 from casedesk.core.retry import PermanentError, RetryableError, RetryPolicy, retrying
@@ -245,11 +245,13 @@ def sweep_pages() -> str:
     """Page any recent critical after-hours case left without a page (and, if configured,
     an in-hours critical case nobody took); resolve answered pages."""
     since = timezone.now() - SWEEP_LOOKBACK
+    # Recent by when it became critical after hours: opened so, or raised to it since.
+    raised = Event.objects.filter(kind=EventKind.AFTER_HOURS_CRITICAL, at__gte=since)
     missed = Case.objects.filter(
+        Q(opened_at__gte=since) | Q(pk__in=raised.values("case_id")),
         after_hours_alarm=True,
         status__in=ACTIVE_STATUSES,
         first_responded_at__isnull=True,
-        opened_at__gte=since,
         page_link__isnull=True,
     ).select_related("organization")
     if settings.ONCALL_PAGE_UNASSIGNED_MINUTES:
