@@ -175,7 +175,8 @@ def with_timeline(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
 
 # ---- The documents ------------------------------------------------------------------
 
-RECENT_INCIDENTS = 50  # incidents.json: the 50 most recent, as Statuspage serves
+# incidents.json and scheduled-maintenances.json: the 50 most recent, as Statuspage serves
+RECENT_INCIDENTS = 50
 
 
 def _incidents(kind: str) -> QuerySet[Incident]:
@@ -201,7 +202,10 @@ def _maintenance_list(page: Page, statuses: list[str] | None) -> list[JSON]:
     maintenance = _incidents(Kind.MAINTENANCE)
     if statuses is not None:
         maintenance = maintenance.filter(status__in=statuses)
-    return [incident_json(m, page.public_id) for m in maintenance.order_by("-scheduled_for", "-pk")]
+    maintenance = maintenance.order_by("-scheduled_for", "-pk")
+    if statuses is None:
+        maintenance = maintenance[:RECENT_INCIDENTS]  # all of it: the 50 latest, as incidents
+    return [incident_json(m, page.public_id) for m in maintenance]
 
 
 def document(name: str, page: Page) -> JSON:

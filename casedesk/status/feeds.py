@@ -52,7 +52,8 @@ class HistoryRss(Feed):  # type: ignore[type-arg]
         return f"{settings.BASE_URL}{item.get_absolute_url()}"
 
     def item_pubdate(self, item: Incident) -> dt.datetime:
-        return item.started_at
+        # When it was posted: never in the future (a window scheduled for next week).
+        return item.created_at
 
     def item_updateddate(self, item: Incident) -> dt.datetime:
         return item.updated_at

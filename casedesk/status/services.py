@@ -344,7 +344,9 @@ def create_maintenance(new: NewMaintenance, by: User) -> Incident:
         impact=Impact.MAINTENANCE,
         created_at=now,
         updated_at=now,
-        started_at=now if unscheduled else new.scheduled_for,  # type: ignore[misc]
+        # As Statuspage: a scheduled maintenance's started_at is when it was posted
+        # (the window is scheduled_for); it becomes the real start when work begins.
+        started_at=now,
         scheduled_for=now if unscheduled else new.scheduled_for,
         scheduled_until=new.scheduled_until,
         unscheduled=unscheduled,
@@ -419,7 +421,6 @@ def reschedule(
         and scheduled_for != maintenance.scheduled_for
     ):
         maintenance.reminded_at = _no_reminder_due(scheduled_for, now)
-        maintenance.started_at = scheduled_for  # type: ignore[assignment]
     maintenance.scheduled_for = scheduled_for
     maintenance.scheduled_until = scheduled_until
     maintenance.updated_at = now

@@ -228,3 +228,68 @@ def test_the_pages_updated_at_moves_with_each_change(components, incident):
         after = client.get("/status/api/v2/status.json").json()["page"]["updated_at"]
     assert datetime.fromisoformat(after) > datetime.fromisoformat(before)
     assert abs(datetime.fromisoformat(after) - later) < timedelta(seconds=5)
+
+
+def test_scheduled_maintenances_json_lists_the_50_latest_like_incidents_json(components):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    Incident.objects.bulk_create(
+        Incident(
+            kind="maintenance",
+            name=f"Window {n}",
+            status="completed",
+            impact="maintenance",
+            created_at=now,
+            updated_at=now,
+            started_at=now - timedelta(days=n),
+            scheduled_for=now - timedelta(days=n),
+            scheduled_until=now - timedelta(days=n) + timedelta(hours=1),
+        )
+        for n in range(1, 56)
+    )
+    listed = get(Client(), "scheduled-maintenances")["scheduled_maintenances"]
+    assert len(listed) == 50
+    assert [m["name"] for m in listed[:2]] == ["Window 1", "Window 2"]
+
+
+def test_a_scheduled_maintenance_started_at_is_when_it_was_posted_as_in_the_sample(
+    components, agent, corpora
+):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from casedesk.status import services
+
+    documents = [json.loads(p.read_text()) for p in sorted((corpora / SAMPLES).glob("*.json"))]
+    found = [
+        m
+        for document in documents
+        if isinstance(document, dict)
+        for m in document.get("scheduled_maintenances", [])
+        if m["status"] == "scheduled"
+    ]
+    if not found:
+        pytest.skip("no scheduled maintenance in the Statuspage samples")
+    sample = found[0]
+    posted = datetime.fromisoformat(sample["started_at"])
+    assert abs(posted - datetime.fromisoformat(sample["created_at"])) < timedelta(seconds=1)
+    assert datetime.fromisoformat(sample["scheduled_for"]) - posted > timedelta(days=1)
+
+    soon = timezone.now() + timedelta(days=2)
+    made = services.create_maintenance(
+        services.NewMaintenance("DB", "b", [components["api"]], soon, soon + timedelta(hours=1)),
+        agent,
+    )
+    ours = get(Client(), "scheduled-maintenances/upcoming")["scheduled_maintenances"][0]
+    assert ours["started_at"] == ours["created_at"]
+    assert ours["scheduled_for"] != ours["started_at"]
+    begin = (soon + timedelta(minutes=2)).replace(microsecond=0)
+    with time_machine.travel(begin, tick=False):
+        services.post_update(made, services.Posting("in_progress", "Started."), agent)
+        ours = get(Client(), "scheduled-maintenances/active")["scheduled_maintenances"][0]
+    assert datetime.fromisoformat(ours["started_at"]) == begin

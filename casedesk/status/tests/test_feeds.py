@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import feedparser
@@ -104,3 +104,16 @@ def test_a_control_character_that_got_in_another_way_does_not_break_the_feeds(
         entry = feedparser.parse(response.content).entries[0]
         assert "API errors" in entry.title
         assert "page 2" in entry.description
+
+
+def test_feed_entries_are_dated_when_posted_never_in_the_future(components, incident, agent):
+    history(components, incident, agent)  # includes a window tomorrow
+    now = timezone.now()
+    for path in ("/status/history.atom", "/status/history.rss"):
+        feed = feedparser.parse(Client().get(path).content)
+        assert len(feed.entries) == 2
+        for entry in feed.entries:
+            parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+            assert parsed is not None
+            published = datetime(*parsed[:6]).replace(tzinfo=UTC)
+            assert published <= now + timedelta(seconds=1), (path, entry.title)
