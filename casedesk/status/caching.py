@@ -77,6 +77,7 @@ def cached(
     response["Cache-Control"] = f"public, max-age={age}"
     if cors:
         response["Access-Control-Allow-Origin"] = "*"
+        response["Access-Control-Expose-Headers"] = "ETag"  # for If-None-Match from scripts
     return response
 
 

@@ -161,10 +161,26 @@ def history(request: HttpRequest) -> HttpResponse:
 # ---- Machine-readable ------------------------------------------------------------------
 
 
-@require_safe
+# A page on another origin may read the API, and revalidate with If-None-Match
+# (which makes the browser ask first with an OPTIONS preflight).
+CORS_PREFLIGHT = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "If-None-Match, If-Modified-Since, Cache-Control",
+    "Access-Control-Max-Age": "86400",
+    "Allow": "GET, HEAD, OPTIONS",
+}
+
+
+@require_http_methods(["GET", "HEAD", "OPTIONS"])
 def api_document(request: HttpRequest, name: str) -> HttpResponse:
     if name not in api.DOCUMENTS:
         raise Http404("no such document")
+    if request.method == "OPTIONS":
+        preflight = HttpResponse(status=204)
+        for header, value in CORS_PREFLIGHT.items():
+            preflight[header] = value
+        return preflight
 
     def build() -> tuple[bytes, str]:
         body = json.dumps(api.document(name, the_page()), separators=(",", ":"))

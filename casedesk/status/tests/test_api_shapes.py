@@ -293,3 +293,25 @@ def test_a_scheduled_maintenance_started_at_is_when_it_was_posted_as_in_the_samp
         services.post_update(made, services.Posting("in_progress", "Started."), agent)
         ours = get(Client(), "scheduled-maintenances/active")["scheduled_maintenances"][0]
     assert datetime.fromisoformat(ours["started_at"]) == begin
+
+
+def test_a_cross_origin_preflight_is_answered_and_the_etag_is_readable(components):
+    client = Client()
+    preflight = client.options(
+        "/status/api/v2/summary.json",
+        HTTP_ORIGIN="https://other.example",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="if-none-match",
+    )
+    assert preflight.status_code == 204
+    assert preflight["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in preflight["Access-Control-Allow-Methods"]
+    allowed = {h.strip().lower() for h in preflight["Access-Control-Allow-Headers"].split(",")}
+    assert "if-none-match" in allowed
+    assert preflight.content == b""
+    response = client.get("/status/api/v2/summary.json", HTTP_ORIGIN="https://other.example")
+    assert response["Access-Control-Expose-Headers"] == "ETag"
+    again = client.get("/status/api/v2/summary.json", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304 and again["Access-Control-Expose-Headers"] == "ETag"
+    assert client.options("/status/api/v2/nonsense.json").status_code == 404
+    assert client.options("/status/").status_code == 405  # only the API takes OPTIONS
