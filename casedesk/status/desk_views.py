@@ -255,7 +255,14 @@ def link_case(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _incident_page(request, _incident(incident.public_id), status=400, link_form=form)
     case = case_for_user(request.user, form.cleaned_data["reference"])
-    services.link_case(incident, case, _user(request))
+    try:
+        services.link_case(incident, case, _user(request))
+    except services.StatusError as exc:
+        if request.POST.get("next") == "case":
+            messages.error(request, str(exc))
+            return redirect("desk:case", case.reference)
+        _errors_onto(form, exc)
+        return _incident_page(request, _incident(incident.public_id), status=400, link_form=form)
     messages.success(request, f"{case.reference} is linked to “{incident.name}”.")
     if request.POST.get("next") == "case":
         return redirect("desk:case", case.reference)

@@ -253,6 +253,15 @@ def post_update(incident: Incident, posting: Posting, by: User) -> IncidentUpdat
     errors: dict[str, list[str]] = {}
     _check_text(errors, None, posting.body)
     _check_posting(errors, incident.kind, posting)
+    if (
+        incident.is_maintenance
+        and incident.status == MaintenanceStatus.COMPLETED
+        and posting.status != MaintenanceStatus.COMPLETED
+    ):
+        # Its window is over and its components handed back: more work is new maintenance.
+        errors.setdefault("status", []).append(
+            "This maintenance is completed: schedule new maintenance for more work."
+        )
     if errors:
         raise StatusError(errors)
     return _post(incident, posting, by, timezone.now())
@@ -541,7 +550,19 @@ def due_edges(now: datetime) -> list[tuple[int, str, datetime]]:
 
 @transaction.atomic
 def link_case(incident: Incident, case: Case, by: User) -> IncidentCase:
+    """Link a case to an open incident (its requester is told when it resolves).
+
+    An incident already resolved is refused: nothing would ever tell the requester.
+    The row is locked, so a resolution running now either sees this link or refuses it.
+    """
     _require_staff(by)
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if not incident.is_open:
+        raise StatusError.on(
+            "reference",
+            "This incident is already resolved, so its requesters will not be told: "
+            "reply on the case yourself.",
+        )
     link, _ = IncidentCase.objects.get_or_create(
         incident=incident, case=case, defaults={"linked_by": by}
     )

@@ -141,3 +141,27 @@ def test_each_requester_sees_only_their_own_case_reply(
     client.force_login(alice)
     assert client.get(f"/portal/cases/{globex.reference}/").status_code == 404
     assert "Globex secret subject" not in Client().get(made.get_absolute_url()).content.decode()
+
+
+def test_linking_a_case_to_a_resolved_incident_is_refused_and_says_why(
+    components, incident, alice, agent, open_case
+):
+    made = incident("Logins fail")
+    services.post_update(made, services.Posting("resolved", "Fixed."), agent)
+    case = open_case(alice, "High", subject="Cannot log in")
+    desk = Client()
+    desk.force_login(agent)
+    response = desk.post(
+        "/desk/status/link-case/", {"incident": made.public_id, "reference": case.reference}
+    )
+    assert response.status_code == 400
+    assert "already resolved" in response.content.decode()
+    response = desk.post(
+        "/desk/status/link-case/",
+        {"incident": made.public_id, "reference": case.reference, "next": "case"},
+        follow=True,
+    )
+    assert "already resolved" in response.content.decode()
+    assert not IncidentCase.objects.exists()
+    with pytest.raises(services.StatusError):
+        services.link_case(made, case, agent)

@@ -394,3 +394,20 @@ def test_a_reminder_task_running_far_too_late_is_skipped_once(window, run_tasks,
     assert mailoutbox == []
     window.refresh_from_db()
     assert window.reminded_at is not None and status_of(window) == "scheduled"
+
+
+@pytest.mark.parametrize("status", ["in_progress", "verifying", "scheduled"])
+def test_completed_maintenance_cannot_be_taken_back_up(components, agent, status):
+    made = services.create_maintenance(
+        services.NewMaintenance("DB", "Now.", [components["api"]]), agent
+    )
+    services.post_update(made, services.Posting("completed", "Done."), agent)
+    with pytest.raises(services.StatusError) as refused:
+        services.post_update(made, services.Posting(status, "Again."), agent)
+    assert "status" in refused.value.errors
+    assert status_of(made) == "completed"
+    components["api"].refresh_from_db()
+    assert components["api"].status == "operational"
+    # A note on the completed maintenance is still fine.
+    services.post_update(made, services.Posting("completed", "Post-mortem linked."), agent)
+    assert made.updates.count() == 3
