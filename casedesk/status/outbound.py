@@ -6,7 +6,7 @@ DNS says at delivery time, and a receiver can answer with a redirect. So:
 - only ``http`` and ``https``;
 - the host is resolved once and every address it resolves to must be global
   (not loopback, private, link-local such as 169.254.169.254, ...);
-- the connection goes to the address that was checked (the ``Host`` header and
+- the connection goes to the addresses that were checked (the ``Host`` header and
   TLS SNI/certificate check still use the name), so a second lookup that answers
   differently (DNS rebinding) is never made;
 - redirects are not followed: a 3xx is an answer, and the caller treats it as a
@@ -48,37 +48,48 @@ def literal_address(host: str) -> str | None:
         return None
 
 
-def resolve(host: str, port: int, *, allow_private: bool) -> str:
-    """The address to connect to: the first one the host resolves to, all checked."""
+def resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
+    """The addresses to connect to, in the resolver's order, every one checked."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise OSError(f"cannot resolve {host}: {exc}") from exc
-    addresses = [str(info[4][0]) for info in infos]
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise OSError(f"{host} resolves to no address")
     if not allow_private:
         for address in addresses:
             check_address(address)
-    return addresses[0]
+    return addresses
+
+
+def _connect(addresses: list[str], port: int, timeout: float | None) -> socket.socket:
+    """A connection to the first of the checked addresses that answers."""
+    error: OSError = OSError("no address")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            error = exc
+    raise error
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
-        self._address = address
+        self._addresses = addresses
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect(self._addresses, self.port, self.timeout)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
+        self._addresses = addresses
 
     def connect(self) -> None:
-        raw = socket.create_connection((self._address, self.port), self.timeout)
+        raw = _connect(self._addresses, self.port, self.timeout)
         # The certificate is checked against the name, as without pinning.
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
@@ -102,12 +113,14 @@ def post(
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise Refused(f"bad port: {exc}") from exc
-    address = resolve(host, port, allow_private=allow_private)
+    addresses = resolve(host, port, allow_private=allow_private)
     kind = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
-    connection = kind(host, port, address, timeout)
+    connection = kind(host, port, addresses, timeout)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
+    if any(ord(c) < 33 or ord(c) == 127 for c in target):
+        raise Refused("the URL's path holds spaces or control characters")
     try:
         connection.request("POST", target, body=body, headers=headers)
         response = connection.getresponse()

@@ -256,3 +256,13 @@ def test_a_webhook_url_naming_an_internal_address_is_invalid_by_default(db, sett
 def test_a_public_webhook_url_is_valid(db):
     Webhook(url="https://hooks.example.com/status").full_clean()
     Webhook(url="https://93.184.215.14/status").full_clean()
+
+
+def test_a_url_with_spaces_or_control_characters_is_refused_without_connecting(
+    components, incident, run_tasks
+):
+    Webhook.objects.create(url="http://93.184.215.14/a b\r\nX-Injected: 1")
+    incident("API errors", api="partial_outage")
+    run_tasks()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "failed" and delivery.error.startswith("refused")
