@@ -24,6 +24,7 @@ was acknowledged, unless the case has had its first response.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -501,53 +502,78 @@ def voice_url(notification: Notification) -> str:
 # ---- SMS replies (issue 7 routes /phone/sms here) -----------------------------------
 
 ACK_WORDS = {"1", "ACK"}
+_WORD_RE = re.compile(r"[A-Z0-9]+")
 
 
 def handle_sms_reply(from_number: str, body: str) -> str:
     """An SMS from an on-call person: ``1`` or ``ACK``, with the page's code when they
-    have several open pages. Returns the text to answer with ("" for a stranger)."""
+    have several open pages. Returns the text to answer with ("" for a stranger).
+
+    Written as people write at 3 a.m.: punctuation is ignored ("Ack."), and a second
+    word counts as a code only if it is the code of one of their pages ("ACK omw",
+    "1 thanks" and "ACK SURE" acknowledge their one open page). A phone shared by
+    several people (a team's on-call phone) acknowledges as the one paged on it."""
     number = normalize_phone(from_number or "")
     if not E164_RE.fullmatch(number):
         return ""  # not a phone number: nothing to look up
     people = list(
         User.objects.filter(phone=number, is_active=True, role__in=[Role.AGENT, Role.ADMIN])
     )
-    if len(people) != 1:
-        return ""  # not one of ours (or ambiguous): say nothing to an unknown number
-    person = people[0]
-    words = (body or "").upper().replace(",", " ").split()[:3]
+    if not people:
+        return ""  # not one of ours: say nothing to an unknown number
+    words = _WORD_RE.findall((body or "")[:200].upper())[:3]
     if not words or words[0] not in ACK_WORDS:
         return (
             "Reply 1 or ACK to acknowledge your page (ACK and the page's code if you have several)."
         )
     open_pages = list(
-        Page.objects.filter(status=PageStatus.OPEN, notifications__person=person)
+        Page.objects.filter(status=PageStatus.OPEN, notifications__person__in=people)
         .distinct()
         .select_related("organization")
         .order_by("opened_at")
     )
-    code = words[1] if len(words) > 1 else ""
-    if code and not CODE_RE.fullmatch(code):
-        return f"{code[:8]!r} is not a page code: page codes are 4 letters and digits, e.g. K7QF."
-    if code:
-        chosen = [p for p in open_pages if p.code == code]
-        if not chosen:
-            live = Page.objects.filter(code=code, notifications__person=person).first()
-            if live is not None and live.status != PageStatus.OPEN:
-                return f"Page {code} was already acknowledged."
-            return f"No open page {code} for you. Open pages: {_list(open_pages) or 'none'}."
+    second = words[1] if len(words) > 1 else ""
+    if second and second not in {p.code for p in open_pages}:
+        earlier = (
+            Page.objects.filter(code=second, notifications__person__in=people)
+            .select_related("acknowledged_by")
+            .first()
+        )
+        if earlier is not None:
+            return _not_open(earlier)
+        if len(open_pages) > 1 and CODE_RE.fullmatch(second):
+            return f"No open page {second} for you. Open pages: {_list(open_pages)}."
+        second = ""  # "ACK omw", "1 thanks": words, not a code
+    if second:
+        chosen = next(p for p in open_pages if p.code == second)
     elif len(open_pages) > 1:
         return (
             f"You have {len(open_pages)} open pages: {_list(open_pages)}. Reply ACK and the code."
         )
+    elif open_pages:
+        chosen = open_pages[0]
     else:
-        chosen = open_pages
-    if not chosen:
-        return "You have no open page to acknowledge."
-    acked = acknowledge(chosen[0], person, "sms")
+        return "No open page for you to acknowledge."
+    # Of the people on this phone, the one paged for it most recently acknowledges.
+    notified = (
+        Notification.objects.filter(page=chosen, person__in=people)
+        .order_by("-due_at", "-pk")
+        .select_related("person")
+        .first()
+    )
+    person = notified.person if notified is not None else people[0]
+    acked = acknowledge(chosen, person, "sms")
     if not acked.acknowledged_now:
-        return f"Page {chosen[0].code} was already acknowledged."
-    return f"Acknowledged page {chosen[0].code} ({chosen[0].organization.name}). Thank you."
+        return _not_open(acked.page)
+    return f"Acknowledged page {chosen.code} ({chosen.organization.name}). Thank you."
+
+
+def _not_open(page_row: Page) -> str:
+    if page_row.status == PageStatus.RESOLVED:
+        return f"Page {page_row.code} is closed: its cases were answered or its window is over."
+    who = page_row.acknowledged_by
+    by = f" by {who.full_name or who.email}" if who is not None else ""
+    return f"Page {page_row.code} was already acknowledged{by}."
 
 
 def _list(pages: list[Page]) -> str:
