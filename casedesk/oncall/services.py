@@ -475,7 +475,8 @@ def ack_token(notification: Notification) -> str:
 
 
 def notification_for_token(token: str) -> Notification | None:
-    """The notification a signed acknowledgement token names; None if forged or expired."""
+    """The notification a signed acknowledgement token names; None if forged, expired or
+    its person deactivated."""
     try:
         data = signing.loads(
             token, salt=ACK_SALT, max_age=settings.ONCALL_ACK_LINK_LIFETIME
@@ -484,9 +485,10 @@ def notification_for_token(token: str) -> Notification | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("n"), int):
         return None
+    # A link in a deactivated person's inbox or phone acknowledges nothing any more.
     return (
         Notification.objects.select_related("page", "page__organization", "person")
-        .filter(pk=data["n"])
+        .filter(pk=data["n"], person__is_active=True)
         .first()
     )
 

@@ -99,6 +99,17 @@ def test_an_expired_link_is_not_found(paged, team, settings):
         assert Client().post(path).status_code == 404
 
 
+def test_a_deactivated_persons_link_acknowledges_nothing(paged, team):
+    page, _ = paged
+    path = services.ack_url(sms_notification(page, team["pat"])).removeprefix(BASE)
+    team["pat"].is_active = False
+    team["pat"].save()
+    assert Client().get(path).status_code == 404
+    assert Client().post(path).status_code == 404
+    page.refresh_from_db()
+    assert page.status == PageStatus.OPEN
+
+
 def test_a_link_signed_for_another_purpose_is_refused(paged, team):
     from django.core import signing
 
