@@ -12,18 +12,27 @@ from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from casedesk.accounts.models import Role
 from casedesk.cases.desk_views import _staff, staff_only
 from casedesk.cases.models import ACTIVE_STATUSES, Case
 from casedesk.hours.services import current_calendar
 from casedesk.lib.durations import humanize_duration
 from casedesk.oncall import report, schedules, services
-from casedesk.oncall.models import CODE_RE, LIVE_PAGE_STATUSES, FeedToken, Page, Schedule
+from casedesk.oncall.models import (
+    CODE_RE,
+    LIVE_PAGE_STATUSES,
+    FeedToken,
+    Page,
+    Schedule,
+    new_feed_token,
+)
 
 CALENDAR_DAYS = 14
 GAP_HORIZON = timedelta(days=14)
@@ -125,6 +134,21 @@ def make_feed(request: HttpRequest) -> HttpResponse:
     return redirect("oncall_desk:board")
 
 
+@login_required
+@staff_only
+@require_POST
+def renew_schedule_feed(request: HttpRequest, pk: int) -> HttpResponse:
+    """Replace a schedule's feed address (a leaked one stops working). Admins only: every
+    subscriber has to take the new address."""
+    if _staff(request).role != Role.ADMIN:
+        raise PermissionDenied("only an admin can renew a schedule's feed address")
+    schedule = get_object_or_404(Schedule, pk=pk)
+    schedule.feed_token = new_feed_token()
+    schedule.save(update_fields=["feed_token"])
+    messages.success(request, "The schedule's feed has a new address; the old one stopped.")
+    return redirect("oncall_desk:calendar", pk=schedule.pk)
+
+
 @dataclass(frozen=True)
 class DayCell:
     day: date
@@ -163,6 +187,7 @@ def calendar(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "schedule": schedule,
             "weeks": [list(cells.values())[i : i + 7] for i in range(0, CALENDAR_DAYS, 7)],
+            "can_renew_feed": _staff(request).role == Role.ADMIN,
             "feed_url": request.build_absolute_uri(
                 reverse("oncall:schedule_feed", args=[schedule.feed_token])
             ),

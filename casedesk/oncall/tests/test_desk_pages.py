@@ -154,3 +154,38 @@ def test_the_board_lists_open_critical_cases_with_their_remaining_time(
     assert case.reference in clocks and "95 minutes left" in clocks
     pages = board[board.index('data-testid="pages"') :]
     assert "Acknowledge" in pages and "escalating" in pages
+
+
+def test_an_admin_renews_a_schedule_feed_address_and_the_old_one_stops(team):
+    schedule = team["schedule"]
+    old = schedule.feed_token
+    admin = Client(enforce_csrf_checks=True)
+    admin.force_login(team["avery"])
+    page = admin.get(f"/desk/oncall/schedules/{schedule.pk}/").content.decode()
+    assert 'data-testid="renew-feed"' in page
+    csrf = admin.cookies["csrftoken"].value
+    response = admin.post(
+        f"/desk/oncall/schedules/{schedule.pk}/feed/", {"csrfmiddlewaretoken": csrf}
+    )
+    assert response.status_code == 302
+    schedule.refresh_from_db()
+    assert schedule.feed_token != old
+    assert Client().get(f"/oncall/feeds/schedule/{old}.ics").status_code == 404
+    assert Client().get(f"/oncall/feeds/schedule/{schedule.feed_token}.ics").status_code == 200
+
+
+def test_renewing_a_schedule_feed_needs_an_admin_a_post_and_csrf(team, desk):
+    schedule = team["schedule"]
+    old = schedule.feed_token
+    path = f"/desk/oncall/schedules/{schedule.pk}/feed/"
+    assert 'data-testid="renew-feed"' not in desk.get(path.removesuffix("feed/")).content.decode()
+    assert desk.post(path).status_code == 403  # an agent
+    no_csrf = Client(enforce_csrf_checks=True)
+    no_csrf.force_login(team["avery"])
+    assert no_csrf.post(path).status_code == 403
+    admin = Client()
+    admin.force_login(team["avery"])
+    assert admin.get(path).status_code == 405
+    assert admin.post("/desk/oncall/schedules/999999/feed/").status_code == 404
+    schedule.refresh_from_db()
+    assert schedule.feed_token == old
