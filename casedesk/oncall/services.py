@@ -228,8 +228,24 @@ def _cases_of(page_row: Page) -> list[Case]:
     )
 
 
+def case_answered(case: Case) -> bool:
+    """The case had its first human response since it became critical after hours (or is
+    no longer active). A case answered in hours and raised to critical at night is not
+    answered until someone replies to the customer again."""
+    if case.status not in ACTIVE_STATUSES:
+        return True
+    if case.first_responded_at is None:
+        return False
+    start = clock_start(case)
+    if case.first_responded_at >= start:
+        return True
+    return case.events.filter(
+        kind=EventKind.REPLY, public=True, at__gte=start, author__role__in=[Role.AGENT, Role.ADMIN]
+    ).exists()
+
+
 def _all_answered(cases: list[Case]) -> bool:
-    return all(c.first_responded_at is not None or c.status not in ACTIVE_STATUSES for c in cases)
+    return all(case_answered(c) for c in cases)
 
 
 def answered(page_row: Page) -> bool:
@@ -309,7 +325,7 @@ def clock_alarm(page_id: int, case_id: int, minutes: int) -> str:
     case = Case.objects.filter(pk=case_id).select_related("organization").first()
     if page_row is None or case is None:
         return "stale: gone"
-    if case.first_responded_at is not None or case.status not in ACTIVE_STATUSES:
+    if case_answered(case):
         if page_row.is_live and _all_answered(_cases_of(page_row)):
             _resolve(page_row)  # every case on it answered: the page is done
         return "stale: answered"

@@ -189,7 +189,7 @@ def _answered(notification: Notification) -> bool:
     case = notification.case
     if case is None:
         return services.answered(notification.page)
-    return case.first_responded_at is not None or case.status not in ACTIVE_STATUSES
+    return services.case_answered(case)
 
 
 def _one_line(text: str) -> str:

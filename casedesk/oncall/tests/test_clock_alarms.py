@@ -14,7 +14,7 @@ from casedesk.cases.models import EventKind
 from casedesk.oncall import services, tasks
 from casedesk.oncall.models import Page
 
-from .conftest import AVERY_PHONE, KIM_PHONE
+from .conftest import AVERY_PHONE, KIM_PHONE, PAT_PHONE
 
 CT = ZoneInfo("America/Chicago")
 NIGHT = datetime(2026, 12, 2, 2, 0, tzinfo=CT)
@@ -99,3 +99,22 @@ def test_the_sweep_pages_a_case_raised_to_critical_long_after_it_opened_if_its_s
         assert tasks.sweep_pages.call().startswith("paged 1")
         run_tasks()
     assert Page.objects.get().page_cases.get().case == case
+
+
+def test_a_case_answered_in_hours_and_raised_to_critical_at_night_pages_until_replied_again(
+    sms_only, alice, agent, priorities, open_case, standin, run_tasks
+):
+    with at(datetime(2026, 12, 1, 14, 0, tzinfo=CT)):
+        case = open_case(alice, "High", subject="slow")
+        case_services.add_reply(case, agent, "Looking into it.")
+    with at(NIGHT):
+        case_services.change_priority(case, priorities["Critical"], agent, "Everyone is down.")
+        run_tasks()
+    page = Page.objects.get()
+    assert page.status == "open"
+    assert len(bodies_to(standin, PAT_PHONE)) == 1
+    with at(NIGHT + timedelta(minutes=5)):
+        case_services.add_reply(case, agent, "We are on it.")
+        tasks.sweep_pages.call()
+    page.refresh_from_db()
+    assert page.status == "resolved"
