@@ -23,7 +23,9 @@ from casedesk.oncall.models import (
 
 
 def rotation_of(layer: Layer) -> rotation.Rotation[int] | None:
-    members = tuple(m.person_id for m in layer.members.all() if m.person.is_active)
+    # Every member keeps their place, active or not: a deactivated member's shifts become
+    # gaps (the fallback covers them) rather than shifting everyone after them.
+    members = tuple(m.person_id for m in layer.members.all())
     return rotation.Rotation(
         zone=layer.schedule.zone,
         start=layer.start_date,
@@ -35,15 +37,20 @@ def rotation_of(layer: Layer) -> rotation.Rotation[int] | None:
 
 
 def overrides_of(layer: Layer, start: datetime, end: datetime) -> list[rotation.Override[int]]:
+    """The layer's overrides in [start, end); a deactivated person's are left out, so the
+    rotation shows through them."""
     return [
         rotation.Override(o.person_id, o.start, o.end)
-        for o in layer.overrides.filter(start__lt=end, end__gt=start).order_by("created_at", "pk")
+        for o in layer.overrides.filter(
+            start__lt=end, end__gt=start, person__is_active=True
+        ).order_by("created_at", "pk")
     ]
 
 
 def _people(ids: Iterable[int | None]) -> dict[int, User]:
+    """The active people among ``ids`` (a deactivated one is a gap)."""
     wanted = {i for i in ids if i is not None}
-    return {p.pk: p for p in User.objects.filter(pk__in=wanted)}
+    return {p.pk: p for p in User.objects.filter(pk__in=wanted, is_active=True)}
 
 
 @dataclass(frozen=True)
