@@ -2,7 +2,8 @@
 
 Per month: critical cases and the after-hours share. Time to acknowledge (page
 acknowledged minus case opened) and time to first response (first public staff
-reply minus case opened): median, 90th percentile (nearest rank) and the share
+reply minus case opened; a case still unanswered counts as at least its wait so far,
+and a figure it bounds is shown as "at least"): median, 90th percentile (nearest rank) and the share
 within the 2-hour promise, overall, per organization and per responder. A case
 still unanswered past 2 hours counts as a miss; one younger than that is not yet
 counted either way.
@@ -39,6 +40,8 @@ class Row:
     responder: str
     time_to_response: timedelta | None
     missed: bool  # no response and already past the promise
+    # No response yet: how long it has waited so far (a lower bound of its time to respond).
+    waiting: timedelta | None = None
 
 
 def percentile(values: list[timedelta], share: float) -> timedelta | None:
@@ -50,6 +53,18 @@ def percentile(values: list[timedelta], share: float) -> timedelta | None:
     return ordered[rank - 1]
 
 
+def censored_percentile(
+    values: list[timedelta], lower_bounds: list[timedelta], share: float
+) -> tuple[timedelta | None, bool]:
+    """The nearest-rank percentile of known values and of values known only to be at least
+    ``lower_bounds`` (cases still waiting). Returns it and whether it is only a lower bound
+    (some still-waiting case ranks at or below it: the true figure may be higher)."""
+    picked = percentile(values + lower_bounds, share)
+    if picked is None:
+        return None, False
+    return picked, any(b <= picked for b in lower_bounds)
+
+
 @dataclass
 class Stats:
     label: str
@@ -57,6 +72,7 @@ class Stats:
     after_hours: int = 0
     acks: list[timedelta] = field(default_factory=list)
     responses: list[timedelta] = field(default_factory=list)
+    waiting: list[timedelta] = field(default_factory=list)
     missed: int = 0
 
     def add(self, row: Row) -> None:
@@ -66,6 +82,8 @@ class Stats:
             self.acks.append(row.time_to_ack)
         if row.time_to_response is not None:
             self.responses.append(row.time_to_response)
+        elif row.waiting is not None:
+            self.waiting.append(row.waiting)
         self.missed += row.missed
 
     @property
@@ -76,13 +94,23 @@ class Stats:
     def ack_p90(self) -> timedelta | None:
         return percentile(self.acks, 0.9)
 
+    # Unanswered cases count too, as at least their wait so far: leaving them out would
+    # make the slowest months look fastest.
     @property
     def response_median(self) -> timedelta | None:
-        return percentile(self.responses, 0.5)
+        return censored_percentile(self.responses, self.waiting, 0.5)[0]
+
+    @property
+    def response_median_at_least(self) -> bool:
+        return censored_percentile(self.responses, self.waiting, 0.5)[1]
 
     @property
     def response_p90(self) -> timedelta | None:
-        return percentile(self.responses, 0.9)
+        return censored_percentile(self.responses, self.waiting, 0.9)[0]
+
+    @property
+    def response_p90_at_least(self) -> bool:
+        return censored_percentile(self.responses, self.waiting, 0.9)[1]
 
     @property
     def within_promise(self) -> float | None:
@@ -155,6 +183,7 @@ def rows(start: datetime, end: datetime, zone: zoneinfo.ZoneInfo) -> list[Row]:
                 responder=first_replies.get(case.pk, ""),
                 time_to_response=response,
                 missed=response is None and now - case.opened_at > PROMISE,
+                waiting=max(now - case.opened_at, timedelta(0)) if response is None else None,
             )
         )
     return out
@@ -229,6 +258,7 @@ def _only_response(row: Row) -> Row:
         row.responder,
         row.time_to_response,
         row.missed,
+        row.waiting,
     )
 
 

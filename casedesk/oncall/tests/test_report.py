@@ -88,6 +88,41 @@ def test_percentiles_are_by_nearest_rank():
     assert report.percentile([], 0.9) is None
 
 
+def test_unanswered_cases_count_in_the_response_median_and_p90_as_at_least_their_wait(
+    history, alice, open_case, agent
+):
+    with at(NOVEMBER_NIGHT + timedelta(days=1)):
+        open_case(alice, "Critical", subject="Nobody answers")
+    window = (datetime(2026, 11, 1, tzinfo=CT), datetime(2026, 12, 1, tzinfo=CT), CT)
+    with at(NOVEMBER_NIGHT + timedelta(days=1, hours=5)):
+        built = report.build(*window)
+        overall = built.overall
+        # Answered: 20 min and 3 h; waiting 5 h so far. Median 3 h (exact), p90 at least 5 h.
+        assert overall.waiting == [timedelta(hours=5)]
+        assert (overall.response_median, overall.response_median_at_least) == (
+            timedelta(hours=3),
+            False,
+        )
+        assert (overall.response_p90, overall.response_p90_at_least) == (timedelta(hours=5), True)
+        client = Client()
+        client.force_login(agent)
+        page = client.get("/desk/oncall/report/?from=2026-11&to=2026-11").content.decode()
+    assert "≥ 5 h 00 min" in page
+
+
+def test_a_censored_percentile_is_exact_when_no_waiting_case_ranks_at_or_below_it():
+    m = [timedelta(minutes=x) for x in (10, 20, 30)]
+    assert report.censored_percentile(m, [timedelta(minutes=90)], 0.5) == (
+        timedelta(minutes=20),
+        False,
+    )
+    assert report.censored_percentile(m, [timedelta(minutes=5)], 0.5) == (
+        timedelta(minutes=10),
+        True,
+    )
+    assert report.censored_percentile([], [], 0.5) == (None, False)
+
+
 def test_an_unanswered_case_counts_as_a_miss_only_after_two_hours(team, alice, open_case, standin):
     with at(OCTOBER_NIGHT):
         open_case(alice, "Critical")
