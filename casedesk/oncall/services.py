@@ -60,6 +60,8 @@ ACK_SALT = "casedesk.oncall.ack"
 # one of its cases is still inside this window (so its alarms are still to come); after
 # that it expires and the next critical case opens a page of its own.
 RESPONSE_WINDOW = timedelta(hours=2)
+# (Alarms configured later than that keep the page live until they have run.)
+_ALARM_SLACK = timedelta(minutes=5)
 # What a person without rules gets: SMS and mail at once, a call if nobody acknowledged
 # after 2 minutes (issue 6's example).
 DEFAULT_RULES: tuple[tuple[str, timedelta], ...] = (
@@ -158,7 +160,8 @@ def expired(page_row: Page, now: datetime) -> bool:
     of its cases is done) and whose escalation is over (acknowledged or exhausted): it
     takes no new case and the sweep resolves it."""
     newest = PageCase.objects.filter(page=page_row).aggregate(m=Max("joined_at"))["m"]
-    if now - (newest or page_row.opened_at) < RESPONSE_WINDOW:
+    last_alarm = timedelta(minutes=max(settings.ONCALL_CLOCK_ALARMS, default=0))
+    if now - (newest or page_row.opened_at) < max(RESPONSE_WINDOW, last_alarm + _ALARM_SLACK):
         return False
     return page_row.status == PageStatus.ACKNOWLEDGED or _chain_done(page_row)
 

@@ -122,3 +122,22 @@ def test_an_open_page_still_escalating_is_not_expired_by_the_window(
     with at(NIGHT + timedelta(minutes=125)):
         tasks.sweep_pages.call()
     assert Page.objects.get().status == PageStatus.OPEN  # its third pass is still running
+
+
+def test_a_page_stays_live_until_alarms_configured_past_two_hours_have_run(
+    sms_only, alice, open_case, standin, run_tasks, settings
+):
+    settings.ONCALL_CLOCK_ALARMS = [60, 180]
+    with at(NIGHT):
+        open_case(alice, "Critical")
+        run_tasks()
+    page = Page.objects.get()
+    services.acknowledge(page, sms_only["pat"], "sms")
+    with at(NIGHT + timedelta(minutes=150)):
+        tasks.sweep_pages.call()
+    page.refresh_from_db()
+    assert page.status == PageStatus.ACKNOWLEDGED
+    with at(NIGHT + timedelta(minutes=186)):
+        tasks.sweep_pages.call()
+    page.refresh_from_db()
+    assert page.status == PageStatus.RESOLVED
