@@ -11,6 +11,7 @@ from datetime import date, time
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
 
 from casedesk.oncall.twilio_standin import TwilioStandIn
@@ -18,6 +19,16 @@ from casedesk.oncall.twilio_standin import TwilioStandIn
 PAT_PHONE = "+15555550111"
 KIM_PHONE = "+15555550112"
 AVERY_PHONE = "+15555550113"
+
+
+def at(instant: Any) -> time_machine.travel:
+    """Frozen at ``instant`` (no ticking: task run_after times are exact)."""
+    return time_machine.travel(instant, tick=False)
+
+
+def bodies_to(standin: TwilioStandIn, number: str) -> list[str]:
+    """The texts the Twilio stand-in was asked to send to ``number``, oldest first."""
+    return [r.form["Body"] for r in standin.sent("Messages") if r.form["To"] == number]
 
 
 @pytest.fixture

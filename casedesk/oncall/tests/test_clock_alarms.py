@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import time_machine
 from django_tasks_db.models import DBTaskResult
 
 from casedesk.cases import services as case_services
@@ -14,19 +13,11 @@ from casedesk.cases.models import EventKind
 from casedesk.oncall import services, tasks
 from casedesk.oncall.models import Page
 
-from .conftest import AVERY_PHONE, KIM_PHONE, PAT_PHONE
+from .conftest import AVERY_PHONE, KIM_PHONE, PAT_PHONE, at, bodies_to
 
 CT = ZoneInfo("America/Chicago")
 NIGHT = datetime(2026, 12, 2, 2, 0, tzinfo=CT)
 EVENING = datetime(2026, 12, 1, 19, 0, tzinfo=CT)  # after hours too, seven hours earlier
-
-
-def at(instant: datetime) -> time_machine.travel:
-    return time_machine.travel(instant, tick=False)
-
-
-def bodies_to(standin, number: str) -> list[str]:
-    return [r.form["Body"] for r in standin.sent("Messages") if r.form["To"] == number]
 
 
 def test_an_alarm_names_and_records_only_its_own_case(

@@ -5,24 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import time_machine
-
 from casedesk.cases.models import EventKind
 from casedesk.oncall import report, services, tasks
 from casedesk.oncall.models import Page, PageStatus
 
-from .conftest import AVERY_PHONE, KIM_PHONE, PAT_PHONE
+from .conftest import AVERY_PHONE, KIM_PHONE, PAT_PHONE, at, bodies_to
 
 CT = ZoneInfo("America/Chicago")
 NIGHT = datetime(2026, 12, 2, 2, 0, tzinfo=CT)  # a Wednesday, 2 a.m.
-
-
-def at(instant: datetime) -> time_machine.travel:
-    return time_machine.travel(instant, tick=False)
-
-
-def bodies_to(standin, number: str) -> list[str]:
-    return [r.form["Body"] for r in standin.sent("Messages") if r.form["To"] == number]
 
 
 def test_a_case_joining_an_acknowledged_page_is_texted_to_the_acknowledger_at_once(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import time_machine
 from django.db import OperationalError
 from django_tasks_db.models import DBTaskResult
 
@@ -14,18 +13,10 @@ from casedesk.cases.models import EventKind
 from casedesk.oncall import schedules, tasks
 from casedesk.oncall.models import Notification, NotificationStatus, Page, PageStep
 
-from .conftest import KIM_PHONE
+from .conftest import KIM_PHONE, at, bodies_to
 
 CT = ZoneInfo("America/Chicago")
 NIGHT = datetime(2026, 12, 2, 2, 0, tzinfo=CT)
-
-
-def at(instant: datetime) -> time_machine.travel:
-    return time_machine.travel(instant, tick=False)
-
-
-def bodies_to(standin, number: str) -> list[str]:
-    return [r.form["Body"] for r in standin.sent("Messages") if r.form["To"] == number]
 
 
 def test_a_step_that_hits_a_database_error_runs_again_and_the_chain_goes_on(

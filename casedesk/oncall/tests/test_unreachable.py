@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import time_machine
 from django.core import checks
 
 from casedesk.cases.models import EventKind
@@ -23,12 +22,10 @@ from casedesk.oncall.models import (
     Schedule,
 )
 
+from .conftest import at
+
 CT = ZoneInfo("America/Chicago")
 NIGHT = datetime(2026, 12, 2, 2, 0, tzinfo=CT)
-
-
-def at(instant: datetime) -> time_machine.travel:
-    return time_machine.travel(instant, tick=False)
 
 
 def notes(case) -> list[str]:
