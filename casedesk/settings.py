@@ -503,5 +503,7 @@ LOGGING = {
         # Every task start and finish is logged at INFO (sweeps run every minute);
         # failures are logged at ERROR with their traceback either way.
         "django_tasks": {"level": "WARNING" if LOG_LEVEL == "INFO" else LOG_LEVEL},
+        # Twilio's client logs every request at INFO, the Account SID included.
+        "twilio.http_client": {"level": "WARNING"},
     },
 }
