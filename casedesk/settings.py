@@ -138,6 +138,7 @@ INSTALLED_APPS = [
     "casedesk.mail",
     "casedesk.status",
     "casedesk.oncall",
+    "casedesk.chat",
 ]
 
 MIDDLEWARE = [
@@ -379,6 +380,34 @@ ONCALL_PAGE_UNASSIGNED_MINUTES = get_int(
 )
 # A signed acknowledgement link works this long.
 ONCALL_ACK_LINK_LIFETIME = get_duration("CASEDESK_ONCALL_ACK_LINK_LIFETIME", timedelta(days=2))
+# ---- Live chat (casedesk.chat) ----
+# One web process: the in-memory channel layer. Several (uvicorn --workers N, or more
+# machines) must share Redis, or a customer and an agent on different processes never
+# hear each other: REDIS_URL turns the Redis layer on.
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": get_str("CASEDESK_CACHE_PREFIX", "casedesk") + ":chat",
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# A chat waiting this long for an agent offers the customer to leave a case instead.
+CHAT_WAIT_LIMIT = get_duration("CASEDESK_CHAT_WAIT_LIMIT", timedelta(minutes=3))
+# An agent counts as available this long after their console's last heartbeat
+# (the console sends one every 20 seconds while it is open).
+CHAT_PRESENCE_TIMEOUT = get_duration("CASEDESK_CHAT_PRESENCE_TIMEOUT", timedelta(seconds=60))
+# The long-poll fallback (WebSockets blocked) answers after this many seconds at most.
+CHAT_POLL_SECONDS = get_int("CASEDESK_CHAT_POLL_SECONDS", 25, minimum=1, maximum=55)
+# Per person: chat messages (30 a minute is fast typing; more is a script or a stuck key),
+# chats started (10 an hour) and files sent (20 an hour). See casedesk/chat/policies.py.
+RATE_CHAT_MESSAGES = get_rate("CASEDESK_RATE_CHAT_MESSAGES", Rate(30, timedelta(minutes=1)))
+RATE_CHAT_STARTS = get_rate("CASEDESK_RATE_CHAT_STARTS", Rate(10, timedelta(hours=1)))
+RATE_CHAT_FILES = get_rate("CASEDESK_RATE_CHAT_FILES", Rate(20, timedelta(hours=1)))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # stored and computed in UTC; shown in the calendar's or viewer's zone
