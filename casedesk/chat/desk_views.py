@@ -37,7 +37,7 @@ def _session(request: HttpRequest, pk: int) -> ChatSession:
 @require_safe
 def console(request: HttpRequest) -> HttpResponse:
     agents = User.objects.filter(is_active=True, role__in=[Role.AGENT, Role.ADMIN]).exclude(
-        pk=request.user.pk
+        pk=_agent(request).pk
     )
     return render(
         request,

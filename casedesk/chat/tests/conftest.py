@@ -84,7 +84,7 @@ async def connected(path: str, user: Any) -> tuple[Any, dict[str, Any]]:
 async def next_of(socket: Any, kind: str, timeout: float = 5) -> dict[str, Any]:
     """The next event of ``kind``, skipping others (state and typing events interleave)."""
     while True:
-        event = await socket.receive_json_from(timeout=timeout)
+        event: dict[str, Any] = await socket.receive_json_from(timeout=timeout)
         if event["type"] == kind:
             return event
 
