@@ -474,6 +474,8 @@ def describe(session: ChatSession, now: datetime | None = None) -> dict[str, Any
         "customer": session.customer.get_full_name(),
         "organization": session.organization.name,
         "created_at": session.created_at.isoformat(),
+        # Clients count on from this (their own clock may be wrong).
+        "waited_seconds": max(0, int((now - session.created_at).total_seconds())),
         "case": session.case.reference if session.case else "",
         "offers_case": offers_case(session, now),
         "wait_limit_seconds": int(settings.CHAT_WAIT_LIMIT.total_seconds()),

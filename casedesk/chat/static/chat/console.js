@@ -18,8 +18,11 @@
     errorBox.hidden = !text;
   }
 
-  function waited(since) {
-    const seconds = Math.max(0, Math.round((Date.now() - new Date(since).getTime()) / 1000));
+  let queueAt = Date.now();
+
+  function waited(session) {
+    // The server's count when the queue came, plus the time since (the browser's clock may be off).
+    const seconds = Math.round(session.waited_seconds + (Date.now() - queueAt) / 1000);
     return seconds < 60 ? seconds + " s" : Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
   }
 
@@ -34,7 +37,7 @@
       org.textContent = " " + session.organization + " · waiting ";
       const time = document.createElement("span");
       time.className = "wait";
-      time.textContent = waited(session.created_at);
+      time.textContent = waited(session);
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = "Accept";
@@ -57,6 +60,7 @@
     return CasedeskChat.post(origin + "/desk/chat/heartbeat", csrf, data).then(function (json) {
       if (json.error) return error(json.error);
       waiting = json.queue;
+      queueAt = Date.now();
       renderQueue();
       root.querySelector(".chat-open-state").textContent = json.chat_open
         ? "Chat is open to customers."
@@ -200,7 +204,7 @@
   setInterval(beat, 5000);
   setInterval(function () {
     queue.querySelectorAll(".wait").forEach(function (element, index) {
-      if (waiting[index]) element.textContent = waited(waiting[index].created_at);
+      if (waiting[index]) element.textContent = waited(waiting[index]);
     });
   }, 1000);
   desk();

@@ -197,7 +197,10 @@
   };
 
   Widget.prototype.state = function (session) {
-    this.session = session;
+    if (session !== this.session) {
+      this.session = session;
+      this.stateAt = Date.now();
+    }
     const q = this.q;
     const label = {
       waiting: "Waiting for an agent",
@@ -206,7 +209,7 @@
       left_message: "Left as case " + session.case,
     }[session.status];
     q(".cdchat-status").textContent = label || "";
-    const waited = (Date.now() - new Date(session.created_at).getTime()) / 1000;
+    const waited = session.waited_seconds + (Date.now() - this.stateAt) / 1000;
     q(".cdchat-offer").hidden = !(session.status === "waiting" && (session.offers_case || waited >= session.wait_limit_seconds));
     const over = session.status === "ended" || session.status === "left_message";
     q(".cdchat-send").hidden = over;
