@@ -178,3 +178,39 @@ def test_after_hours_the_widget_shows_offline_mode_with_the_critical_options(
         case = Case.objects.get(subject=f"Invoice question ({label})")
         assert case.channel == Channel.CHAT and case.opened_after_hours
         customer.context.close()
+
+
+def test_where_websockets_are_blocked_the_widget_chats_by_long_polling(
+    browser: Any, live_server: Any, alice: Any, agent: Any, settings: Any
+) -> None:
+    """Django's test server speaks no WebSocket, like a proxy that drops the upgrade."""
+    from casedesk.chat import services
+
+    settings.CHAT_POLL_SECONDS = 2
+    base = live_server.url
+    with time_machine.travel(WEDNESDAY_10AM, tick=True):
+        services.heartbeat(agent, available=True)
+        customer = _context_page(browser, DESKTOP)
+        polls: list[str] = []
+        customer.on("request", lambda r: polls.append(r.url) if "/poll" in r.url else None)
+        log_in(customer, base, alice.email, PASSWORD)
+        customer.goto(f"{base}/portal/")
+        customer.get_by_test_id("chat-toggle").click()
+        customer.get_by_test_id("chat-start").click()
+        log = customer.get_by_test_id("chat-log")
+        expect(log).to_contain_text("You are in the queue")
+        chat = services.open_chat_of(alice)
+        assert chat is not None
+        services.accept(chat, agent)
+        expect(customer.get_by_test_id("chat-status")).to_have_text("Chatting with Sam")
+        customer.fill("#cdchat-body", "Hello from behind a strict proxy")
+        customer.keyboard.press("Enter")
+        expect(log).to_contain_text("Hello from behind a strict proxy")
+        services.post(chat, agent, "Hello, I can read you.")
+        expect(log).to_contain_text("Hello, I can read you.")
+        assert polls, "the widget never fell back to polling"
+        assert [m.body for m in services.history(chat) if m.kind == "text"] == [
+            "Hello from behind a strict proxy",
+            "Hello, I can read you.",
+        ]
+        customer.context.close()
