@@ -26,8 +26,27 @@ REFUSED = 4403
 
 
 def _person(scope: dict[str, Any]) -> User | None:
+    """The logged-in person of the socket; staff only once they gave their second factor
+    (the HTTP side's TwoFactorMiddleware does not see sockets, so the rule is kept here)."""
     user = scope.get("user")
-    return user if isinstance(user, User) and user.is_active else None
+    if not isinstance(user, User) or not user.is_active:
+        return None
+    if user.is_vendor_staff and _owes_second_factor(user, scope.get("session")):
+        return None
+    return user
+
+
+def _owes_second_factor(user: User, session: Any) -> bool:
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.models import Device
+
+    from casedesk.accounts.two_factor import confirmed_device, required_for
+
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    if device is not None and device.user_id == user.pk and device.confirmed:
+        return False
+    return confirmed_device(user) is not None or required_for(user)
 
 
 class _JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -57,7 +76,7 @@ class ChatConsumer(_JsonConsumer):
     user: User
 
     async def connect(self) -> None:
-        user = _person(self.scope)
+        user = await database_sync_to_async(_person)(self.scope)
         pk = self.scope["url_route"]["kwargs"].get("pk")
         session = await database_sync_to_async(services.session_for)(user, pk) if user else None
         if user is None or session is None:
@@ -136,7 +155,7 @@ class DeskConsumer(_JsonConsumer):
     user: User
 
     async def connect(self) -> None:
-        user = _person(self.scope)
+        user = await database_sync_to_async(_person)(self.scope)
         if user is None or staff_member(user) is None:
             await self.close(code=REFUSED)
             return

@@ -30,6 +30,20 @@ def test_anonymous_and_other_organizations_are_refused_at_the_handshake(
     async_to_sync(scenario)()
 
 
+def test_an_agent_who_owes_the_second_factor_is_refused(on_duty: Any, alice: Any) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    chat = services.start(alice)
+    TOTPDevice.objects.create(user=on_duty, name="phone", confirmed=True)
+
+    async def scenario() -> None:
+        for path in (f"/ws/chat/{chat.pk}/", "/ws/desk/chat/"):
+            socket = await communicator(path, on_duty)
+            assert await socket.connect() == (False, 4403)
+
+    async_to_sync(scenario)()
+
+
 def test_a_socket_from_another_site_is_refused(on_duty: Any, alice: Any) -> None:
     chat = services.start(alice)
 
