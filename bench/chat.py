@@ -12,10 +12,12 @@ Run from the repository root, with Redis on 127.0.0.1:6379 (``.ci/run`` starts o
    (``REDIS_URL=redis://127.0.0.1:6379/14``): a customer's socket and their agent's
    socket may sit in different processes, so every message crosses Redis.
 3. Opens every socket (customer and agent of each chat: 2 x ``--sessions``) and holds
-   them all; then each customer sends ``--messages`` messages, one at a time, and each
-   agent answers every message at once. The round trip is from the customer's send to the
-   agent's answer arriving back at the customer: two stored messages (database writes,
-   rate-limit counts) and four socket hops.
+   them all; then each customer sends ``--messages`` messages, one at a time, ``--think``
+   seconds apart (0.5 to 1.5 times, at random; 0 sends the next as soon as the answer
+   came, which measures the saturated server), and each agent answers every message at
+   once. The round trip is from the customer's send to the agent's answer arriving back
+   at the customer: two stored messages (database writes, rate-limit counts) and four
+   socket hops.
 
 It prints the round trip p50/p99, messages per second and the number of chat sessions
 (and sockets) held open at once. The client runs on the same machine (2 cores here).
@@ -27,8 +29,8 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +44,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from desk import casedesk, environ_for, free_port, stop, wait_for_server
+from status import start_server
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
@@ -101,33 +104,6 @@ def prepare(environ: dict[str, str], sessions: int, agents: int) -> list[Pair]:
     return pairs
 
 
-def start_server(environ: dict[str, str], port: int, workers: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "casedesk.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--proxy-headers",
-        ],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 async def _open(port: int, chat: int, cookie: str) -> Any:
     socket = await websockets.connect(
         f"ws://127.0.0.1:{port}/ws/chat/{chat}/",
@@ -157,8 +133,12 @@ async def _agent(socket: Any, count: int) -> None:
         await socket.send(json.dumps({"type": "message", "body": "re: " + question["body"]}))
 
 
-async def _customer(socket: Any, count: int, times: list[float], bar: Any) -> None:
+async def _customer(socket: Any, count: int, think: float, times: list[float], bar: Any) -> None:
+    # Start at a random moment of the first pause, so customers do not type in step.
+    await asyncio.sleep(random.uniform(0, think))
     for n in range(count):
+        if n:
+            await asyncio.sleep(random.uniform(0.5 * think, 1.5 * think))
         started = time.perf_counter()
         await socket.send(json.dumps({"type": "message", "body": f"question {n}"}))
         while True:
@@ -169,7 +149,9 @@ async def _customer(socket: Any, count: int, times: list[float], bar: Any) -> No
         bar.update(1)
 
 
-async def run(port: int, pairs: list[Pair], messages: int) -> tuple[list[float], float, int]:
+async def run(
+    port: int, pairs: list[Pair], messages: int, think: float
+) -> tuple[list[float], float, int]:
     customers, agents = [], {}
     for pair in tqdm(pairs, desc="connect", unit="chat"):
         customers.append(await _open(port, pair.chat, pair.customer_cookie))
@@ -181,7 +163,7 @@ async def run(port: int, pairs: list[Pair], messages: int) -> tuple[list[float],
     with tqdm(total=len(pairs) * messages, desc="round trips", unit="msg") as bar:
         await asyncio.gather(
             *(_agent(agents[pair.chat], messages) for pair in pairs),
-            *(_customer(socket, messages, times, bar) for socket in customers),
+            *(_customer(socket, messages, think, times, bar) for socket in customers),
         )
     elapsed = time.perf_counter() - started
     for socket in [*customers, *agents.values()]:
@@ -195,6 +177,12 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=10, help="agents sharing the chats")
     parser.add_argument("--messages", type=int, default=20, help="round trips per chat")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=5.0,
+        help="seconds a customer takes to write the next message (0: as fast as answered)",
+    )
     args = parser.parse_args()
     if not (1 <= args.sessions <= 5000 and 1 <= args.agents <= args.sessions):
         raise SystemExit("--sessions 1..5000 and --agents 1..sessions")
@@ -216,7 +204,7 @@ def main() -> None:
         server = start_server(environ, port, args.workers)
         try:
             wait_for_server(port, server)
-            times, elapsed, held = asyncio.run(run(port, pairs, args.messages))
+            times, elapsed, held = asyncio.run(run(port, pairs, args.messages, args.think))
         finally:
             stop(server)
     quantiles = statistics.quantiles(times, n=100, method="inclusive")
@@ -230,7 +218,8 @@ def main() -> None:
         f"{args.agents} agents with {args.sessions // args.agents}+ chats each)"
     )
     print(
-        f"  {len(times)} round trips (customer -> agent -> customer, two stored messages): "
+        f"  {len(times)} round trips (customer -> agent -> customer, two stored messages; "
+        f"{args.think:g} s between a customer's messages): "
         f"p50 {quantiles[49]:.1f} ms, p99 {quantiles[98]:.1f} ms, max {max(times):.1f} ms; "
         f"{2 * len(times) / elapsed:.0f} messages/s"
     )

@@ -17,19 +17,7 @@ from casedesk.cases.access import case_for_user
 from casedesk.cases.desk_views import staff_only
 from casedesk.chat import services
 from casedesk.chat.models import CannedReply, ChatSession, ChatStatus
-
-
-def _agent(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # staff_only let the request through
-    return user
-
-
-def _session(request: HttpRequest, pk: int) -> ChatSession:
-    session = services.session_for(request.user, pk)
-    if session is None:
-        raise Http404("no such chat")
-    return session
+from casedesk.chat.views import chat_or_404, person
 
 
 @login_required
@@ -37,7 +25,7 @@ def _session(request: HttpRequest, pk: int) -> ChatSession:
 @require_safe
 def console(request: HttpRequest) -> HttpResponse:
     agents = User.objects.filter(is_active=True, role__in=[Role.AGENT, Role.ADMIN]).exclude(
-        pk=_agent(request).pk
+        pk=person(request).pk
     )
     return render(
         request,
@@ -65,8 +53,8 @@ def heartbeat(request: HttpRequest) -> JsonResponse:
     chats); it answers the queue and the agent's own chats."""
     raw = request.POST.get("available")
     flag = {"1": True, "0": False}.get(raw) if raw is not None else None
-    presence = services.heartbeat(_agent(request), flag)
-    board = _board(_agent(request))
+    presence = services.heartbeat(person(request), flag)
+    board = _board(person(request))
     state = board.pop("available")
     return JsonResponse(
         {
@@ -78,9 +66,17 @@ def heartbeat(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _act(request: HttpRequest, pk: int, action: str) -> JsonResponse:
-    session = _session(request, pk)
-    agent = _agent(request)
+def _number(text: str) -> int:
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 18 else 0
+
+
+@login_required
+@staff_only
+@require_POST
+def act(request: HttpRequest, pk: int, action: str) -> JsonResponse:
+    """Accept a waiting chat, transfer one's chat (``to``: an agent's id) or end it."""
+    session = chat_or_404(request, pk)
+    agent = person(request)
     try:
         if action == "accept":
             services.accept(session, agent)
@@ -97,37 +93,12 @@ def _act(request: HttpRequest, pk: int, action: str) -> JsonResponse:
     return JsonResponse({"session": services.describe(session)})
 
 
-def _number(text: str) -> int:
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 18 else 0
-
-
-@login_required
-@staff_only
-@require_POST
-def accept(request: HttpRequest, pk: int) -> JsonResponse:
-    return _act(request, pk, "accept")
-
-
-@login_required
-@staff_only
-@require_POST
-def transfer(request: HttpRequest, pk: int) -> JsonResponse:
-    return _act(request, pk, "transfer")
-
-
-@login_required
-@staff_only
-@require_POST
-def end(request: HttpRequest, pk: int) -> JsonResponse:
-    return _act(request, pk, "end")
-
-
 @login_required
 @staff_only
 @require_POST
 def to_case(request: HttpRequest, pk: int) -> JsonResponse:
     """A new case from the chat, or (with ``reference``) the chat added to that case."""
-    session = _session(request, pk)
+    session = chat_or_404(request, pk)
     reference = request.POST.get("reference", "").strip()
     try:
         if reference:
@@ -135,9 +106,9 @@ def to_case(request: HttpRequest, pk: int) -> JsonResponse:
                 case = case_for_user(request.user, reference)
             except Http404:
                 raise services.ChatError(f"There is no case {reference[:20]}.") from None
-            services.attach_to_case(session, _agent(request), case)
+            services.attach_to_case(session, person(request), case)
         else:
-            case = services.to_case(session, _agent(request), request.POST.get("subject", ""))
+            case = services.to_case(session, person(request), request.POST.get("subject", ""))
     except services.ChatError as exc:
         return JsonResponse({"error": str(exc)}, status=409)
     return JsonResponse(

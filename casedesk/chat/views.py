@@ -31,13 +31,15 @@ from casedesk.hours.views import weekly_summary
 POLL_INTERVAL = 0.5
 
 
-def _user(request: HttpRequest) -> User:
+def person(request: HttpRequest) -> User:
+    """The logged-in person (``login_required`` or ``staff_only`` let the request through)."""
     user = request.user
-    assert isinstance(user, User)  # login_required let the request through
+    assert isinstance(user, User)
     return user
 
 
-def _session(request: HttpRequest, pk: int) -> ChatSession:
+def chat_or_404(request: HttpRequest, pk: int) -> ChatSession:
+    """The chat ``pk`` if this person may see it (``services.session_for``), else 404."""
     session = services.session_for(request.user, pk)
     if session is None:
         raise Http404("no such chat")
@@ -79,7 +81,7 @@ def widget(request: HttpRequest) -> HttpResponse:
 @require_POST
 def start(request: HttpRequest) -> JsonResponse:
     try:
-        session = services.start(_user(request))
+        session = services.start(person(request))
     except services.ChatError as exc:
         return _refused(exc, status=409)
     return JsonResponse(
@@ -90,9 +92,9 @@ def start(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_POST
 def send(request: HttpRequest, pk: int) -> JsonResponse:
-    session = _session(request, pk)
+    session = chat_or_404(request, pk)
     try:
-        message = services.post(session, _user(request), request.POST.get("body", ""))
+        message = services.post(session, person(request), request.POST.get("body", ""))
     except services.ChatError as exc:
         return _refused(exc)
     return JsonResponse({"message": services.serialize(message)})
@@ -101,12 +103,12 @@ def send(request: HttpRequest, pk: int) -> JsonResponse:
 @login_required
 @require_POST
 def send_file(request: HttpRequest, pk: int) -> JsonResponse:
-    session = _session(request, pk)
+    session = chat_or_404(request, pk)
     uploads = request.FILES.getlist("file")
     if len(uploads) != 1:
         return _refused(services.ChatError("Choose one file."))
     try:
-        message = services.post_file(session, _user(request), uploads[0])
+        message = services.post_file(session, person(request), uploads[0])
     except services.ChatError as exc:
         return _refused(exc)
     return JsonResponse({"message": services.serialize(message)})
@@ -122,7 +124,7 @@ def _after(request: HttpRequest) -> int | None:
 def _poll_once(
     request: HttpRequest, pk: int, after: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    session = _session(request, pk)
+    session = chat_or_404(request, pk)
     messages = [services.serialize(m) for m in services.history(session, after)]
     return messages, services.describe(session)
 
@@ -147,7 +149,7 @@ async def poll(request: HttpRequest, pk: int) -> JsonResponse:
 @login_required
 @require_POST
 def end(request: HttpRequest, pk: int) -> JsonResponse:
-    session = services.end(_session(request, pk), _user(request))
+    session = services.end(chat_or_404(request, pk), person(request))
     return JsonResponse({"session": services.describe(session)})
 
 
@@ -156,7 +158,7 @@ def end(request: HttpRequest, pk: int) -> JsonResponse:
 def leave_case(request: HttpRequest, pk: int) -> JsonResponse:
     """A waiting customer leaves the chat as a case instead of waiting on."""
     try:
-        case = services.leave_case_from_chat(_session(request, pk), _user(request))
+        case = services.leave_case_from_chat(chat_or_404(request, pk), person(request))
     except services.ChatError as exc:
         return _refused(exc, status=409)
     return _case_answer(case.reference)
@@ -168,7 +170,7 @@ def leave_message(request: HttpRequest) -> JsonResponse:
     """The offline form: the message becomes a case on the chat channel."""
     try:
         case = services.leave_message(
-            _user(request), request.POST.get("subject", ""), request.POST.get("body", "")
+            person(request), request.POST.get("subject", ""), request.POST.get("body", "")
         )
     except services.ChatError as exc:
         return _refused(exc)
@@ -182,7 +184,7 @@ def _case_answer(reference: str) -> JsonResponse:
 @login_required
 @require_safe
 def download(request: HttpRequest, pk: int, message: int) -> FileResponse:
-    session = _session(request, pk)
+    session = chat_or_404(request, pk)
     found = session.messages.filter(pk=message, kind=MessageKind.FILE).first()
     if found is None or not found.file:
         raise Http404("no such file")

@@ -58,8 +58,7 @@ def second_agent(db: None) -> Any:
 
 
 def cookie_for(user: Any) -> tuple[bytes, bytes]:
-    client = Client()
-    client.force_login(user)
+    client = logged_in(user)
     value = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     return (b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={value}".encode())
 
@@ -89,15 +88,8 @@ async def next_of(socket: Any, kind: str, timeout: float = 5) -> dict[str, Any]:
             return event
 
 
-@pytest.fixture
-def customer_client(alice: Any) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def agent_client(agent: Any) -> Client:
-    client = Client()
-    client.force_login(agent)
+def logged_in(user: Any, csrf: bool = False) -> Client:
+    """A test client logged in as ``user`` now (under a travelled clock: at that time)."""
+    client = Client(enforce_csrf_checks=csrf)
+    client.force_login(user)
     return client

@@ -15,16 +15,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from casedesk.chat import services
-from casedesk.chat.tests.conftest import CT, SATURDAY_10AM, WEDNESDAY_10AM
+from casedesk.chat.tests.conftest import CT, SATURDAY_10AM, WEDNESDAY_10AM, logged_in
 
 pytestmark = pytest.mark.usefixtures("chat_db")
-
-
-def _logged_in(user: Any) -> Client:
-    """A client logged in at the (travelled) time, so its session has not expired."""
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _widget(client: Client) -> str:
@@ -38,7 +31,7 @@ def test_after_hours_the_widget_is_offline_with_the_critical_options_and_when_ch
     alice: Any, agent: Any
 ) -> None:
     with time_machine.travel(SATURDAY_10AM, tick=False):
-        customer_client = _logged_in(alice)
+        customer_client = logged_in(alice)
         services.heartbeat(agent, available=True)  # an agent online does not open chat at night
         page = _widget(customer_client)
         response = customer_client.post("/chat/start")
@@ -55,7 +48,7 @@ def test_after_hours_the_widget_is_offline_with_the_critical_options_and_when_ch
 
 def test_in_hours_without_an_available_agent_the_widget_is_offline(alice: Any, agent: Any) -> None:
     with time_machine.travel(WEDNESDAY_10AM, tick=False):
-        page = _widget(_logged_in(alice))
+        page = _widget(logged_in(alice))
         assert "no agent is free at the moment" in page
         assert "Chat reopens" not in page  # hours are open; only an agent coming back opens it
         services.heartbeat(agent, available=False)
@@ -83,7 +76,7 @@ def test_in_hours_with_an_agent_the_widget_offers_a_chat_and_anonymous_visitors_
 ) -> None:
     with time_machine.travel(WEDNESDAY_10AM, tick=False):
         services.heartbeat(agent, available=True)
-        page = _widget(_logged_in(alice))
+        page = _widget(logged_in(alice))
         assert 'data-state="open"' in page and 'data-testid="chat-start"' in page
         anonymous = _widget(Client())
         assert "Log in to chat" in anonymous and 'data-testid="chat-start"' not in anonymous
@@ -96,7 +89,7 @@ def test_chat_reopening_is_shown_in_the_calendar_zone_across_the_end_of_dst(
     # Monday 2 November at 07:00, after the clocks went back (CST, UTC-6).
     with time_machine.travel(datetime(2026, 10, 31, 12, 0, tzinfo=CT), tick=False):
         state = services.availability()
-        page = _widget(_logged_in(alice))
+        page = _widget(logged_in(alice))
     assert state.reopens_at == datetime(2026, 11, 2, 13, 0, tzinfo=ZoneInfo("UTC"))
     assert "Monday 2 November, 07:00 CST" in page
 

@@ -7,20 +7,13 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.test import Client
 
 from casedesk.cases.models import Case, Channel, EventKind
 from casedesk.chat import services
 from casedesk.chat.models import ChatStatus
-from casedesk.chat.tests.conftest import SATURDAY_10AM, WEDNESDAY_10AM
+from casedesk.chat.tests.conftest import SATURDAY_10AM, WEDNESDAY_10AM, logged_in
 
 pytestmark = pytest.mark.usefixtures("chat_db")
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -35,7 +28,7 @@ def talked(on_duty: Any, alice: Any) -> Any:
 def test_the_agent_turns_the_chat_into_a_case_with_the_transcript_on_its_timeline(
     talked: Any, on_duty: Any, alice: Any
 ) -> None:
-    answer = _client(on_duty).post(f"/desk/chat/{talked.pk}/case", {"subject": "Exports fail"})
+    answer = logged_in(on_duty).post(f"/desk/chat/{talked.pk}/case", {"subject": "Exports fail"})
     assert answer.status_code == 200
     case = Case.objects.get(subject="Exports fail")
     assert answer.json()["reference"] == case.reference
@@ -47,10 +40,10 @@ def test_the_agent_turns_the_chat_into_a_case_with_the_transcript_on_its_timelin
     talked.refresh_from_db()
     assert talked.case == case and talked.status == ChatStatus.ENDED
     # The desk shows the transcript escaped.
-    page = _client(on_duty).get(f"/desk/cases/{case.reference}/").content.decode()
+    page = logged_in(on_duty).get(f"/desk/cases/{case.reference}/").content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert(1)" not in page
-    again = _client(on_duty).post(f"/desk/chat/{talked.pk}/case")
+    again = logged_in(on_duty).post(f"/desk/chat/{talked.pk}/case")
     assert again.status_code == 409
 
 
@@ -58,7 +51,7 @@ def test_the_agent_adds_the_chat_to_an_existing_case_of_the_same_organization(
     talked: Any, on_duty: Any, alice: Any, open_case: Any
 ) -> None:
     existing = open_case(alice, "High", subject="Exports are slow")
-    answer = _client(on_duty).post(
+    answer = logged_in(on_duty).post(
         f"/desk/chat/{talked.pk}/case", {"reference": existing.reference}
     )
     assert answer.json()["reference"] == existing.reference
@@ -72,7 +65,7 @@ def test_a_chat_cannot_go_on_another_organizations_case_or_a_missing_one(
     talked: Any, on_duty: Any, bob: Any, open_case: Any
 ) -> None:
     theirs = open_case(bob, "Low", subject="Globex question")
-    client = _client(on_duty)
+    client = logged_in(on_duty)
     refused = client.post(f"/desk/chat/{talked.pk}/case", {"reference": theirs.reference})
     assert refused.status_code == 409 and "another organization" in refused.json()["error"]
     for garbage in ["CD-999999", "nonsense", "CD-", "'; DROP TABLE", "\u202e"]:
@@ -83,7 +76,7 @@ def test_a_chat_cannot_go_on_another_organizations_case_or_a_missing_one(
 
 def test_the_offline_form_leaves_a_message_as_a_chat_case(alice: Any) -> None:
     with time_machine.travel(SATURDAY_10AM, tick=False):
-        answer = _client(alice).post(
+        answer = logged_in(alice).post(
             "/chat/leave", {"subject": "Invoice question", "body": "Which VAT rate applies?"}
         )
     assert answer.status_code == 200
@@ -97,7 +90,7 @@ def test_the_offline_form_leaves_a_message_as_a_chat_case(alice: Any) -> None:
     [{}, {"subject": ""}, {"subject": "   "}, {"subject": "x" * 500}, {"body": "no subject"}],
 )
 def test_the_offline_form_refuses_garbage(alice: Any, form: dict[str, str]) -> None:
-    answer = _client(alice).post("/chat/leave", form)
+    answer = logged_in(alice).post("/chat/leave", form)
     assert answer.status_code == 400 and answer.json()["error"]
     assert not Case.objects.exists()
 
@@ -114,7 +107,7 @@ def test_a_chat_waiting_past_the_limit_offers_to_leave_a_case_and_does_so(
         assert services.describe(chat)["offers_case"] is False
     with time_machine.travel(WEDNESDAY_10AM + timedelta(minutes=3), tick=False):
         assert services.describe(chat)["offers_case"] is True
-        answer = _client(alice).post(f"/chat/{chat.pk}/leave-case")
+        answer = logged_in(alice).post(f"/chat/{chat.pk}/leave-case")
     case = Case.objects.get()
     assert answer.json()["reference"] == case.reference
     assert case.subject == "Can I move my licence to a new server?"
@@ -122,11 +115,11 @@ def test_a_chat_waiting_past_the_limit_offers_to_leave_a_case_and_does_so(
     chat.refresh_from_db()
     assert chat.status == ChatStatus.LEFT_MESSAGE and chat.case == case
     # Once an agent has the chat, there is nothing to leave.
-    assert _client(alice).post(f"/chat/{chat.pk}/leave-case").status_code == 409
+    assert logged_in(alice).post(f"/chat/{chat.pk}/leave-case").status_code == 409
 
 
 def test_customers_cannot_use_the_agents_actions(talked: Any, alice: Any) -> None:
-    client = _client(alice)
+    client = logged_in(alice)
     for action in ["accept", "transfer", "end", "case"]:
         assert client.post(f"/desk/chat/{talked.pk}/{action}").status_code == 404
     assert client.get("/desk/chat/").status_code == 404

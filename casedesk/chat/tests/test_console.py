@@ -12,26 +12,20 @@ from django.test import Client
 from casedesk.accounts.models import User
 from casedesk.chat import services
 from casedesk.chat.models import CannedReply, Presence
-from casedesk.chat.tests.conftest import WEDNESDAY_10AM
+from casedesk.chat.tests.conftest import WEDNESDAY_10AM, logged_in
 
 pytestmark = pytest.mark.usefixtures("chat_db")
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_console_is_for_staff_and_lists_canned_replies_and_colleagues(
     agent: Any, alice: Any, second_agent: Any
 ) -> None:
     CannedReply.objects.create(title="Greeting", body='Hi, I am looking at it "now" <b>.')
-    page = _client(agent).get("/desk/chat/").content.decode()
+    page = logged_in(agent).get("/desk/chat/").content.decode()
     assert 'data-testid="chat-console"' in page
     assert "Greeting" in page and "&lt;b&gt;" in page and "<b>." not in page
     assert "Kim Agent" in page
-    assert _client(alice).get("/desk/chat/").status_code == 404
+    assert logged_in(alice).get("/desk/chat/").status_code == 404
     assert Client().get("/desk/chat/").status_code == 302
 
 
@@ -39,7 +33,7 @@ def test_the_heartbeat_marks_the_agent_available_and_answers_the_queue_oldest_fi
     agent: Any, alice: Any, bob: Any
 ) -> None:
     with time_machine.travel(WEDNESDAY_10AM, tick=False):
-        client = _client(agent)
+        client = logged_in(agent)
         board = client.post("/desk/chat/heartbeat", {"available": "1"}).json()
         assert board["available"] is True and board["chat_open"] is True
         services.start(bob)
@@ -54,7 +48,7 @@ def test_the_heartbeat_marks_the_agent_available_and_answers_the_queue_oldest_fi
 @pytest.mark.parametrize("flag", ["yes", "true", "2", "", "\x00"])
 def test_a_garbage_available_flag_changes_nothing(agent: Any, flag: str) -> None:
     services.heartbeat(agent, available=True)
-    assert _client(agent).post("/desk/chat/heartbeat", {"available": flag}).status_code == 200
+    assert logged_in(agent).post("/desk/chat/heartbeat", {"available": flag}).status_code == 200
     assert Presence.objects.get(agent=agent).available is True
 
 
@@ -64,13 +58,13 @@ def test_accept_and_transfer_over_http_and_garbage_targets(
     with time_machine.travel(WEDNESDAY_10AM, tick=True):
         services.heartbeat(agent, available=True)
         chat = services.start(alice)
-        client = _client(agent)
+        client = logged_in(agent)
         assert client.post(f"/desk/chat/{chat.pk}/accept").json()["session"]["status"] == "active"
         assert client.post(f"/desk/chat/{chat.pk}/accept").status_code == 409
         for garbage in ["", "abc", "-1", str(alice.pk), "9" * 40]:
             assert client.post(f"/desk/chat/{chat.pk}/transfer", {"to": garbage}).status_code == 409
         moved = client.post(f"/desk/chat/{chat.pk}/transfer", {"to": second_agent.pk}).json()
         assert moved["session"]["agent"] == "Kim"
-        board = _client(second_agent).post("/desk/chat/heartbeat").json()
+        board = logged_in(second_agent).post("/desk/chat/heartbeat").json()
         assert [s["id"] for s in board["mine"]] == [chat.pk]
         assert User.objects.get(pk=alice.pk).is_customer

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from casedesk.chat import services
 from casedesk.chat.models import ChatMessage, MessageKind
+from casedesk.chat.tests.conftest import logged_in
 from casedesk.lib.env import Rate
 
 pytestmark = pytest.mark.usefixtures("chat_db", "support_open")
@@ -22,26 +22,20 @@ def chat(on_duty: Any, alice: Any) -> Any:
     return session
 
 
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_a_log_file_is_stored_and_only_the_chats_people_can_download_it(
     chat: Any, alice: Any, bob: Any, on_duty: Any
 ) -> None:
     upload = SimpleUploadedFile("server.log", b"ERROR 502 upstream\n", content_type="text/html")
-    answer = _client(alice).post(f"/chat/{chat.pk}/file", {"file": upload}).json()
+    answer = logged_in(alice).post(f"/chat/{chat.pk}/file", {"file": upload}).json()
     message = ChatMessage.objects.get(pk=answer["message"]["id"])
     assert message.kind == MessageKind.FILE and message.file_name == "server.log"
     url = answer["message"]["url"]
-    download: Any = _client(on_duty).get(url)
+    download: Any = logged_in(on_duty).get(url)
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == b"ERROR 502 upstream\n"
     assert download["Content-Disposition"].startswith("attachment")
     assert download["X-Content-Type-Options"] == "nosniff"
-    assert _client(bob).get(url).status_code == 404
+    assert logged_in(bob).get(url).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -56,7 +50,7 @@ def test_a_log_file_is_stored_and_only_the_chats_people_can_download_it(
 def test_files_the_case_rules_refuse_are_refused_in_chat_too(
     chat: Any, alice: Any, name: str, content: bytes, why: str
 ) -> None:
-    answer = _client(alice).post(
+    answer = logged_in(alice).post(
         f"/chat/{chat.pk}/file", {"file": SimpleUploadedFile(name, content)}
     )
     assert answer.status_code == 400 and why in answer.json()["error"]
@@ -64,7 +58,7 @@ def test_files_the_case_rules_refuse_are_refused_in_chat_too(
 
 
 def test_a_file_request_without_exactly_one_file_is_refused(chat: Any, alice: Any) -> None:
-    client = _client(alice)
+    client = logged_in(alice)
     assert client.post(f"/chat/{chat.pk}/file", {"file": "just text"}).status_code == 400
     two = [SimpleUploadedFile("a.log", b"a"), SimpleUploadedFile("b.log", b"b")]
     assert client.post(f"/chat/{chat.pk}/file", {"file": two}).status_code == 400
@@ -92,12 +86,12 @@ def test_new_chats_past_the_per_person_limit_are_refused(
     settings.RATE_CHAT_STARTS = Rate(2, timedelta(hours=1))
     for _ in range(2):
         services.end(services.start(alice), alice)
-    answer = _client(alice).post("/chat/start")
+    answer = logged_in(alice).post("/chat/start")
     assert answer.status_code == 409 and "Too many new chats" in answer.json()["error"]
 
 
 def test_an_open_chat_is_resumed_not_started_again(on_duty: Any, alice: Any) -> None:
-    first = _client(alice).post("/chat/start").json()["session"]["id"]
-    assert _client(alice).post("/chat/start").json()["session"]["id"] == first
-    page = _client(alice).get("/chat/widget/").content.decode()
+    first = logged_in(alice).post("/chat/start").json()["session"]["id"]
+    assert logged_in(alice).post("/chat/start").json()["session"]["id"] == first
+    page = logged_in(alice).get("/chat/widget/").content.decode()
     assert f'data-session="{first}"' in page
