@@ -193,8 +193,10 @@ def post(session: ChatSession, author: User, body: object) -> ChatMessage:
         raise ChatError(f"Keep a message under {MESSAGE_MAX} characters, or attach a file.")
     session.refresh_from_db(fields=["status", "agent"])
     _require_participant(session, author)
-    _limit(policies.MESSAGES_PER_USER, author, "messages")
+    # One write transaction: the hit counts only if the message is stored (and SQLite's
+    # single writer is taken once per message, not twice).
     with transaction.atomic():
+        _limit(policies.MESSAGES_PER_USER, author, "messages")
         message = ChatMessage.objects.create(
             session=session, author=author, kind=MessageKind.TEXT, body=text
         )
@@ -210,9 +212,9 @@ def post_file(session: ChatSession, author: User, upload: UploadedFile) -> ChatM
         raise ChatError(str(exc)) from None
     session.refresh_from_db(fields=["status", "agent"])
     _require_participant(session, author)
-    _limit(policies.FILES_PER_USER, author, "files")
     name = files.clean_name(upload.name or "")
     with transaction.atomic():
+        _limit(policies.FILES_PER_USER, author, "files")
         message = ChatMessage(
             session=session,
             author=author,

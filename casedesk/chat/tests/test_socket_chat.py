@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import time_machine
 from asgiref.sync import async_to_sync
 
 from casedesk.chat import services
 from casedesk.chat.models import ChatMessage, ChatSession, ChatStatus
-from casedesk.chat.tests.conftest import communicator, connected, next_of
+from casedesk.chat.tests.conftest import SATURDAY_10AM, communicator, connected, next_of
 
 pytestmark = pytest.mark.usefixtures("chat_db", "support_open")
 
@@ -201,3 +202,27 @@ def test_the_desk_socket_is_for_staff_and_hears_the_queue_change(on_duty: Any, a
     async_to_sync(scenario)()
     on_duty.chat_presence.refresh_from_db()
     assert on_duty.chat_presence.available is False
+
+
+def test_after_hours_no_chat_starts_but_an_open_chat_still_connects_with_its_history(
+    on_duty: Any, alice: Any
+) -> None:
+    chat = services.start(alice)
+    services.accept(chat, on_duty)
+    services.post(chat, alice, "Still there on Saturday?")
+    services.end(chat, alice)
+    with time_machine.travel(SATURDAY_10AM, tick=True):
+        services.heartbeat(on_duty, available=True)
+        assert not services.availability().open
+        with pytest.raises(services.ChatError, match="closed"):
+            services.start(alice)
+
+        async def scenario() -> None:
+            socket, history = await connected(f"/ws/chat/{chat.pk}/", alice)
+            assert history["session"]["status"] == "ended"
+            assert "Still there on Saturday?" in [m["body"] for m in history["messages"]]
+            await socket.send_json_to({"type": "message", "body": "Hello?"})
+            assert "ended" in (await next_of(socket, "error"))["error"]
+            await socket.disconnect()
+
+        async_to_sync(scenario)()
