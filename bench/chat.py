@@ -205,8 +205,13 @@ def main() -> None:
         try:
             wait_for_server(port, server)
             times, elapsed, held = asyncio.run(run(port, pairs, args.messages, args.think))
+        except BaseException:
+            server.terminate()
+            print(f"the server said:\n{server.communicate(timeout=30)[0][-4000:]}")
+            raise
         finally:
-            stop(server)
+            if server.poll() is None:
+                stop(server)
     quantiles = statistics.quantiles(times, n=100, method="inclusive")
     print(
         f"casedesk chat bench: uvicorn --workers {args.workers}, Redis channel layer, SQLite, "

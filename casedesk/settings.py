@@ -384,15 +384,35 @@ ONCALL_ACK_LINK_LIFETIME = get_duration("CASEDESK_ONCALL_ACK_LINK_LIFETIME", tim
 # One web process: the in-memory channel layer. Several (uvicorn --workers N, or more
 # machines) must share Redis, or a customer and an agent on different processes never
 # hear each other: REDIS_URL turns the Redis layer on.
+# redis-py's pool refuses (not waits for) a connection past its limit, 100 by default,
+# and every socket's connect and every message borrows one: 100 is reached near 300 open
+# chats on one process (bench/chat.py). Redis itself allows 10,000 clients by default.
+CHAT_REDIS_CONNECTIONS = get_int(
+    "CASEDESK_CHAT_REDIS_CONNECTIONS", 1000, minimum=10, maximum=100_000
+)
+# channels-redis waits for a socket's next event with BZPOPMIN for up to 5 s; redis-py 8
+# gives up reading after 5 s by default, which ended idle chats' sockets. Read longer.
+CHAT_REDIS_READ_TIMEOUT = 30
+
+
+def redis_channel_layer(url: str, prefix: str) -> dict[str, object]:
+    """The chat's Redis channel layer (tests build theirs with this too)."""
+    host = {
+        "address": url,
+        "max_connections": CHAT_REDIS_CONNECTIONS,
+        "socket_timeout": CHAT_REDIS_READ_TIMEOUT,
+    }
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [host], "prefix": prefix},
+    }
+
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "prefix": get_str("CASEDESK_CACHE_PREFIX", "casedesk") + ":chat",
-            },
-        }
+        "default": redis_channel_layer(
+            REDIS_URL, get_str("CASEDESK_CACHE_PREFIX", "casedesk") + ":chat"
+        )
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
