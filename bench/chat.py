@@ -166,8 +166,7 @@ async def run(
             *(_customer(socket, messages, think, times, bar) for socket in customers),
         )
     elapsed = time.perf_counter() - started
-    for socket in [*customers, *agents.values()]:
-        await socket.close()
+    await asyncio.gather(*(socket.close() for socket in [*customers, *agents.values()]))
     return times, elapsed, held
 
 
