@@ -48,6 +48,16 @@ def on_duty(chat_db: None, agent: Any, support_open: None) -> Any:
 
 
 @pytest.fixture
+def chat(on_duty: Any, alice: Any) -> Any:
+    """Alice's chat, accepted by the agent on duty."""
+    from casedesk.chat import services
+
+    session = services.start(alice)
+    services.accept(session, on_duty)
+    return session
+
+
+@pytest.fixture
 def second_agent(db: None) -> Any:
     from casedesk.accounts.models import User
     from conftest import PASSWORD

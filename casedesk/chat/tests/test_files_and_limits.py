@@ -15,13 +15,6 @@ from casedesk.lib.env import Rate
 pytestmark = pytest.mark.usefixtures("chat_db", "support_open")
 
 
-@pytest.fixture
-def chat(on_duty: Any, alice: Any) -> Any:
-    session = services.start(alice)
-    services.accept(session, on_duty)
-    return session
-
-
 def test_a_log_file_is_stored_and_only_the_chats_people_can_download_it(
     chat: Any, alice: Any, bob: Any, on_duty: Any
 ) -> None:

@@ -15,13 +15,6 @@ from casedesk.chat.tests.conftest import logged_in
 pytestmark = pytest.mark.usefixtures("chat_db", "support_open")
 
 
-@pytest.fixture
-def chat(on_duty: Any, alice: Any) -> Any:
-    session = services.start(alice)
-    services.accept(session, on_duty)
-    return session
-
-
 def test_a_message_sent_over_http_is_stored_and_the_poll_returns_what_came_after(
     chat: Any, alice: Any, on_duty: Any
 ) -> None:
