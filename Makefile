@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/desk.py
 	$(BIN)/python bench/status.py
 	$(BIN)/python bench/paging.py
+	$(BIN)/python bench/chat.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

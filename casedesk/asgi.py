@@ -1,4 +1,8 @@
-"""ASGI entry point: `casedesk run` and `uvicorn casedesk.asgi:application` serve this."""
+"""ASGI entry point: `casedesk run` and `uvicorn casedesk.asgi:application` serve this.
+
+HTTP goes to Django (behind the body limit); WebSockets (live chat) go to the chat's
+consumers, with the session cookie's user and the same allowed hosts as HTTP.
+"""
 
 import os
 import warnings
@@ -15,7 +19,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casedesk.settings")
 
 django_application = get_asgi_application()
 
-from casedesk.core.bodylimit import BodyLimit  # noqa: E402 - needs the settings loaded above
+# These need the settings loaded above.
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-# Oversized bodies are refused before Django spools them to disk (core/bodylimit.py).
-application = BodyLimit(django_application)
+from casedesk.chat.routing import websocket_urlpatterns  # noqa: E402
+from casedesk.core.bodylimit import BodyLimit  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        # Oversized bodies are refused before Django spools them to disk (core/bodylimit.py).
+        "http": BodyLimit(django_application),
+        # A page on another site cannot open a socket with our visitor's cookie.
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
+    }
+)

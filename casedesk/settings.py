@@ -138,6 +138,7 @@ INSTALLED_APPS = [
     "casedesk.mail",
     "casedesk.status",
     "casedesk.oncall",
+    "casedesk.chat",
 ]
 
 MIDDLEWARE = [
@@ -383,6 +384,54 @@ ONCALL_PAGE_UNASSIGNED_MINUTES = get_int(
 )
 # A signed acknowledgement link works this long.
 ONCALL_ACK_LINK_LIFETIME = get_duration("CASEDESK_ONCALL_ACK_LINK_LIFETIME", timedelta(days=2))
+# ---- Live chat (casedesk.chat) ----
+# One web process: the in-memory channel layer. Several (uvicorn --workers N, or more
+# machines) must share Redis, or a customer and an agent on different processes never
+# hear each other: REDIS_URL turns the Redis layer on.
+# redis-py's pool refuses (not waits for) a connection past its limit, 100 by default,
+# and every socket's connect and every message borrows one: 100 is reached near 300 open
+# chats on one process (bench/chat.py). Redis itself allows 10,000 clients by default.
+CHAT_REDIS_CONNECTIONS = get_int(
+    "CASEDESK_CHAT_REDIS_CONNECTIONS", 1000, minimum=10, maximum=100_000
+)
+# channels-redis waits for a socket's next event with BZPOPMIN for up to 5 s; redis-py 8
+# gives up reading after 5 s by default, which ended idle chats' sockets. Read longer.
+CHAT_REDIS_READ_TIMEOUT = 30
+
+
+def redis_channel_layer(url: str, prefix: str) -> dict[str, object]:
+    """The chat's Redis channel layer (tests build theirs with this too)."""
+    host = {
+        "address": url,
+        "max_connections": CHAT_REDIS_CONNECTIONS,
+        "socket_timeout": CHAT_REDIS_READ_TIMEOUT,
+    }
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [host], "prefix": prefix},
+    }
+
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": redis_channel_layer(
+            REDIS_URL, get_str("CASEDESK_CACHE_PREFIX", "casedesk") + ":chat"
+        )
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# A chat waiting this long for an agent offers the customer to leave a case instead.
+CHAT_WAIT_LIMIT = get_duration("CASEDESK_CHAT_WAIT_LIMIT", timedelta(minutes=3))
+# An agent counts as available this long after their console's last heartbeat
+# (the console sends one every 20 seconds while it is open).
+CHAT_PRESENCE_TIMEOUT = get_duration("CASEDESK_CHAT_PRESENCE_TIMEOUT", timedelta(seconds=60))
+# The long-poll fallback (WebSockets blocked) answers after this many seconds at most.
+CHAT_POLL_SECONDS = get_int("CASEDESK_CHAT_POLL_SECONDS", 25, minimum=1, maximum=55)
+# Per person: chat messages (30 a minute is fast typing; more is a script or a stuck key),
+# chats started (10 an hour) and files sent (20 an hour). See casedesk/chat/policies.py.
+RATE_CHAT_MESSAGES = get_rate("CASEDESK_RATE_CHAT_MESSAGES", Rate(30, timedelta(minutes=1)))
+RATE_CHAT_STARTS = get_rate("CASEDESK_RATE_CHAT_STARTS", Rate(10, timedelta(hours=1)))
+RATE_CHAT_FILES = get_rate("CASEDESK_RATE_CHAT_FILES", Rate(20, timedelta(hours=1)))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # stored and computed in UTC; shown in the calendar's or viewer's zone

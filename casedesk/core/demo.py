@@ -107,6 +107,9 @@ def load_demo() -> list[str]:
     from casedesk.oncall.demo import ensure_demo_oncall
 
     created += ensure_demo_oncall()
+    from casedesk.chat.demo import ensure_demo_chat
+
+    created += ensure_demo_chat()
     return created
 
 

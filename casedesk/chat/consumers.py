@@ -1,0 +1,187 @@
+"""WebSocket consumers: a chat's socket (customer or agent) and the agents' console socket.
+
+Thin, like views: every change goes through ``chat.services``, which stores it and then
+announces it to the chat's group; the consumers relay group events to their sockets.
+Anything a client sends that is not a small JSON object of a known type is answered with
+an error event (the socket stays open); a person who may not see the chat is refused at
+the handshake (close code 4403), before anything of the chat is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from casedesk.accounts.models import User
+from casedesk.accounts.services import staff_member
+from casedesk.chat import broadcast, services
+from casedesk.chat.models import ChatSession
+
+# A text frame bigger than this is refused unread (a message is at most 4,000 characters).
+FRAME_MAX = 16_000
+REFUSED = 4403
+
+
+def _person(scope: dict[str, Any]) -> User | None:
+    """The logged-in person of the socket; staff only once they gave their second factor
+    (the HTTP side's TwoFactorMiddleware does not see sockets, so the rule is kept here)."""
+    user = scope.get("user")
+    if not isinstance(user, User) or not user.is_active:
+        return None
+    if user.is_vendor_staff and _owes_second_factor(user, scope.get("session")):
+        return None
+    return user
+
+
+def _owes_second_factor(user: User, session: Any) -> bool:
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.models import Device
+
+    from casedesk.accounts.two_factor import confirmed_device, required_for
+
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    if device is not None and device.user_id == user.pk and device.confirmed:
+        return False
+    return confirmed_device(user) is not None or required_for(user)
+
+
+class _JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kw: Any
+    ) -> None:
+        if text_data is None or len(text_data) > FRAME_MAX:
+            await self.send_json(
+                {"type": "error", "error": "Send JSON text frames, at most 16 kB."}
+            )
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.send_json({"type": "error", "error": "That was not JSON."})
+            return
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self.send_json({"type": "error", "error": "Send an object with a type."})
+            return
+        await self.receive_json(content)
+
+
+class ChatConsumer(_JsonConsumer):
+    """``/ws/chat/<id>/``: the chat's customer, or support staff."""
+
+    session_id: int
+    user: User
+
+    async def connect(self) -> None:
+        user = await database_sync_to_async(_person)(self.scope)
+        pk = self.scope["url_route"]["kwargs"].get("pk")
+        session = await database_sync_to_async(services.session_for)(user, pk) if user else None
+        if user is None or session is None:
+            await self.close(code=REFUSED)
+            return
+        self.user = user
+        self.session_id = session.pk
+        await self.channel_layer.group_add(broadcast.session_group(session.pk), self.channel_name)
+        await self.accept()
+        await self.send_json(await database_sync_to_async(self._snapshot)(session))
+
+    def _snapshot(self, session: ChatSession) -> dict[str, Any]:
+        return {
+            "type": "history",
+            "session": services.describe(session),
+            "messages": [services.serialize(m) for m in services.history(session)],
+        }
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "session_id"):
+            await self.channel_layer.group_discard(
+                broadcast.session_group(self.session_id), self.channel_name
+            )
+
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        kind = content["type"]
+        if kind == "typing":
+            await self.channel_layer.group_send(
+                broadcast.session_group(self.session_id),
+                {
+                    "type": "chat.typing",
+                    "user": self.user.pk,
+                    "name": self.user.get_short_name(),
+                    "role": "agent" if self.user.is_vendor_staff else "customer",
+                },
+            )
+            return
+        try:
+            await database_sync_to_async(self._act)(kind, content)
+        except services.ChatError as exc:
+            await self.send_json({"type": "error", "error": str(exc)})
+
+    def _act(self, kind: str, content: dict[str, Any]) -> None:
+        session = services.session_for(self.user, self.session_id)
+        if session is None:  # deleted meanwhile
+            raise services.ChatError("This chat is gone.")
+        if kind == "message":
+            services.post(session, self.user, content.get("body"))
+        elif kind == "accept":
+            services.accept(session, self.user)
+        elif kind == "transfer":
+            target = User.objects.filter(pk=_int(content.get("to"))).first()
+            if target is None:
+                raise services.ChatError("Transfer to an active agent.")
+            services.transfer(session, self.user, target)
+        elif kind == "end":
+            services.end(session, self.user)
+        else:
+            raise services.ChatError(f"Unknown request {kind[:40]!r}.")
+
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "message", "message": event["message"]})
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        if event["user"] != self.user.pk:
+            await self.send_json({"type": "typing", "name": event["name"], "role": event["role"]})
+
+    async def chat_state(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "state", "session": event["session"]})
+
+
+class DeskConsumer(_JsonConsumer):
+    """``/ws/desk/chat/``: an agent's console hears when the queue changes, and its
+    heartbeats keep the agent's presence fresh."""
+
+    user: User
+
+    async def connect(self) -> None:
+        user = await database_sync_to_async(_person)(self.scope)
+        if user is None or staff_member(user) is None:
+            await self.close(code=REFUSED)
+            return
+        self.user = user
+        await self.channel_layer.group_add(broadcast.DESK_GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(broadcast.DESK_GROUP, self.channel_name)
+
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        if content["type"] != "heartbeat":
+            await self.send_json({"type": "error", "error": "Unknown request."})
+            return
+        available = content.get("available")
+        await database_sync_to_async(services.heartbeat)(
+            self.user, available if isinstance(available, bool) else None
+        )
+
+    async def queue_changed(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "queue"})
+
+
+def _int(value: object) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        return 0
+    return number if 0 < number < 2**63 else 0

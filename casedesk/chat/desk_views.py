@@ -1,0 +1,116 @@
+"""The agents' chat console (``/desk/chat/``): the queue, several chats at once, and the
+actions on a chat. Messages and typing go over the chat's WebSocket (or the same HTTP
+fallback the customer has); these endpoints answer JSON for the console's script."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
+
+from casedesk.accounts.models import Role, User
+from casedesk.cases.access import case_for_user
+from casedesk.cases.desk_views import staff_only
+from casedesk.chat import services
+from casedesk.chat.models import CannedReply, ChatSession, ChatStatus
+from casedesk.chat.views import chat_or_404, person
+
+
+@login_required
+@staff_only
+@require_safe
+def console(request: HttpRequest) -> HttpResponse:
+    agents = User.objects.filter(is_active=True, role__in=[Role.AGENT, Role.ADMIN]).exclude(
+        pk=person(request).pk
+    )
+    return render(
+        request,
+        "chat/console.html",
+        {"agents": agents.order_by("full_name", "email"), "canned": CannedReply.objects.all()},
+    )
+
+
+def _board(agent: User) -> dict[str, Any]:
+    mine = ChatSession.objects.filter(agent=agent, status=ChatStatus.ACTIVE).select_related(
+        "customer", "organization", "agent", "case"
+    )
+    return {
+        "queue": services.describe_all(list(services.waiting_queue())),
+        "mine": services.describe_all(list(mine)),
+        "available": services.availability(),
+    }
+
+
+@login_required
+@staff_only
+@require_POST
+def heartbeat(request: HttpRequest) -> JsonResponse:
+    """The open console says the agent is here (and, with ``available``, whether they take
+    chats); it answers the queue and the agent's own chats."""
+    raw = request.POST.get("available")
+    flag = {"1": True, "0": False}.get(raw) if raw is not None else None
+    presence = services.heartbeat(person(request), flag)
+    board = _board(person(request))
+    state = board.pop("available")
+    return JsonResponse(
+        {
+            **board,
+            "available": presence.available,
+            "chat_open": state.open,
+            "support_open": state.hours.open,
+        }
+    )
+
+
+def _number(text: str) -> int:
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 18 else 0
+
+
+@login_required
+@staff_only
+@require_POST
+def act(request: HttpRequest, pk: int, action: str) -> JsonResponse:
+    """Accept a waiting chat, transfer one's chat (``to``: an agent's id) or end it."""
+    session = chat_or_404(request, pk)
+    agent = person(request)
+    try:
+        if action == "accept":
+            services.accept(session, agent)
+        elif action == "end":
+            services.end(session, agent)
+        else:
+            target = User.objects.filter(pk=_number(request.POST.get("to", ""))).first()
+            if target is None:
+                raise services.ChatError("Choose an agent.")
+            services.transfer(session, agent, target)
+    except services.ChatError as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    session.refresh_from_db()
+    return JsonResponse({"session": services.describe(session)})
+
+
+@login_required
+@staff_only
+@require_POST
+def to_case(request: HttpRequest, pk: int) -> JsonResponse:
+    """A new case from the chat, or (with ``reference``) the chat added to that case."""
+    session = chat_or_404(request, pk)
+    reference = request.POST.get("reference", "").strip()
+    try:
+        if reference:
+            try:
+                case = case_for_user(request.user, reference)
+            except Http404:
+                raise services.ChatError(f"There is no case {reference[:20]}.") from None
+            services.attach_to_case(session, person(request), case)
+        else:
+            case = services.to_case(session, person(request), request.POST.get("subject", ""))
+    except services.ChatError as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    return JsonResponse(
+        {"reference": case.reference, "url": reverse("desk:case", args=[case.reference])}
+    )

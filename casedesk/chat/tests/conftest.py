@@ -1,0 +1,105 @@
+"""Chat fixtures: an open support day, an agent on duty, and WebSocket clients that log in
+with a real session cookie through the whole ASGI application (origin check included)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
+from django.test import Client
+
+CT = ZoneInfo("America/Chicago")
+# A Wednesday morning: support is open 07:00-19:00 Chicago time.
+WEDNESDAY_10AM = datetime(2026, 11, 25, 10, 0, tzinfo=CT)
+SATURDAY_10AM = datetime(2026, 11, 28, 10, 0, tzinfo=CT)
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+
+
+@pytest.fixture
+def chat_db(
+    transactional_db: None, calendars: None, priorities: Any, settings: Any, tmp_path: Any
+) -> None:
+    """Real commits (consumers reach the database from their own threads), the shipped
+    calendars and priorities, files in the test's folder and a fresh in-memory layer."""
+    settings.MEDIA_ROOT = tmp_path / "files"
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture
+def support_open() -> Iterator[None]:
+    with time_machine.travel(WEDNESDAY_10AM, tick=True):
+        yield
+
+
+@pytest.fixture
+def on_duty(chat_db: None, agent: Any, support_open: None) -> Any:
+    """The agent's console is open and they take chats."""
+    from casedesk.chat import services
+
+    services.heartbeat(agent, available=True)
+    return agent
+
+
+@pytest.fixture
+def chat(on_duty: Any, alice: Any) -> Any:
+    """Alice's chat, accepted by the agent on duty."""
+    from casedesk.chat import services
+
+    session = services.start(alice)
+    services.accept(session, on_duty)
+    return session
+
+
+@pytest.fixture
+def second_agent(db: None) -> Any:
+    from casedesk.accounts.models import User
+    from conftest import PASSWORD
+
+    return User.objects.create_user(
+        "kim@example.com", PASSWORD, role="agent", full_name="Kim Agent"
+    )
+
+
+def cookie_for(user: Any) -> tuple[bytes, bytes]:
+    client = logged_in(user)
+    value = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    return (b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={value}".encode())
+
+
+async def communicator(path: str, user: Any = None, origin: tuple[bytes, bytes] = ORIGIN) -> Any:
+    from casedesk.asgi import application
+
+    headers = [origin]
+    if user is not None:
+        headers.append(await database_sync_to_async(cookie_for)(user))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def connected(path: str, user: Any) -> tuple[Any, dict[str, Any]]:
+    """A socket that was accepted, and the first thing it heard (the history)."""
+    socket = await communicator(path, user)
+    ok, code = await socket.connect()
+    assert ok, f"refused with {code}"
+    return socket, await socket.receive_json_from(timeout=5)
+
+
+async def next_of(socket: Any, kind: str, timeout: float = 5) -> dict[str, Any]:
+    """The next event of ``kind``, skipping others (state and typing events interleave)."""
+    while True:
+        event: dict[str, Any] = await socket.receive_json_from(timeout=timeout)
+        if event["type"] == kind:
+            return event
+
+
+def logged_in(user: Any, csrf: bool = False) -> Client:
+    """A test client logged in as ``user`` now (under a travelled clock: at that time)."""
+    client = Client(enforce_csrf_checks=csrf)
+    client.force_login(user)
+    return client

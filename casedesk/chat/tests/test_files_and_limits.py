@@ -1,0 +1,90 @@
+"""Files in a chat pass the case files' checks; per-person rate limits hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from casedesk.chat import services
+from casedesk.chat.models import ChatMessage, MessageKind
+from casedesk.chat.tests.conftest import logged_in
+from casedesk.lib.env import Rate
+
+pytestmark = pytest.mark.usefixtures("chat_db", "support_open")
+
+
+def test_a_log_file_is_stored_and_only_the_chats_people_can_download_it(
+    chat: Any, alice: Any, bob: Any, on_duty: Any
+) -> None:
+    upload = SimpleUploadedFile("server.log", b"ERROR 502 upstream\n", content_type="text/html")
+    answer = logged_in(alice).post(f"/chat/{chat.pk}/file", {"file": upload}).json()
+    message = ChatMessage.objects.get(pk=answer["message"]["id"])
+    assert message.kind == MessageKind.FILE and message.file_name == "server.log"
+    url = answer["message"]["url"]
+    download: Any = logged_in(on_duty).get(url)
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == b"ERROR 502 upstream\n"
+    assert download["Content-Disposition"].startswith("attachment")
+    assert download["X-Content-Type-Options"] == "nosniff"
+    assert logged_in(bob).get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [
+        ("page.html", b"<p>hi</p>", "not accepted"),
+        ("notes.txt", b"<script>alert(1)</script>", "web page or script"),
+        ("empty.log", b"", "empty"),
+        ("tool.exe", b"MZ\x90\x00", "not accepted"),
+    ],
+)
+def test_files_the_case_rules_refuse_are_refused_in_chat_too(
+    chat: Any, alice: Any, name: str, content: bytes, why: str
+) -> None:
+    answer = logged_in(alice).post(
+        f"/chat/{chat.pk}/file", {"file": SimpleUploadedFile(name, content)}
+    )
+    assert answer.status_code == 400 and why in answer.json()["error"]
+    assert not ChatMessage.objects.filter(kind=MessageKind.FILE).exists()
+
+
+def test_a_file_request_without_exactly_one_file_is_refused(chat: Any, alice: Any) -> None:
+    client = logged_in(alice)
+    assert client.post(f"/chat/{chat.pk}/file", {"file": "just text"}).status_code == 400
+    two = [SimpleUploadedFile("a.log", b"a"), SimpleUploadedFile("b.log", b"b")]
+    assert client.post(f"/chat/{chat.pk}/file", {"file": two}).status_code == 400
+
+
+def test_messages_past_the_per_person_limit_are_refused(
+    chat: Any, alice: Any, on_duty: Any, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    settings.RATE_CHAT_MESSAGES = Rate(3, timedelta(minutes=1))
+    for n in range(3):
+        services.post(chat, alice, f"message {n}")
+    with pytest.raises(services.ChatError, match="Too many messages"):
+        services.post(chat, alice, "one too many")
+    services.post(chat, on_duty, "The agent has their own count.")
+    assert ChatMessage.objects.filter(kind="text").count() == 4
+
+
+def test_new_chats_past_the_per_person_limit_are_refused(
+    on_duty: Any, alice: Any, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    settings.RATE_CHAT_STARTS = Rate(2, timedelta(hours=1))
+    for _ in range(2):
+        services.end(services.start(alice), alice)
+    answer = logged_in(alice).post("/chat/start")
+    assert answer.status_code == 409 and "Too many new chats" in answer.json()["error"]
+
+
+def test_an_open_chat_is_resumed_not_started_again(on_duty: Any, alice: Any) -> None:
+    first = logged_in(alice).post("/chat/start").json()["session"]["id"]
+    assert logged_in(alice).post("/chat/start").json()["session"]["id"] == first
+    page = logged_in(alice).get("/chat/widget/").content.decode()
+    assert f'data-session="{first}"' in page

@@ -1,0 +1,100 @@
+"""The HTTP fallback for blocked WebSockets: send with CSRF, long-poll for what came after."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from casedesk.chat import services
+from casedesk.chat.models import ChatMessage
+from casedesk.chat.tests.conftest import logged_in
+
+pytestmark = pytest.mark.usefixtures("chat_db", "support_open")
+
+
+def test_a_message_sent_over_http_is_stored_and_the_poll_returns_what_came_after(
+    chat: Any, alice: Any, on_duty: Any
+) -> None:
+    customer, agent = logged_in(alice), logged_in(on_duty)
+    first = customer.post(f"/chat/{chat.pk}/send", {"body": "Hello <b>there</b>"}).json()
+    assert first["message"]["body"] == "Hello <b>there</b>"  # JSON, shown with textContent
+    agent.post(f"/chat/{chat.pk}/send", {"body": "Hi Alice"})
+    polled = customer.get(f"/chat/{chat.pk}/poll", {"after": first["message"]["id"]}).json()
+    assert [m["body"] for m in polled["messages"]] == ["Hi Alice"]
+    assert polled["session"]["status"] == "active"
+    everything = customer.get(f"/chat/{chat.pk}/poll", {"after": 0}).json()["messages"]
+    assert [m["kind"] for m in everything] == ["system", "system", "text", "text"]
+
+
+def test_an_empty_poll_waits_the_poll_time_then_answers_no_messages(
+    chat: Any, alice: Any, settings: Any
+) -> None:
+    settings.CHAT_POLL_SECONDS = 1
+    last = ChatMessage.objects.filter(session=chat).latest("pk")
+    started = time.monotonic()
+    answer = logged_in(alice).get(f"/chat/{chat.pk}/poll", {"after": last.pk}).json()
+    assert answer["messages"] == []
+    assert time.monotonic() - started >= 0.9
+
+
+def test_sending_without_the_csrf_token_is_refused(chat: Any, alice: Any) -> None:
+    response = logged_in(alice, csrf=True).post(f"/chat/{chat.pk}/send", {"body": "hi"})
+    assert response.status_code == 403
+    assert not ChatMessage.objects.filter(body="hi").exists()
+
+
+def test_another_organization_gets_404_on_every_endpoint_of_the_chat(chat: Any, bob: Any) -> None:
+    client = logged_in(bob)
+    for method, path in [
+        ("get", f"/chat/{chat.pk}/poll?after=0"),
+        ("post", f"/chat/{chat.pk}/send"),
+        ("post", f"/chat/{chat.pk}/file"),
+        ("post", f"/chat/{chat.pk}/end"),
+        ("post", f"/chat/{chat.pk}/leave-case"),
+        ("get", f"/chat/{chat.pk}/files/1"),
+    ]:
+        response = getattr(client, method)(path, {"body": "peek"} if method == "post" else None)
+        assert response.status_code == 404, path
+    assert services.open_chat_of(bob) is None
+
+
+def test_a_colleague_at_the_same_organization_does_not_see_the_chat(chat: Any, acme: Any) -> None:
+    from casedesk.accounts.models import User
+
+    colleague = User.objects.create_user(
+        "carol@acme.example", "x-long-password-1", role="customer", organization=acme
+    )
+    assert logged_in(colleague).get(f"/chat/{chat.pk}/poll?after=0").status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_log_in(chat: Any) -> None:
+    response = Client().get(f"/chat/{chat.pk}/poll?after=0")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert Client().post("/chat/start").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "after", ["-1", "abc", "1e9", "٣", "9" * 30, "1 OR 1=1", "", "0x10", "\x00"]
+)
+def test_garbage_after_is_refused_with_400(chat: Any, alice: Any, after: str) -> None:
+    response = logged_in(alice).get(f"/chat/{chat.pk}/poll", {"after": after})
+    assert response.status_code == 400, after
+    assert "error" in response.json()
+
+
+@pytest.mark.parametrize("body", ["", "   ", "x" * 4001, "nul\x00byte"])
+def test_garbage_bodies_are_refused_and_store_nothing(chat: Any, alice: Any, body: str) -> None:
+    before = ChatMessage.objects.count()
+    response = logged_in(alice).post(f"/chat/{chat.pk}/send", {"body": body})
+    assert response.status_code == 400 and response.json()["error"]
+    assert ChatMessage.objects.count() == before
+
+
+def test_a_customer_cannot_write_in_an_ended_chat(chat: Any, alice: Any) -> None:
+    client = logged_in(alice)
+    assert client.post(f"/chat/{chat.pk}/end").json()["session"]["status"] == "ended"
+    response = client.post(f"/chat/{chat.pk}/send", {"body": "one more thing"})
+    assert response.status_code == 400 and "ended" in response.json()["error"]

@@ -1,0 +1,193 @@
+"""The customer's side of chat over HTTP: the widget, and the long-polling fallback.
+
+The widget (``/chat/widget/``) is one HTML fragment for the portal and for the vendor's
+own product (``static/chat/widget.js`` fetches it). Where WebSockets are blocked the
+widget sends with ``POST /chat/<id>/send`` and reads with ``GET /chat/<id>/poll?after=``,
+which waits up to ``CHAT_POLL_SECONDS`` for a message after the one it names. Every
+endpoint finds the chat through ``services.session_for`` (a customer's own chats only;
+anyone else gets a 404) and answers JSON; errors carry ``{"error": ...}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
+
+from casedesk.accounts.models import User
+from casedesk.chat import services
+from casedesk.chat.models import ChatSession, MessageKind
+from casedesk.core.middleware import viewer_zone
+from casedesk.hours.views import weekly_summary
+
+# How often a long poll looks for new messages (they are in the database first).
+POLL_INTERVAL = 0.5
+
+
+def person(request: HttpRequest) -> User:
+    """The logged-in person (``login_required`` or ``staff_only`` let the request through)."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def chat_or_404(request: HttpRequest, pk: int) -> ChatSession:
+    """The chat ``pk`` if this person may see it (``services.session_for``), else 404."""
+    session = services.session_for(request.user, pk)
+    if session is None:
+        raise Http404("no such chat")
+    return session
+
+
+def _refused(exc: services.ChatError, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": str(exc)}, status=status)
+
+
+def widget_context(request: HttpRequest) -> dict[str, Any]:
+    state = services.availability()
+    calendar = state.hours.calendar
+    user = request.user
+    customer = isinstance(user, User) and user.is_active and user.is_customer
+    session = services.open_chat_of(user) if customer and isinstance(user, User) else None
+    return {
+        "chat": state,
+        "calendar": calendar,
+        "hours": state.hours,
+        "weekly": weekly_summary(calendar.weekly),
+        "viewer_zone": viewer_zone(request) or calendar.zone,
+        "customer": customer,
+        "chat_session": session,
+        "wait_limit_seconds": int(settings.CHAT_WAIT_LIMIT.total_seconds()),
+    }
+
+
+@require_safe
+def widget(request: HttpRequest) -> HttpResponse:
+    """The widget's HTML: open (start or resume a chat) or offline (hours, critical options,
+    leave a message). Same-origin only: it carries the visitor's CSRF token."""
+    response = render(request, "chat/widget.html", widget_context(request))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def start(request: HttpRequest) -> JsonResponse:
+    try:
+        session = services.start(person(request))
+    except services.ChatError as exc:
+        return _refused(exc, status=409)
+    return JsonResponse(
+        {"session": services.describe(session), "socket": f"/ws/chat/{session.pk}/"}
+    )
+
+
+@login_required
+@require_POST
+def send(request: HttpRequest, pk: int) -> JsonResponse:
+    session = chat_or_404(request, pk)
+    try:
+        message = services.post(session, person(request), request.POST.get("body", ""))
+    except services.ChatError as exc:
+        return _refused(exc)
+    return JsonResponse({"message": services.serialize(message)})
+
+
+@login_required
+@require_POST
+def send_file(request: HttpRequest, pk: int) -> JsonResponse:
+    session = chat_or_404(request, pk)
+    uploads = request.FILES.getlist("file")
+    if len(uploads) != 1:
+        return _refused(services.ChatError("Choose one file."))
+    try:
+        message = services.post_file(session, person(request), uploads[0])
+    except services.ChatError as exc:
+        return _refused(exc)
+    return JsonResponse({"message": services.serialize(message)})
+
+
+def _after(request: HttpRequest) -> int | None:
+    raw = request.GET.get("after", "0")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        return None
+    return int(raw)
+
+
+def _poll_once(
+    request: HttpRequest, pk: int, after: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    session = chat_or_404(request, pk)
+    messages = [services.serialize(m) for m in services.history(session, after)]
+    return messages, services.describe(session)
+
+
+@login_required
+@require_safe
+async def poll(request: HttpRequest, pk: int) -> JsonResponse:
+    """New messages after ``after`` as soon as there are any, or none after the poll time."""
+    await request.auser()  # resolve the lazy user here, not in a worker thread
+    after = _after(request)
+    if after is None:
+        return JsonResponse({"error": "after must be a message id (digits)."}, status=400)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.CHAT_POLL_SECONDS
+    while True:
+        messages, session = await sync_to_async(_poll_once)(request, pk, after)
+        if messages or loop.time() >= deadline:
+            return JsonResponse({"messages": messages, "session": session})
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+@login_required
+@require_POST
+def end(request: HttpRequest, pk: int) -> JsonResponse:
+    session = services.end(chat_or_404(request, pk), person(request))
+    return JsonResponse({"session": services.describe(session)})
+
+
+@login_required
+@require_POST
+def leave_case(request: HttpRequest, pk: int) -> JsonResponse:
+    """A waiting customer leaves the chat as a case instead of waiting on."""
+    try:
+        case = services.leave_case_from_chat(chat_or_404(request, pk), person(request))
+    except services.ChatError as exc:
+        return _refused(exc, status=409)
+    return _case_answer(case.reference)
+
+
+@login_required
+@require_POST
+def leave_message(request: HttpRequest) -> JsonResponse:
+    """The offline form: the message becomes a case on the chat channel."""
+    try:
+        case = services.leave_message(
+            person(request), request.POST.get("subject", ""), request.POST.get("body", "")
+        )
+    except services.ChatError as exc:
+        return _refused(exc)
+    return _case_answer(case.reference)
+
+
+def _case_answer(reference: str) -> JsonResponse:
+    return JsonResponse({"reference": reference, "url": reverse("portal:case", args=[reference])})
+
+
+@login_required
+@require_safe
+def download(request: HttpRequest, pk: int, message: int) -> FileResponse:
+    session = chat_or_404(request, pk)
+    found = session.messages.filter(pk=message, kind=MessageKind.FILE).first()
+    if found is None or not found.file:
+        raise Http404("no such file")
+    response = FileResponse(found.file.open("rb"), as_attachment=True, filename=found.file_name)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
