@@ -130,7 +130,7 @@ def main() -> None:
 
         customers = set_up(args.cases)
         server = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "casedesk", "run", "--port", str(port)],
+            [sys.executable, "-m", "casedesk", "run", "--port", str(port), "--smtp-port", "0"],
             env=environ,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -72,7 +72,8 @@ def test_run_serves_pages_and_runs_the_worker_in_one_process(embedded_env):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        casedesk_command("run", "--port", str(port)),
+        # A free port for the SMTP receiver too: 2525 may be taken by a `make run`.
+        casedesk_command("run", "--port", str(port), "--smtp-port", str(free_port())),
         env=embedded_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
