@@ -323,7 +323,18 @@ def main() -> None:
 
         port = free_port()
         server = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "casedesk", "run", "--no-worker", "--port", str(port), "--smtp-port", "0", "-v0"],
+            [
+                sys.executable,
+                "-m",
+                "casedesk",
+                "run",
+                "--no-worker",
+                "--port",
+                str(port),
+                "--smtp-port",
+                "0",
+                "-v0",
+            ],
             env=environ,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
