@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -340,11 +340,32 @@ def transcript(session: ChatSession) -> str:
     return "\n".join(lines)
 
 
+TRANSCRIPT_CUT = "\n\n[The transcript is cut here; the whole chat is in the attached {name}.]"
+
+
+def case_text(session: ChatSession) -> tuple[str, list[UploadedFile]]:
+    """The transcript for a case's timeline, and the files to attach with it.
+
+    A chat longer than a case body is cut to fit, with a line saying so, and the whole
+    transcript goes on the case as a text file: a long chat still becomes a case.
+    """
+    text = transcript(session)
+    if len(text) <= cases.BODY_MAX:
+        return text, []
+    name = f"chat-{session.pk}-transcript.txt"
+    note = TRANSCRIPT_CUT.format(name=name)
+    cut = text[: cases.BODY_MAX - len(note)].rstrip() + note
+    whole = SimpleUploadedFile(name, text.encode(), content_type="text/plain")
+    return cut, [whole]
+
+
 def _as_case_error(exc: cases.CaseError) -> ChatError:
     return ChatError(str(exc))
 
 
-def leave_message(customer: User, subject: object, body: object) -> Case:
+def leave_message(
+    customer: User, subject: object, body: object, attachments: Sequence[UploadedFile] = ()
+) -> Case:
     """The offline form (or a customer tired of waiting): a case on the chat channel."""
     if not customer.is_customer:
         raise ChatError("Only customers leave messages here.")
@@ -356,6 +377,7 @@ def leave_message(customer: User, subject: object, body: object) -> Case:
                 description=body if isinstance(body, str) else "",
                 priority=_priority(),
                 channel=Channel.CHAT,
+                attachments=attachments,
             )
         )
     except cases.CaseError as exc:
@@ -376,7 +398,8 @@ def leave_case_from_chat(session: ChatSession, customer: User) -> Case:
         subject = (first.body.splitlines()[0][:120] if first else "") or SUBJECT_FROM_CHAT.format(
             name=customer.get_full_name()
         )
-        case = leave_message(customer, subject, transcript(locked))
+        body, whole = case_text(locked)
+        case = leave_message(customer, subject, body, whole)
         locked.status = ChatStatus.LEFT_MESSAGE
         locked.ended_at = timezone.now()
         locked.case = case
@@ -395,12 +418,14 @@ def to_case(session: ChatSession, agent: User, subject: object = "") -> Case:
         locked = ChatSession.objects.select_for_update().get(pk=session.pk)
         if locked.case_id is not None:
             raise ChatError("This chat is already on a case.")
+        body, whole = case_text(locked)
         try:
             case = cases.open_case(
                 cases.NewCase(
                     requester=customer,
                     subject=text or SUBJECT_FROM_CHAT.format(name=customer.get_full_name()),
-                    description=transcript(locked),
+                    description=body,
+                    attachments=whole,
                     priority=_priority(),
                     channel=Channel.CHAT,
                     opened_by=agent,
@@ -426,7 +451,8 @@ def attach_to_case(session: ChatSession, agent: User, case: Case) -> Event:
         if locked.case_id is not None:
             raise ChatError("This chat is already on a case.")
         try:
-            event = cases.add_reply(case, agent, transcript(locked), public=True)
+            body, whole = case_text(locked)
+            event = cases.add_reply(case, agent, body, public=True, attachments=whole)
         except cases.CaseError as exc:
             raise _as_case_error(exc) from None
         _link(locked, case, f"{agent.get_short_name()} added this chat to case {case.reference}.")
