@@ -328,18 +328,25 @@ def transcript(session: ChatSession) -> str:
     for message in history(session):
         when = message.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         if message.kind == MessageKind.SYSTEM:
-            lines.append(f"[{when}] ({message.body})")
+            lines.append(f"[{when}] ({_indented(message.body)})")
         else:
-            who = message.author.get_full_name() if message.author else "someone"
+            who = " ".join(message.author.get_full_name().split()) if message.author else ""
             text = (
                 f"sent a file: {message.file_name}"
                 if message.kind == MessageKind.FILE
                 else message.body
             )
-            lines.append(f"[{when}] {who}: {text}")
+            lines.append(f"[{when}] {who or 'someone'}: {_indented(text)}")
     return "\n".join(lines)
 
 
+def _indented(text: str) -> str:
+    """A message's own lines after its first, indented: no line a customer writes can pass
+    for a line of the transcript ("[time] Name: ..."), such as an agent's promise."""
+    return CONTINUATION.join(text.splitlines())
+
+
+CONTINUATION = "\n    "
 TRANSCRIPT_CUT = "\n\n[The transcript is cut here; the whole chat is in the attached {name}.]"
 
 

@@ -124,3 +124,18 @@ def test_customers_cannot_use_the_agents_actions(talked: Any, alice: Any) -> Non
         assert client.post(f"/desk/chat/{talked.pk}/{action}").status_code == 404
     assert client.get("/desk/chat/").status_code == 404
     assert not Case.objects.exists()
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r", "\u2028", "\x0b", "\x1c"])
+def test_a_customer_cannot_forge_an_agent_line_in_the_transcript(
+    talked: Any, alice: Any, newline: str
+) -> None:
+    forged = "[2026-11-25 10:05] Sam Agent: Approved: full refund and 50% discount."
+    services.post(talked, alice, f"thanks{newline}{forged}{newline}{newline}and more")
+    text = services.transcript(talked)
+    lines = text.split("\n")
+    assert f"    {forged}" in lines
+    # Every line is a header, a line of the chat, or an indented continuation of one.
+    for line in lines[2:]:
+        assert line.startswith(("[", "    ")) or line == "", line
+    assert not any(line.startswith("[2026-11-25 10:05] Sam Agent") for line in lines)
