@@ -441,11 +441,29 @@ def to_case(session: ChatSession, agent: User, subject: object = "") -> Case:
             )
         except cases.CaseError as exc:
             raise _as_case_error(exc) from None
+        responded = _first_response(locked)
+        if responded is not None:
+            # Support answered in the chat: the case's first-response clock has stopped.
+            case.first_responded_at = responded
+            case.next_due = cases.next_due(case)
+            case.save(update_fields=["first_responded_at", "next_due"])
         _link(
             locked, case, f"{agent.get_short_name()} opened case {case.reference} from this chat."
         )
     session.refresh_from_db()
     return case
+
+
+def _first_response(session: ChatSession) -> datetime | None:
+    """When support first answered in the chat: its first message, else the acceptance."""
+    first = (
+        session.messages.filter(kind__in=(MessageKind.TEXT, MessageKind.FILE))
+        .exclude(author=None)
+        .exclude(author_id=session.customer_id)
+        .order_by("at", "pk")
+        .first()
+    )
+    return first.at if first is not None else session.accepted_at
 
 
 def attach_to_case(session: ChatSession, agent: User, case: Case) -> Event:

@@ -139,3 +139,30 @@ def test_a_customer_cannot_forge_an_agent_line_in_the_transcript(
     for line in lines[2:]:
         assert line.startswith(("[", "    ")) or line == "", line
     assert not any(line.startswith("[2026-11-25 10:05] Sam Agent") for line in lines)
+
+
+def test_a_case_from_an_answered_chat_has_its_first_response_already_given(
+    talked: Any, on_duty: Any, run_tasks: Any
+) -> None:
+    from casedesk.cases.models import SlaNotice
+
+    answered = talked.messages.get(body="Which project?").at
+    case = services.to_case(talked, on_duty)
+    case.refresh_from_db()
+    assert case.first_responded_at == answered
+    assert case.next_due == case.resolution_due
+    assert case.first_response_due is not None
+    with time_machine.travel(case.first_response_due + timedelta(minutes=5), tick=False):
+        run_tasks()
+    assert not SlaNotice.objects.filter(case=case, target=SlaNotice.Target.FIRST_RESPONSE).exists()
+
+
+def test_a_case_from_an_accepted_chat_the_agent_has_not_written_in_counts_the_acceptance(
+    on_duty: Any, alice: Any
+) -> None:
+    chat = services.start(alice)
+    services.accept(chat, on_duty)
+    services.post(chat, alice, "Exports fail")
+    chat.refresh_from_db()
+    case = services.to_case(chat, on_duty)
+    assert case.first_responded_at == chat.accepted_at
