@@ -467,7 +467,12 @@ def _first_response(session: ChatSession) -> datetime | None:
 
 
 def attach_to_case(session: ChatSession, agent: User, case: Case) -> Event:
-    """Put the transcript on an existing case of the same organization, as a public reply."""
+    """Put the transcript on an existing case of the same organization.
+
+    On the customer's own case it is a public reply; on a colleague's case it is an
+    internal note: the colleague (and whoever follows their case) must not be sent a
+    conversation they were not part of.
+    """
     _require_staff(agent)
     if case.organization_id != session.organization_id:
         raise ChatError("That case belongs to another organization.")
@@ -477,7 +482,8 @@ def attach_to_case(session: ChatSession, agent: User, case: Case) -> Event:
             raise ChatError("This chat is already on a case.")
         try:
             body, whole = case_text(locked)
-            event = cases.add_reply(case, agent, body, public=True, attachments=whole)
+            public = case.requester_id == locked.customer_id
+            event = cases.add_reply(case, agent, body, public=public, attachments=whole)
         except cases.CaseError as exc:
             raise _as_case_error(exc) from None
         _link(locked, case, f"{agent.get_short_name()} added this chat to case {case.reference}.")

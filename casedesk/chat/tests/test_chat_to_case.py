@@ -166,3 +166,26 @@ def test_a_case_from_an_accepted_chat_the_agent_has_not_written_in_counts_the_ac
     chat.refresh_from_db()
     case = services.to_case(chat, on_duty)
     assert case.first_responded_at == chat.accepted_at
+
+
+def test_a_chat_added_to_a_colleagues_case_is_an_internal_note_the_colleague_is_not_sent(
+    talked: Any, on_duty: Any, alice: Any, acme: Any, open_case: Any
+) -> None:
+    from casedesk.accounts.models import User
+    from conftest import PASSWORD
+
+    carol = User.objects.create_user(
+        "carol@acme.example", PASSWORD, role="customer", organization=acme, full_name="Carol"
+    )
+    theirs = open_case(carol, "High", subject="Exports are slow for me too")
+    answer = logged_in(on_duty).post(
+        f"/desk/chat/{talked.pk}/case", {"reference": theirs.reference}
+    )
+    assert answer.status_code == 200
+    note = theirs.events.get(kind=EventKind.NOTE)
+    assert not note.public and "Which project?" in note.body
+    assert not theirs.events.filter(kind=EventKind.REPLY).exists()
+    # Carol's view of her case does not show Alice's chat.
+    page = logged_in(carol).get(f"/portal/cases/{theirs.reference}/").content.decode()
+    assert theirs.subject in page
+    assert "Which project?" not in page
