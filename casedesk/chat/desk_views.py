@@ -4,12 +4,15 @@ fallback the customer has); these endpoints answer JSON for the console's script
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from casedesk.accounts.models import Role, User
@@ -34,9 +37,21 @@ def console(request: HttpRequest) -> HttpResponse:
     )
 
 
+# An ended chat not yet on a case stays on its agent's console this long, so they can
+# still open a case from it or add it to one.
+UNFILED_KEPT = timedelta(hours=24)
+
+
 def _board(agent: User) -> dict[str, Any]:
-    mine = ChatSession.objects.filter(agent=agent, status=ChatStatus.ACTIVE).select_related(
-        "customer", "organization", "agent", "case"
+    unfiled = Q(
+        status=ChatStatus.ENDED,
+        case__isnull=True,
+        ended_at__gte=timezone.now() - UNFILED_KEPT,
+    )
+    mine = (
+        ChatSession.objects.filter(Q(status=ChatStatus.ACTIVE) | unfiled, agent=agent)
+        .select_related("customer", "organization", "agent", "case")
+        .order_by("created_at", "pk")
     )
     return {
         "queue": services.describe_all(list(services.waiting_queue())),

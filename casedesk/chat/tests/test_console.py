@@ -68,3 +68,54 @@ def test_accept_and_transfer_over_http_and_garbage_targets(
         board = logged_in(second_agent).post("/desk/chat/heartbeat").json()
         assert [s["id"] for s in board["mine"]] == [chat.pk]
         assert User.objects.get(pk=alice.pk).is_customer
+
+
+def test_an_ended_chat_without_a_case_stays_on_its_agents_console_for_a_day(
+    agent: Any, alice: Any, second_agent: Any
+) -> None:
+    with time_machine.travel(WEDNESDAY_10AM, tick=False):
+        services.heartbeat(agent, available=True)
+        chat = services.start(alice)
+        services.accept(chat, agent)
+        services.end(chat, alice)
+        client = logged_in(agent)
+        board = client.post("/desk/chat/heartbeat").json()
+        assert [(s["id"], s["status"], s["case"]) for s in board["mine"]] == [
+            (chat.pk, "ended", "")
+        ]
+        # Only its own agent keeps it.
+        assert logged_in(second_agent).post("/desk/chat/heartbeat").json()["mine"] == []
+        # From the console the agent can still make it a case; then it leaves the console.
+        answer = client.post(f"/desk/chat/{chat.pk}/case", {"subject": "Exports fail"})
+        assert answer.status_code == 200
+        assert client.post("/desk/chat/heartbeat").json()["mine"] == []
+
+
+def test_an_ended_chat_without_a_case_leaves_the_console_after_a_day(
+    agent: Any, alice: Any
+) -> None:
+    with time_machine.travel(WEDNESDAY_10AM, tick=False):
+        services.heartbeat(agent, available=True)
+        chat = services.start(alice)
+        services.accept(chat, agent)
+        services.end(chat, agent)
+    with time_machine.travel(WEDNESDAY_10AM + timedelta(hours=23, minutes=59), tick=False):
+        mine = logged_in(agent).post("/desk/chat/heartbeat").json()["mine"]
+        assert [s["id"] for s in mine] == [chat.pk]
+    with time_machine.travel(WEDNESDAY_10AM + timedelta(hours=24, minutes=1), tick=False):
+        assert logged_in(agent).post("/desk/chat/heartbeat").json()["mine"] == []
+
+
+def test_a_chat_transferred_back_is_on_the_first_agents_console_again(
+    agent: Any, second_agent: Any, alice: Any
+) -> None:
+    with time_machine.travel(WEDNESDAY_10AM, tick=True):
+        services.heartbeat(agent, available=True)
+        chat = services.start(alice)
+        services.accept(chat, agent)
+        client = logged_in(agent)
+        client.post(f"/desk/chat/{chat.pk}/transfer", {"to": second_agent.pk})
+        assert client.post("/desk/chat/heartbeat").json()["mine"] == []
+        logged_in(second_agent).post(f"/desk/chat/{chat.pk}/transfer", {"to": agent.pk})
+        mine = client.post("/desk/chat/heartbeat").json()["mine"]
+        assert [(s["id"], s["status"]) for s in mine] == [(chat.pk, "active")]

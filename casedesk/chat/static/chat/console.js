@@ -70,7 +70,9 @@
       const mine = {};
       json.mine.forEach(function (session) {
         mine[session.id] = true;
-        if (!open[session.id]) openCard(session);
+        // A chat transferred back (its old card closed) gets a fresh card.
+        if (!open[session.id] || open[session.id].closed) openCard(session);
+        if (session.status !== "active") endedCard(session.id);
       });
       Object.keys(open).forEach(function (id) {
         if (!mine[id]) closeCard(id);
@@ -89,7 +91,21 @@
     });
   }
 
+  // An ended chat not yet on a case: no more replies, but the agent can still open a
+  // case from it or add it to one.
+  function endedCard(id) {
+    const entry = open[id];
+    if (!entry || entry.closed) return;
+    entry.card.querySelectorAll(".reply textarea, .reply select, .reply button, .transfer-to, .transfer, .end").forEach(
+      function (el) {
+        el.disabled = true;
+      },
+    );
+  }
+
   function openCard(session) {
+    const previous = open[session.id];
+    if (previous) previous.card.remove();
     const card = document.getElementById("chat-card").content.firstElementChild.cloneNode(true);
     card.dataset.session = String(session.id);
     card.dataset.testid = "chat-card";
