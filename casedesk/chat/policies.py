@@ -26,3 +26,11 @@ FILES_PER_USER = RatePolicy(
     setting="RATE_CHAT_FILES",
     why="bounds the disk one person can fill through chat attachments",
 )
+
+# The offline form (POST /chat/leave) opens a case each time. Until it has a setting of its
+# own it reads RATE_CHAT_STARTS (default 10 an hour): as many cases left as chats started.
+LEAVES_PER_USER = RatePolicy(
+    name="chat-leaves-per-user",
+    setting="RATE_CHAT_STARTS",
+    why="stops one customer opening cases in bulk through the offline chat form",
+)

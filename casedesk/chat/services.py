@@ -370,10 +370,23 @@ def _as_case_error(exc: cases.CaseError) -> ChatError:
     return ChatError(str(exc))
 
 
-def leave_message(
+def leave_message(customer: User, subject: object, body: object) -> Case:
+    """The offline form: a case on the chat channel (counted against the customer's rate)."""
+    if not customer.is_customer:
+        raise ChatError("Only customers leave messages here.")
+    # Counted up front (parallel posts cannot all pass), given back when no case was opened.
+    _limit(policies.LEAVES_PER_USER, customer, "messages left")
+    try:
+        return _chat_case(customer, subject, body)
+    except ChatError:
+        ratelimit.refund(policies.LEAVES_PER_USER, f"user:{customer.pk}")
+        raise
+
+
+def _chat_case(
     customer: User, subject: object, body: object, attachments: Sequence[UploadedFile] = ()
 ) -> Case:
-    """The offline form (or a customer tired of waiting): a case on the chat channel."""
+    """A customer's case on the chat channel."""
     if not customer.is_customer:
         raise ChatError("Only customers leave messages here.")
     try:
@@ -406,7 +419,7 @@ def leave_case_from_chat(session: ChatSession, customer: User) -> Case:
             name=customer.get_full_name()
         )
         body, whole = case_text(locked)
-        case = leave_message(customer, subject, body, whole)
+        case = _chat_case(customer, subject, body, whole)
         locked.status = ChatStatus.LEFT_MESSAGE
         locked.ended_at = timezone.now()
         locked.case = case

@@ -88,3 +88,30 @@ def test_an_open_chat_is_resumed_not_started_again(on_duty: Any, alice: Any) -> 
     assert logged_in(alice).post("/chat/start").json()["session"]["id"] == first
     page = logged_in(alice).get("/chat/widget/").content.decode()
     assert f'data-session="{first}"' in page
+
+
+def test_messages_left_past_the_per_person_limit_are_refused(
+    alice: Any, acme: Any, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from casedesk.accounts.models import User
+    from casedesk.cases.models import Case
+    from conftest import PASSWORD
+
+    settings.RATE_CHAT_STARTS = Rate(2, timedelta(hours=1))
+    client = logged_in(alice)
+    # A form with a mistake opens no case and does not count.
+    assert client.post("/chat/leave", {"subject": "", "body": "x"}).status_code == 400
+    for n in range(2):
+        form = {"subject": f"Question {n}", "body": "Which VAT rate applies?"}
+        assert client.post("/chat/leave", form).status_code == 200
+    refused = client.post("/chat/leave", {"subject": "Once more", "body": "again"})
+    assert refused.status_code == 400 and "Too many messages left" in refused.json()["error"]
+    assert Case.objects.filter(requester=alice).count() == 2
+    # The count is per person: a colleague still can.
+    carol = User.objects.create_user(
+        "carol@acme.example", PASSWORD, role="customer", organization=acme, full_name="Carol"
+    )
+    form = {"subject": "My question", "body": "Hello"}
+    assert logged_in(carol).post("/chat/leave", form).status_code == 200
