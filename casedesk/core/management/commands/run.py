@@ -18,6 +18,9 @@ from django.db import DatabaseError
 from casedesk.core.demo import existing_demo_logins
 from casedesk.core.worker import CasedeskWorker
 
+# 64 KiB: the largest WebSocket frame a client may send (see uvicorn.Config below).
+WS_MAX_SIZE = 65536
+
 
 class Command(BaseCommand):
     help = "Run casedesk in one process: web server (ASGI) and task worker."
@@ -71,6 +74,10 @@ class Command(BaseCommand):
                 lifespan="off",
                 log_level="info" if options["verbosity"] > 0 else "warning",
                 proxy_headers=getattr(settings, "SECURE_PROXY_SSL_HEADER", None) is not None,
+                # The largest WebSocket frame a client may send. uvicorn's default (16 MiB)
+                # lets one chat socket make the server buffer and parse megabytes of JSON;
+                # a chat frame is a message of at most 4,000 characters (files go over HTTP).
+                ws_max_size=WS_MAX_SIZE,
             )
             # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the
             # signal; make SIGTERM arrive as KeyboardInterrupt too, and treat
