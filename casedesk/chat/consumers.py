@@ -10,10 +10,13 @@ the handshake (close code 4403), before anything of the chat is sent.
 from __future__ import annotations
 
 import json
+import time
+from importlib import import_module
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from casedesk.accounts.models import User
 from casedesk.accounts.services import staff_member
@@ -23,6 +26,8 @@ from casedesk.chat.models import ChatSession
 # A text frame bigger than this is refused unread (a message is at most 4,000 characters).
 FRAME_MAX = 16_000
 REFUSED = 4403
+# "Typing" is relayed at most this often per socket (seconds); clients show it for 4 s.
+TYPING_EVERY = 2.0
 
 
 def _person(scope: dict[str, Any]) -> User | None:
@@ -47,6 +52,35 @@ def _owes_second_factor(user: User, session: Any) -> bool:
     if device is not None and device.user_id == user.pk and device.confirmed:
         return False
     return confirmed_device(user) is not None or required_for(user)
+
+
+class SignedOut(Exception):
+    """The socket's person logged out (or was deactivated) since it connected."""
+
+
+def _still_signed_in(scope: dict[str, Any], user: User) -> User:
+    """``user`` fresh from the database, if their login session is still valid, else
+    ``SignedOut``."""
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+    from django.utils.crypto import constant_time_compare
+
+    session = scope.get("session")
+    key = getattr(session, "session_key", None)
+    if session is None or not key:
+        raise SignedOut
+    # Read it again: a logout deletes it, expiry ends it.
+    stored = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
+    fresh = User.objects.filter(pk=user.pk).first()
+    if (
+        fresh is None
+        or str(stored.get(SESSION_KEY)) != str(user.pk)
+        or not constant_time_compare(
+            str(stored.get(HASH_SESSION_KEY, "")), fresh.get_session_auth_hash()
+        )
+        or _person({**scope, "user": fresh, "session": stored}) is None
+    ):
+        raise SignedOut
+    return fresh
 
 
 class _JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -74,6 +108,7 @@ class ChatConsumer(_JsonConsumer):
 
     session_id: int
     user: User
+    typed_at = float("-inf")
 
     async def connect(self) -> None:
         user = await database_sync_to_async(_person)(self.scope)
@@ -104,6 +139,28 @@ class ChatConsumer(_JsonConsumer):
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         kind = content["type"]
         if kind == "typing":
+            await self._typing()
+            return
+        try:
+            await database_sync_to_async(self._act)(kind, content)
+        except SignedOut:
+            await self.close(code=REFUSED)
+        except services.ChatError as exc:
+            await self.send_json({"type": "error", "error": str(exc)})
+
+    async def _typing(self) -> None:
+        """Relay "typing" at most once per TYPING_EVERY seconds per socket, and only from
+        the chat's customer or its own agent while the chat is open; others are dropped."""
+        now = time.monotonic()
+        if now - self.typed_at < TYPING_EVERY:
+            return
+        self.typed_at = now
+        try:
+            may = await database_sync_to_async(self._may_type)()
+        except SignedOut:
+            await self.close(code=REFUSED)
+            return
+        if may:
             await self.channel_layer.group_send(
                 broadcast.session_group(self.session_id),
                 {
@@ -113,16 +170,22 @@ class ChatConsumer(_JsonConsumer):
                     "role": "agent" if self.user.is_vendor_staff else "customer",
                 },
             )
-            return
-        try:
-            await database_sync_to_async(self._act)(kind, content)
-        except services.ChatError as exc:
-            await self.send_json({"type": "error", "error": str(exc)})
+
+    def _may_type(self) -> bool:
+        session = self._session()
+        return session.is_open and self.user.pk in (session.customer_id, session.agent_id)
+
+    def _session(self) -> ChatSession:
+        """The chat, for a person still signed in (checked again at every request: a
+        socket outlives a logout, a deactivation or a password change)."""
+        self.user = _still_signed_in(self.scope, self.user)
+        session = services.session_for(self.user, self.session_id)
+        if session is None:  # deleted meanwhile, or no longer theirs to see
+            raise services.ChatError("This chat is gone.")
+        return session
 
     def _act(self, kind: str, content: dict[str, Any]) -> None:
-        session = services.session_for(self.user, self.session_id)
-        if session is None:  # deleted meanwhile
-            raise services.ChatError("This chat is gone.")
+        session = self._session()
         if kind == "message":
             services.post(session, self.user, content.get("body"))
         elif kind == "accept":
