@@ -114,18 +114,24 @@ def send_file(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse({"message": services.serialize(message)})
 
 
-def _after(request: HttpRequest) -> int | None:
-    raw = request.GET.get("after", "0")
+def _count(request: HttpRequest, name: str, default: str) -> int | None:
+    raw = request.GET.get(name, default)
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         return None
     return int(raw)
 
 
 def _poll_once(
-    request: HttpRequest, pk: int, after: int
+    request: HttpRequest, pk: int, after: int, have: int | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     session = chat_or_404(request, pk)
-    messages = [services.serialize(m) for m in services.history(session, after)]
+    found = services.history(session, after)
+    if have is not None and session.messages.filter(pk__lte=after).count() > have:
+        # Ids are handed out before commit: a message can commit after one with a higher
+        # id that the client already has. It says how many it has; if the server has more
+        # up to ``after``, the whole history goes back and the client skips ids it knows.
+        found = services.history(session)
+    messages = [services.serialize(m) for m in found]
     return messages, services.describe(session)
 
 
@@ -134,13 +140,16 @@ def _poll_once(
 async def poll(request: HttpRequest, pk: int) -> JsonResponse:
     """New messages after ``after`` as soon as there are any, or none after the poll time."""
     await request.auser()  # resolve the lazy user here, not in a worker thread
-    after = _after(request)
+    after = _count(request, "after", "0")
+    have = _count(request, "have", "") if "have" in request.GET else None
     if after is None:
         return JsonResponse({"error": "after must be a message id (digits)."}, status=400)
+    if "have" in request.GET and have is None:
+        return JsonResponse({"error": "have must be a number of messages (digits)."}, status=400)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.CHAT_POLL_SECONDS
     while True:
-        messages, session = await sync_to_async(_poll_once)(request, pk, after)
+        messages, session = await sync_to_async(_poll_once)(request, pk, after, have)
         if messages or loop.time() >= deadline:
             return JsonResponse({"messages": messages, "session": session})
         await asyncio.sleep(POLL_INTERVAL)

@@ -98,3 +98,33 @@ def test_a_customer_cannot_write_in_an_ended_chat(chat: Any, alice: Any) -> None
     assert client.post(f"/chat/{chat.pk}/end").json()["session"]["status"] == "ended"
     response = client.post(f"/chat/{chat.pk}/send", {"body": "one more thing"})
     assert response.status_code == 400 and "ended" in response.json()["error"]
+
+
+def test_a_message_committed_late_below_the_clients_last_id_still_reaches_the_poll(
+    chat: Any, alice: Any, on_duty: Any, settings: Any
+) -> None:
+    settings.CHAT_POLL_SECONDS = 1
+    late = services.post(chat, on_duty, "Committed late")
+    newest = services.post(chat, on_duty, "Seen first")
+    # The client saw everything up to ``newest`` except ``late`` (its transaction
+    # committed after ``newest`` was polled): it has one message fewer than the server.
+    have = ChatMessage.objects.filter(session=chat).count() - 1
+    client = logged_in(alice)
+    answer = client.get(
+        f"/chat/{chat.pk}/poll", {"after": str(newest.pk), "have": str(have)}
+    ).json()
+    assert late.pk in [m["id"] for m in answer["messages"]]
+    # A client that has them all waits for what comes next, as before.
+    started = time.monotonic()
+    caught_up = client.get(
+        f"/chat/{chat.pk}/poll", {"after": str(newest.pk), "have": str(have + 1)}
+    )
+    assert caught_up.json()["messages"] == []
+    assert time.monotonic() - started >= 0.9
+
+
+@pytest.mark.parametrize("have", ["-1", "abc", "9" * 30, "", "\x00", "٣"])
+def test_garbage_have_is_refused_with_400(chat: Any, alice: Any, have: str) -> None:
+    response = logged_in(alice).get(f"/chat/{chat.pk}/poll", {"after": "0", "have": have})
+    assert response.status_code == 400, have
+    assert "error" in response.json()

@@ -2,8 +2,10 @@
  *
  * new CasedeskChat.Connection({origin, sessionId, csrf, onMessage, onState, onTyping, onError})
  * Messages are stored on the server before they are sent to anyone, so after any
- * reconnect the server's history is the truth: the socket sends it on connect, and the
- * long poll asks for everything after the last message id this page has.
+ * reconnect the server's history is the truth: the socket sends it on connect, the long
+ * poll asks for everything after the last message id this page has (and says how many it
+ * has, so the server notices a message committed late with a lower id), and every 30 s the
+ * whole history is fetched again and merged. Messages are shown once each, by id.
  */
 (function () {
   "use strict";
@@ -34,6 +36,8 @@
   function Connection(options) {
     this.o = options;
     this.lastId = 0;
+    this.seen = new Set();
+    this.refetchTimer = null;
     this.mode = "connecting";
     this.socket = null;
     this.stopped = false;
@@ -42,13 +46,38 @@
   }
 
   Connection.prototype.start = function () {
+    const self = this;
     if (window.WebSocket && !this.o.pollOnly) this.openSocket();
     else this.startPolling();
+    this.refetchTimer = setInterval(function () {
+      self.refetch();
+    }, 30000);
   };
 
   Connection.prototype.stop = function () {
     this.stopped = true;
+    clearInterval(this.refetchTimer);
     if (this.socket) this.socket.close();
+  };
+
+  // The whole history again, merged: whatever a socket frame or a poll missed shows up.
+  Connection.prototype.refetch = function () {
+    const self = this;
+    if (this.stopped) return;
+    const url = this.o.origin + "/chat/" + this.o.sessionId + "/poll?after=0";
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.json();
+      })
+      .then(function (data) {
+        data.messages.forEach(self.deliver, self);
+      })
+      .catch(function () {});
+  };
+
+  Connection.prototype.socketOpen = function () {
+    return this.mode === "socket" && this.socket !== null && this.socket.readyState === WebSocket.OPEN;
   };
 
   Connection.prototype.openSocket = function () {
@@ -87,7 +116,8 @@
       self.socket = null;
       if (self.stopped) return;
       if (self.everOpen) {
-        // A restart or a network blip: reconnect, and the history comes again.
+        // A restart or a network blip: reconnect, and the whole history comes again
+        // (the socket's first frame), replacing what is shown.
         self.mode = "connecting";
         setTimeout(function () {
           if (!self.stopped) self.openSocket();
@@ -103,6 +133,7 @@
     if (data.type === "history") {
       if (o.onReset) o.onReset();
       this.lastId = 0;
+      this.seen = new Set();
       data.messages.forEach(this.deliver, this);
       if (o.onState) o.onState(data.session);
     } else if (data.type === "message") {
@@ -117,8 +148,9 @@
   };
 
   Connection.prototype.deliver = function (message) {
-    if (message.id <= this.lastId) return; // already shown (a poll and a send crossing)
-    this.lastId = message.id;
+    if (this.seen.has(message.id)) return; // already shown (a poll and a send crossing)
+    this.seen.add(message.id);
+    this.lastId = Math.max(this.lastId, message.id);
     if (this.o.onMessage) this.o.onMessage(message);
   };
 
@@ -127,7 +159,8 @@
     this.mode = "poll";
     const loop = function () {
       if (self.stopped) return;
-      const url = self.o.origin + "/chat/" + self.o.sessionId + "/poll?after=" + self.lastId;
+      const url =
+        self.o.origin + "/chat/" + self.o.sessionId + "/poll?after=" + self.lastId + "&have=" + self.seen.size;
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) {
           if (!response.ok) throw new Error(String(response.status));
@@ -147,7 +180,7 @@
 
   Connection.prototype.send = function (body) {
     const self = this;
-    if (this.mode === "socket" && this.socket) {
+    if (this.socketOpen()) {
       this.socket.send(JSON.stringify({ type: "message", body: body }));
       return Promise.resolve({});
     }
@@ -162,7 +195,7 @@
 
   Connection.prototype.typing = function () {
     const now = Date.now();
-    if (this.mode !== "socket" || !this.socket || now - this.lastTyping < 2000) return;
+    if (!this.socketOpen() || now - this.lastTyping < 2000) return;
     this.lastTyping = now;
     this.socket.send(JSON.stringify({ type: "typing" }));
   };
