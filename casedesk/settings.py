@@ -431,6 +431,8 @@ CHAT_POLL_SECONDS = get_int("CASEDESK_CHAT_POLL_SECONDS", 25, minimum=1, maximum
 # chats started (10 an hour) and files sent (20 an hour). See casedesk/chat/policies.py.
 RATE_CHAT_MESSAGES = get_rate("CASEDESK_RATE_CHAT_MESSAGES", Rate(30, timedelta(minutes=1)))
 RATE_CHAT_STARTS = get_rate("CASEDESK_RATE_CHAT_STARTS", Rate(10, timedelta(hours=1)))
+# Messages left through the offline chat form (each opens a case), per customer.
+RATE_CHAT_LEAVES = get_rate("CASEDESK_RATE_CHAT_LEAVES", Rate(10, timedelta(hours=1)))
 RATE_CHAT_FILES = get_rate("CASEDESK_RATE_CHAT_FILES", Rate(20, timedelta(hours=1)))
 
 LANGUAGE_CODE = "en-us"

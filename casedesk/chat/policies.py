@@ -27,10 +27,10 @@ FILES_PER_USER = RatePolicy(
     why="bounds the disk one person can fill through chat attachments",
 )
 
-# The offline form (POST /chat/leave) opens a case each time. Until it has a setting of its
-# own it reads RATE_CHAT_STARTS (default 10 an hour): as many cases left as chats started.
+# Default 10 an hour (CASEDESK_RATE_CHAT_LEAVES): the offline form (POST /chat/leave) opens
+# a case each time; a customer with a real problem leaves one or two, a script leaves none.
 LEAVES_PER_USER = RatePolicy(
     name="chat-leaves-per-user",
-    setting="RATE_CHAT_STARTS",
+    setting="RATE_CHAT_LEAVES",
     why="stops one customer opening cases in bulk through the offline chat form",
 )

@@ -99,7 +99,7 @@ def test_messages_left_past_the_per_person_limit_are_refused(
     from casedesk.cases.models import Case
     from conftest import PASSWORD
 
-    settings.RATE_CHAT_STARTS = Rate(2, timedelta(hours=1))
+    settings.RATE_CHAT_LEAVES = Rate(2, timedelta(hours=1))
     client = logged_in(alice)
     # A form with a mistake opens no case and does not count.
     assert client.post("/chat/leave", {"subject": "", "body": "x"}).status_code == 400
