@@ -115,6 +115,16 @@ def agent(db: None) -> Any:
 
 
 @pytest.fixture
+def desk(agent: Any) -> Any:
+    """A browser logged in as Sam the agent (every app's desk pages use it)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(agent)
+    return client
+
+
+@pytest.fixture
 def admin_user(db: None) -> Any:
     """An admin of the vendor (overrides pytest-django's, so its admin_client is this one)."""
     return _person("admin@example.com", "admin", name="Avery Admin")

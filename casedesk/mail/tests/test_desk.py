@@ -16,13 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def desk(agent: Any) -> Client:
-    client = Client()
-    client.force_login(agent)
-    return client
-
-
-@pytest.fixture
 def held(deliver: Any) -> InboundMessage:
     raw = build("Hello", "<b>hi</b>", sender="Dana <dana@elsewhere.example>")
     deliver(raw, envelope_from="dana@elsewhere.example")

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.test import Client
 
 from casedesk.oncall.twilio_standin import TwilioStandIn
 
@@ -90,10 +89,3 @@ def sms_only(team: dict[str, Any]) -> dict[str, Any]:
     for person in (team["pat"], team["kim"], team["avery"]):
         NotificationRule.objects.create(person=person, channel="sms", delay=timedelta(0))
     return team
-
-
-@pytest.fixture
-def desk(agent: Any) -> Client:
-    client = Client()
-    client.force_login(agent)
-    return client

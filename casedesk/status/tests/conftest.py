@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from casedesk.status import services
@@ -25,13 +24,6 @@ def components(db: None) -> dict[str, Component]:
         "email": Component.objects.create(name="Email", position=3, description="Inbound mail"),
     }
     return made
-
-
-@pytest.fixture
-def desk(agent: Any) -> Client:
-    client = Client()
-    client.force_login(agent)
-    return client
 
 
 @pytest.fixture
