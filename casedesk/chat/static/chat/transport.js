@@ -33,6 +33,17 @@
   }
   NS.post = post;
 
+  // A poll of this chat's history: resolves with the server's JSON, rejects on any error.
+  function poll(origin, sessionId, query) {
+    const url = origin + "/chat/" + sessionId + "/poll?" + query;
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(
+      function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.json();
+      }
+    );
+  }
+
   function Connection(options) {
     this.o = options;
     this.lastId = 0;
@@ -64,12 +75,7 @@
   Connection.prototype.refetch = function () {
     const self = this;
     if (this.stopped) return;
-    const url = this.o.origin + "/chat/" + this.o.sessionId + "/poll?after=0";
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        if (!response.ok) throw new Error(String(response.status));
-        return response.json();
-      })
+    poll(this.o.origin, this.o.sessionId, "after=0")
       .then(function (data) {
         data.messages.forEach(self.deliver, self);
       })
@@ -159,13 +165,7 @@
     this.mode = "poll";
     const loop = function () {
       if (self.stopped) return;
-      const url =
-        self.o.origin + "/chat/" + self.o.sessionId + "/poll?after=" + self.lastId + "&have=" + self.seen.size;
-      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (response) {
-          if (!response.ok) throw new Error(String(response.status));
-          return response.json();
-        })
+      poll(self.o.origin, self.o.sessionId, "after=" + self.lastId + "&have=" + self.seen.size)
         .then(function (data) {
           data.messages.forEach(self.deliver, self);
           if (self.o.onState) self.o.onState(data.session);
