@@ -410,6 +410,18 @@ def downgrade(case: Case, priority: Priority, by: User, reason: str) -> Case:
     return change_priority(case, priority, by, reason)
 
 
+def default_priority() -> Priority:
+    """The priority of a case from a channel that cannot ask (email, chat): the one marked
+    default, else the lowest."""
+    found = (
+        Priority.objects.filter(is_default=True).first()
+        or Priority.objects.order_by("-position").first()
+    )
+    if found is None:
+        raise CaseError.on("", "No priorities are defined; add them in the admin.")
+    return found
+
+
 def downgrades_of(organization: Organization) -> int:
     return Event.objects.filter(kind=EventKind.DOWNGRADE, case__organization=organization).count()
 

@@ -26,7 +26,7 @@ from casedesk.accounts.models import User
 from casedesk.accounts.services import staff_member
 from casedesk.cases import files
 from casedesk.cases import services as cases
-from casedesk.cases.models import Case, Channel, Event, Priority
+from casedesk.cases.models import Case, Channel, Event
 from casedesk.chat import broadcast, policies
 from casedesk.chat.models import (
     OPEN_STATUSES,
@@ -311,16 +311,6 @@ def offers_case(session: ChatSession, now: datetime | None = None) -> bool:
 # ---- Cases: the transcript goes on the case's timeline -----------------------------------
 
 
-def _priority() -> Priority:
-    found = (
-        Priority.objects.filter(is_default=True).first()
-        or Priority.objects.order_by("-position").first()
-    )
-    if found is None:
-        raise ChatError("No priorities are defined; add them in the admin.")
-    return found
-
-
 def transcript(session: ChatSession) -> str:
     """The chat as plain text, times in the support calendar's zone."""
     zone = current_calendar().zone
@@ -395,7 +385,7 @@ def _chat_case(
                 requester=customer,
                 subject=subject if isinstance(subject, str) else "",
                 description=body if isinstance(body, str) else "",
-                priority=_priority(),
+                priority=cases.default_priority(),
                 channel=Channel.CHAT,
                 attachments=attachments,
             )
@@ -446,7 +436,7 @@ def to_case(session: ChatSession, agent: User, subject: object = "") -> Case:
                     subject=text or SUBJECT_FROM_CHAT.format(name=customer.get_full_name()),
                     description=body,
                     attachments=whole,
-                    priority=_priority(),
+                    priority=cases.default_priority(),
                     channel=Channel.CHAT,
                     opened_by=agent,
                     opened_at=locked.created_at,

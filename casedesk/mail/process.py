@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -40,6 +39,7 @@ from casedesk.cases.services import (
     CaseError,
     NewCase,
     add_reply,
+    default_priority,
     open_case,
     system_note,
 )
@@ -453,12 +453,7 @@ def _priority(critical: bool) -> Priority:
         found = Priority.objects.filter(is_critical=True).order_by("position").first()
         if found is not None:
             return found
-    default = Priority.objects.filter(is_default=True).first()
-    if default is None:
-        default = Priority.objects.order_by("-position").first()
-    if default is None:
-        raise CaseError.on("", "No priorities are defined; add them in the admin.")
-    return default
+    return default_priority()
 
 
 def _body(parsed: Parsed, *, trim: bool) -> str:
@@ -496,7 +491,3 @@ def _note_refused(case: Case, refused: list[str]) -> None:
             "Attachments not stored (the original mail keeps them):\n"
             + "\n".join(f"- {line}" for line in refused),
         )
-
-
-def received_before(when: datetime) -> int:
-    return InboundMessage.objects.filter(state=State.PENDING, received_at__lt=when).count()
