@@ -299,8 +299,7 @@ def add_note(case: Case, author: User, body: str, **kwargs: object) -> Event:
 def system_note(case: Case, body: str, *, at: datetime | None = None) -> Event:
     """An internal note written by casedesk itself (a channel saying what it did or
     could not do); it changes no status and stops no clock."""
-    now = at or timezone.now()
-    return _event(case, EventKind.NOTE, None, public=False, body=body.strip(), at=now)
+    return record_event(case, EventKind.NOTE, body.strip(), at=at)
 
 
 # ---- Status, priority, assignment ----------------------------------------------------
