@@ -43,8 +43,10 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from desk import casedesk, environ_for, free_port, stop, wait_for_server
+from desk import casedesk, environ_for, stop, wait_for_server
 from status import start_server
+
+from casedesk.core.tests.embedded import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 

@@ -31,7 +31,6 @@ import http.client
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from casedesk.core.tests.embedded import embedded_environ
+from casedesk.core.tests.embedded import embedded_environ, free_port
 
 HELPDESK_MEDIAN_MS = 300.0  # django-helpdesk 2.6, 7,500 tickets, staff ticket list
 TARGET_P95_MS = 100.0
@@ -79,12 +78,6 @@ def casedesk(environ: dict[str, str], *args: str, quiet: bool = True) -> None:
     )
     if result.returncode != 0:
         raise SystemExit(f"`casedesk {' '.join(args)}` failed:\n{result.stdout or ''}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -50,7 +50,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from desk import environ_for, free_port, wait_for_server
+from desk import environ_for, wait_for_server
+
+from casedesk.core.tests.embedded import free_port
 
 HELPDESK_PER_SECOND = 26.0  # django-helpdesk 2.6, SQLite, its own mail-processing function
 TARGET_PER_SECOND = 260.0

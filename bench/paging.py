@@ -28,7 +28,6 @@ import argparse
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,17 +41,11 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from casedesk.core.tests.embedded import embedded_environ
+from casedesk.core.tests.embedded import embedded_environ, free_port
 from casedesk.oncall.twilio_standin import TwilioStandIn
 
 TARGET_P99_SECONDS = 2.0
 REFERENCE = re.compile(r"\b(CD-\d+)\b")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run(environ: dict[str, str], *args: str) -> None:

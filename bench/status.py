@@ -39,7 +39,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from desk import casedesk, environ_for, free_port, stop, wait_for_server
+from desk import casedesk, environ_for, stop, wait_for_server
+
+from casedesk.core.tests.embedded import free_port
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from casedesk.cases.models import Case
+from casedesk.core.tests.embedded import free_port
 from casedesk.mail.smtp import Receiver
 from casedesk.mail.tests.conftest import build
-from casedesk.mail.tests.test_smtp import free_port
 from conftest import PASSWORD
 from e2e.steps import log_in, submit
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -13,13 +12,7 @@ from typing import Any
 
 import pytest
 
-from casedesk.core.tests.embedded import casedesk_command, embedded_environ, run_casedesk
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from casedesk.core.tests.embedded import casedesk_command, embedded_environ, free_port, run_casedesk
 
 
 def get(url: str) -> tuple[int, bytes]:

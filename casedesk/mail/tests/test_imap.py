@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from imapclient import IMAPClient
 
 from casedesk.cases.models import Case, Channel
+from casedesk.core.tests.embedded import free_port as _free_port
 from casedesk.mail import imap
 from casedesk.mail.models import InboundMessage, MailboxState, Source
 from casedesk.mail.tests.conftest import build
@@ -41,12 +42,6 @@ DOVECOT = Path("/usr/sbin/dovecot")
 USER = "support@example.com"
 # Characters a URL must percent-encode, to show the password is decoded before LOGIN.
 PASSWORD = "p@ss/w rd%#?&x"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _users() -> tuple[str, str, str, int, int]:

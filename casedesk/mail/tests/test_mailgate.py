@@ -12,9 +12,9 @@ import pytest
 from django.db import connection
 
 from casedesk.cases.models import Case
+from casedesk.core.tests.embedded import free_port
 from casedesk.mail.models import InboundMessage, Source, State
 from casedesk.mail.tests.conftest import build
-from casedesk.mail.tests.test_smtp import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,11 +20,11 @@ from django_tasks_db.models import DBTaskResult
 from casedesk.cases.models import Case, EventKind
 from casedesk.core.models import WorkerHeartbeat
 from casedesk.core.tasks import requeue_abandoned_tasks
+from casedesk.core.tests.embedded import free_port
 from casedesk.mail.models import InboundMessage, State
 from casedesk.mail.store import store
 from casedesk.mail.tests.conftest import build
 from casedesk.mail.tests.test_mailgate import _database_url
-from casedesk.mail.tests.test_smtp import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,17 +11,12 @@ import pytest
 from django.db import DatabaseError
 
 from casedesk.cases.models import Case
+from casedesk.core.tests.embedded import free_port
 from casedesk.mail.models import InboundMessage, State
 from casedesk.mail.smtp import Receiver, support_address
 from casedesk.mail.tests.conftest import build
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
