@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -139,6 +140,7 @@ INSTALLED_APPS = [
     "casedesk.status",
     "casedesk.oncall",
     "casedesk.chat",
+    "casedesk.phone",
 ]
 
 MIDDLEWARE = [
@@ -384,6 +386,28 @@ ONCALL_PAGE_UNASSIGNED_MINUTES = get_int(
 )
 # A signed acknowledgement link works this long.
 ONCALL_ACK_LINK_LIFETIME = get_duration("CASEDESK_ONCALL_ACK_LINK_LIFETIME", timedelta(days=2))
+# ---- The emergency line (casedesk.phone) ----
+# Twilio posts the line's webhooks to CASEDESK_BASE_URL + /phone/...; TWILIO_AUTH_TOKEN
+# (above) checks their signatures, and without it the webhooks answer 503.
+# Seconds each engineer's phone rings before the line tries the next person.
+PHONE_DIAL_TIMEOUT = get_int("CASEDESK_PHONE_DIAL_TIMEOUT", 25, minimum=5, maximum=120)
+# The longest voicemail a caller may leave, in seconds.
+PHONE_RECORD_MAX_SECONDS = get_int(
+    "CASEDESK_PHONE_RECORD_MAX_SECONDS", 300, minimum=10, maximum=3600
+)
+# Fee recorded when an agent marks a call non-emergency (0: no fees), and its currency.
+_phone_fee = get_str("CASEDESK_PHONE_FEE", "0")
+try:
+    PHONE_FEE = Decimal(_phone_fee).quantize(Decimal("0.01"))
+    if not PHONE_FEE.is_finite() or PHONE_FEE < 0 or PHONE_FEE >= Decimal("100000000"):
+        raise InvalidOperation
+except InvalidOperation:
+    raise ConfigError(
+        "CASEDESK_PHONE_FEE", "write an amount such as 150 or 49.50 (0: no fees)"
+    ) from None
+PHONE_FEE_CURRENCY = get_str("CASEDESK_PHONE_FEE_CURRENCY", "USD").upper()
+if not re.fullmatch(r"[A-Z]{3}", PHONE_FEE_CURRENCY):
+    raise ConfigError("CASEDESK_PHONE_FEE_CURRENCY", "write a three-letter ISO 4217 code, e.g. USD")
 # ---- Live chat (casedesk.chat) ----
 # One web process: the in-memory channel layer. Several (uvicorn --workers N, or more
 # machines) must share Redis, or a customer and an agent on different processes never

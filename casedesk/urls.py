@@ -21,10 +21,12 @@ urlpatterns = [
     path("desk/status/", include("casedesk.status.desk_urls")),
     path("desk/oncall/", include("casedesk.oncall.desk_urls")),
     path("desk/chat/", include("casedesk.chat.desk_urls")),
+    path("desk/phone/", include("casedesk.phone.desk_urls")),
     path("desk/", include("casedesk.cases.desk_urls")),
     path("status/", include("casedesk.status.urls")),
     path("oncall/", include("casedesk.oncall.urls")),
     path("chat/", include("casedesk.chat.urls")),
+    path("phone/", include("casedesk.phone.urls")),
     path(
         "cases/<str:reference>/files/<int:pk>/<str:name>",
         cases_views.download,
