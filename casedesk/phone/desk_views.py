@@ -54,9 +54,8 @@ class CallFilterForm(forms.Form):
         required=False,
         empty_label="Any organization",
     )
-    month = forms.CharField(
-        required=False, max_length=7, widget=forms.TextInput(attrs={"type": "month"})
-    )
+    # No max_length: parse_month says what a month looks like, whatever was typed.
+    month = forms.CharField(required=False, widget=forms.TextInput(attrs={"type": "month"}))
 
     def clean_month(self) -> date | None:
         text = self.cleaned_data.get("month") or ""

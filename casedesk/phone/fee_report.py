@@ -23,7 +23,7 @@ from casedesk.lib.spreadsheet import safe_cell
 from casedesk.phone.fees import month_bounds
 from casedesk.phone.models import Fee
 
-MONTH_RE = re.compile(r"(\d{4})-(\d{2})")
+MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits only: \d matches any script's
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
