@@ -51,7 +51,7 @@ def organizations(request: HttpRequest) -> HttpResponse:
         .annotate(total=Sum("amount"))
     ):
         month_fees.setdefault(fee_total["organization"], []).append(
-            fees.Total(fee_total["currency"], fee_total["total"])
+            fees.Total(fee_total["currency"], fees.cents(fee_total["total"]))
         )
     return render(
         request,

@@ -271,11 +271,6 @@ def fee_report_page(request: HttpRequest) -> HttpResponse:
         {
             "report": report,
             "bars": bars,
-            "chart_height": fee_report.chart_height(bars),
-            "chart_width": fee_report.CHART_LABEL + fee_report.CHART_BAR_MAX + 170,
-            "label_x": fee_report.CHART_LABEL - 8,
-            "bar_x": fee_report.CHART_LABEL,
-            "bar_height": fee_report.CHART_BAR,
             "month": month,
             "month_text": f"{month:%Y-%m}",
             "previous": f"{previous:%Y-%m}",

@@ -55,18 +55,11 @@ class OrganizationTotal:
 
 @dataclass(frozen=True)
 class Bar:
+    """One organization's bar: ``percent`` of the longest (a CSS width, so it reflows)."""
+
     label: str
     value: str
-    y: float
-    width: float
-
-    @property
-    def value_x(self) -> float:
-        return CHART_LABEL + self.width + 6
-
-    @property
-    def text_y(self) -> float:
-        return self.y + CHART_BAR * 0.7
+    percent: float
 
 
 @dataclass(frozen=True)
@@ -123,29 +116,19 @@ def build(month: date, zone: zoneinfo.ZoneInfo) -> Report:
 
 # ---- The chart: fees per organization, one horizontal bar each ------------------------
 
-CHART_LABEL = 180.0  # room for the organization's name on the left
-CHART_BAR_MAX = 360.0
-CHART_ROW = 28.0
-CHART_BAR = 18.0
-
 
 def chart(report: Report) -> list[Bar]:
+    """Bars longest first; the largest total fills the track. A tiny fee still shows (1%)."""
     top = max((o.amount for o in report.organizations), default=Decimal(0)) or Decimal(1)
+    several_currencies = len({o.currency for o in report.organizations}) > 1
     return [
         Bar(
-            label=o.name
-            if len({x.currency for x in report.organizations}) == 1
-            else f"{o.name} ({o.currency})",
+            label=f"{o.name} ({o.currency})" if several_currencies else o.name,
             value=f"{o.amount} {o.currency} ({o.count} call{'s' if o.count != 1 else ''})",
-            y=8 + i * CHART_ROW,
-            width=max(2.0, float(Decimal(CHART_BAR_MAX) * o.amount / top)),
+            percent=max(1.0, round(float(100 * o.amount / top), 1)),
         )
-        for i, o in enumerate(report.organizations)
+        for o in report.organizations
     ]
-
-
-def chart_height(bars: list[Bar]) -> float:
-    return 16 + len(bars) * CHART_ROW
 
 
 # ---- CSV --------------------------------------------------------------------------------

@@ -256,7 +256,12 @@ def totals(fees: QuerySet[Fee]) -> list[Total]:
         .annotate(total=Sum("amount"))
         .order_by("currency")
     )
-    return [Total(row["currency"], row["total"]) for row in rows]
+    return [Total(row["currency"], cents(row["total"])) for row in rows]
+
+
+def cents(amount: Decimal) -> Decimal:
+    """Two decimal places: SQLite's SUM of a decimal column comes back as ``150``."""
+    return Decimal(amount).quantize(Decimal("0.01"))
 
 
 def month_bounds(first: datetime, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:

@@ -60,6 +60,7 @@ def test_the_page_shows_who_the_client_is_and_what_their_calls_cost(
         "Reports are slow",
         "Open cases (1)",
         "This month (December 2026)",
+        'data-testid="month-total">40.00 USD<',
         "Real outage",
     ):
         assert expected in page, expected
@@ -88,6 +89,7 @@ def test_the_list_shows_every_organization_with_its_fees_this_month(desk, agent,
     assert "10042001" in page
     assert "10042002" in page
     assert "Fees December" in page
+    assert "75.00 USD" in page  # cents, on SQLite too (its SUM drops them)
 
 
 def test_customers_never_reach_the_organization_pages(alice, bob, acme, globex):

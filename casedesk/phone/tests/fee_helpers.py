@@ -52,12 +52,12 @@ def make_fee(call: Call, by: Any, at: datetime, amount: Decimal = FEE, **fields:
         non_emergency_at=at, non_emergency_by=by, non_emergency_reason="Password reset"
     )
     fields.setdefault("reason", "Password reset")
+    fields.setdefault("currency", "USD")
     assert call.organization is not None, "a fee needs the call's organization"
     return Fee.objects.create(
         organization=call.organization,
         call=call,
         amount=amount,
-        currency="USD",
         charged_at=at,
         charged_by=by,
         **fields,

@@ -133,11 +133,11 @@ def test_the_page_totals_the_fees_that_stand_and_charts_them_per_organization(
     assert report.voided == 1
     bars = response.context["bars"]
     assert [b.label for b in bars] == ["Acme", "Globex"]
-    assert bars[0].width == 360.0
-    assert bars[1].width == pytest.approx(360.0 * 75 / 200)
+    assert [b.percent for b in bars] == [100.0, 37.5]
+    assert bars[0].value == "200.00 USD (2 calls)"
     page = response.content.decode()
-    assert 'class="fee-chart"' in page
-    assert page.count("<rect ") == 2
+    assert page.count('<span class="bar" style="width: ') == 2
+    assert 'style="width: 37.5%"' in page
     assert "275.00 USD" in page
     assert "1 voided (not counted)" in page
 
@@ -200,3 +200,15 @@ def test_customers_and_strangers_never_see_the_report(alice, bob, agent, acme):
     anonymous = Client().get("/desk/phone/fees/?month=2026-11&format=csv")
     assert anonymous.status_code == 302
     assert anonymous["Location"].startswith("/accounts/login/")
+
+
+def test_a_change_of_currency_within_a_month_is_never_added_up(desk, agent, acme):
+    at = datetime(2026, 11, 10, 15, 0, tzinfo=CT)
+    make_fee(make_call(acme, started_at=at), agent, at)
+    make_fee(make_call(acme, started_at=at), agent, at, amount=Decimal("90.00"), currency="EUR")
+    response = desk.get("/desk/phone/fees/?month=2026-11")
+    assert response.context["report"].totals == [
+        ("EUR", Decimal("90.00")),
+        ("USD", Decimal("150.00")),
+    ]
+    assert [b.label for b in response.context["bars"]] == ["Acme (USD)", "Acme (EUR)"]
