@@ -20,8 +20,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from casedesk.accounts.models import OrganizationPhone, User
-from casedesk.phone.models import Call, CallOutcome, Fee, Leg, LegOutcome
-from casedesk.phone.tests.fee_helpers import make_call
+from casedesk.phone.models import Call, CallOutcome, Fee, LegOutcome
+from casedesk.phone.tests.fee_helpers import make_call, make_leg
 from conftest import PASSWORD
 from e2e.steps import log_in
 
@@ -65,22 +65,17 @@ def test_an_agent_marks_a_call_non_emergency_and_finds_the_fee(
         ended_at=started + timedelta(minutes=9),
         duration_seconds=540,
     )
-    Leg.objects.create(
-        call=call,
-        position=1,
-        person=agent,
-        number="+15555550111",
-        outcome=LegOutcome.NO_ANSWER,
-        started_at=started + timedelta(seconds=10),
-        duration_seconds=25,
+    agent.phone = "+15555550111"
+    agent.save(update_fields=["phone"])
+    make_leg(
+        call, 1, agent, LegOutcome.NO_ANSWER, started + timedelta(seconds=10), duration_seconds=25
     )
-    Leg.objects.create(
-        call=call,
-        position=2,
-        person=kim,
-        number=kim.phone,
-        outcome=LegOutcome.ACCEPTED,
-        started_at=started + timedelta(seconds=40),
+    make_leg(
+        call,
+        2,
+        kim,
+        LegOutcome.ACCEPTED,
+        started + timedelta(seconds=40),
         answered_at=started + timedelta(seconds=50),
         duration_seconds=490,
     )

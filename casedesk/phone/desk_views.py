@@ -8,6 +8,7 @@ change shows the call page again (400) with the message on the form.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from casedesk.accounts.models import Organization
+from casedesk.accounts.models import Organization, User
 from casedesk.cases.desk_views import _staff, staff_only
 from casedesk.hours.services import current_calendar
 from casedesk.lib.durations import humanize_duration
@@ -195,44 +196,53 @@ def call_page(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_call(request, _call(pk))
 
 
+def _act(
+    request: HttpRequest,
+    pk: int,
+    form_name: str,
+    form: ReasonForm,
+    action: Callable[[Call, User, str], str],
+) -> HttpResponse:
+    """Validate ``form``, run ``action`` (which returns the message to show), redirect;
+    on bad input or a ``TriageError`` nothing changed and the call page says why (400)."""
+    call = _call(pk)
+    if form.is_valid():
+        try:
+            done = action(call, _staff(request), form.cleaned_data["reason"])
+        except fees.TriageError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, done)
+            return redirect("phone_desk:call", pk=call.pk)
+    return _render_call(request, call, {form_name: form}, status=400)
+
+
+def _mark(call: Call, by: User, reason: str) -> str:
+    done = fees.mark_non_emergency(call, by, reason)
+    charged = "no fee (fees are off)"
+    if done.fee is not None:
+        charged = f"a fee of {done.fee.amount} {done.fee.currency} was recorded"
+    told = "the customer will be told by email" if fees.recipients(done.call) else "nobody to tell"
+    return f"Marked non-emergency: {charged}; {told}."
+
+
+def _void(call: Call, by: User, reason: str) -> str:
+    fees.void_fee(call, by, reason)
+    return "The mark is withdrawn and any fee voided."
+
+
 @login_required
 @staff_only
 @require_POST
 def mark(request: HttpRequest, pk: int) -> HttpResponse:
-    call = _call(pk)
-    form = MarkForm(request.POST)
-    if form.is_valid():
-        try:
-            done = fees.mark_non_emergency(call, _staff(request), form.cleaned_data["reason"])
-        except fees.TriageError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            told = "nobody to tell by email"
-            if fees.recipients(done.call):
-                told = "the customer will be told by email"
-            charged = "no fee (fees are off)"
-            if done.fee is not None:
-                charged = f"a fee of {done.fee.amount} {done.fee.currency} was recorded"
-            messages.success(request, f"Marked non-emergency: {charged}; {told}.")
-            return redirect("phone_desk:call", pk=call.pk)
-    return _render_call(request, call, {"mark_form": form}, status=400)
+    return _act(request, pk, "mark_form", MarkForm(request.POST), _mark)
 
 
 @login_required
 @staff_only
 @require_POST
 def void(request: HttpRequest, pk: int) -> HttpResponse:
-    call = _call(pk)
-    form = VoidForm(request.POST)
-    if form.is_valid():
-        try:
-            fees.void_fee(call, _staff(request), form.cleaned_data["reason"])
-        except fees.TriageError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, "The mark is withdrawn and any fee voided.")
-            return redirect("phone_desk:call", pk=call.pk)
-    return _render_call(request, call, {"void_form": form}, status=400)
+    return _act(request, pk, "void_form", VoidForm(request.POST), _void)
 
 
 # ---- The monthly fee report -------------------------------------------------------------

@@ -76,6 +76,16 @@ def _name(person: User | None) -> str:
     return person.full_name or person.email
 
 
+def _number(call: Call) -> str:
+    return call.from_number or "from an unknown number"
+
+
+def _note(call: Call, by: User, at: datetime, body: str) -> None:
+    """An internal note on the call's case (if it has one): agents see it, customers do not."""
+    if call.case is not None:
+        case_services.record_event(call.case, EventKind.NOTE, body, by=by, at=at)
+
+
 def _require_staff(by: User) -> None:
     if not (by.is_active and by.is_vendor_staff):
         raise TriageError("Only support staff triage calls.", field="")
@@ -132,16 +142,14 @@ def mark_non_emergency(call: Call, by: User, reason: str) -> Marked:
                     "This call already has a fee; it cannot be charged twice.", field=""
                 ) from None
         current.refresh_from_db()
-        if current.case is not None:
-            charged = f"Fee: {fee.amount} {fee.currency}." if fee else "No fee (fees are off)."
-            case_services.record_event(
-                current.case,
-                EventKind.NOTE,
-                f"Emergency call {current.from_number or 'from an unknown number'} marked "
-                f"non-emergency by {_name(by)}.\nReason: {text}\n{charged}",
-                by=by,
-                at=now,
-            )
+        charged = f"Fee: {fee.amount} {fee.currency}." if fee else "No fee (fees are off)."
+        _note(
+            current,
+            by,
+            now,
+            f"Emergency call {_number(current)} marked non-emergency by {_name(by)}.\n"
+            f"Reason: {text}\n{charged}",
+        )
         if recipients(current):
             tell_customer.enqueue(current.pk, "marked")
     return Marked(current, fee)
@@ -167,17 +175,14 @@ def void_fee(call: Call, by: User, reason: str) -> Call:
             non_emergency_at=None, non_emergency_by=None, non_emergency_reason=""
         )
         current.refresh_from_db()
-        if current.case is not None:
-            what = f"Fee of {fee.amount} {fee.currency} voided" if fee else "Mark withdrawn"
-            case_services.record_event(
-                current.case,
-                EventKind.NOTE,
-                f"{what} by {_name(by)}: the emergency call "
-                f"{current.from_number or 'from an unknown number'} is no longer marked "
-                f"non-emergency.\nReason: {text}",
-                by=by,
-                at=now,
-            )
+        what = f"Fee of {fee.amount} {fee.currency} voided" if fee else "Mark withdrawn"
+        _note(
+            current,
+            by,
+            now,
+            f"{what} by {_name(by)}: the emergency call {_number(current)} is no longer "
+            f"marked non-emergency.\nReason: {text}",
+        )
         if fee is not None and recipients(current):
             tell_customer.enqueue(current.pk, "voided")
     return current

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from casedesk.phone.models import Call, CallOutcome, Fee
+from casedesk.phone.models import Call, CallOutcome, Fee, Leg
 
 _sids = itertools.count(1)
 ACME_PHONE = "+15555550101"
@@ -60,5 +60,20 @@ def make_fee(call: Call, by: Any, at: datetime, amount: Decimal = FEE, **fields:
         amount=amount,
         charged_at=at,
         charged_by=by,
+        **fields,
+    )
+
+
+def make_leg(
+    call: Call, position: int, person: Any, outcome: str, started_at: datetime, **fields: Any
+) -> Leg:
+    """Engineer number ``position`` the line dialled, with their own phone number."""
+    return Leg.objects.create(
+        call=call,
+        position=position,
+        person=person,
+        number=person.phone or "+15555550111",
+        outcome=outcome,
+        started_at=started_at,
         **fields,
     )

@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 
 from casedesk.accounts.models import User
-from casedesk.phone.models import CallOutcome, Leg, LegOutcome
-from casedesk.phone.tests.fee_helpers import make_call
+from casedesk.phone.models import CallOutcome, LegOutcome
+from casedesk.phone.tests.fee_helpers import make_call, make_leg
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("calendars")]
 
@@ -110,23 +110,21 @@ def test_the_call_page_shows_caller_organization_case_legs_and_recording(
         recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
         recording_seconds=95,
     )
-    Leg.objects.create(
-        call=call,
-        position=1,
-        person=pat,
-        number=pat.phone,
-        outcome=LegOutcome.NO_ANSWER,
-        started_at=started + timedelta(seconds=20),
+    make_leg(
+        call,
+        1,
+        pat,
+        LegOutcome.NO_ANSWER,
+        started + timedelta(seconds=20),
         ended_at=started + timedelta(seconds=45),
         duration_seconds=25,
     )
-    Leg.objects.create(
-        call=call,
-        position=2,
-        person=kim,
-        number=kim.phone,
-        outcome=LegOutcome.ACCEPTED,
-        started_at=started + timedelta(seconds=50),
+    make_leg(
+        call,
+        2,
+        kim,
+        LegOutcome.ACCEPTED,
+        started + timedelta(seconds=50),
         answered_at=started + timedelta(seconds=70),
         duration_seconds=650,
     )
