@@ -4,6 +4,7 @@ long, the recording, times in the viewer's zone; staff only."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -169,7 +170,7 @@ def test_a_recording_url_that_is_not_a_web_address_is_not_a_link(desk, acme):
 
 
 def test_an_unidentified_call_says_so_and_what_marking_would_do(desk, settings):
-    settings.PHONE_FEE = "150.00"
+    settings.PHONE_FEE = Decimal("150.00")
     call = make_call(None, number="anonymous", outcome=CallOutcome.UNIDENTIFIED)
     page = desk.get(f"/desk/phone/calls/{call.pk}/").content.decode()
     assert "not identified" in page
