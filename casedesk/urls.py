@@ -22,6 +22,7 @@ urlpatterns = [
     path("desk/oncall/", include("casedesk.oncall.desk_urls")),
     path("desk/chat/", include("casedesk.chat.desk_urls")),
     path("desk/phone/", include("casedesk.phone.desk_urls")),
+    path("desk/organizations/", include("casedesk.accounts.desk_urls")),
     path("desk/", include("casedesk.cases.desk_urls")),
     path("status/", include("casedesk.status.urls")),
     path("oncall/", include("casedesk.oncall.urls")),

@@ -110,6 +110,9 @@ def load_demo() -> list[str]:
     from casedesk.chat.demo import ensure_demo_chat
 
     created += ensure_demo_chat()
+    from casedesk.phone.demo import ensure_demo_calls
+
+    created += ensure_demo_calls()
     return created
 
 

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from casedesk.cases.models import Case, Event, EventKind
+from casedesk.lib.spreadsheet import safe_cell as _safe
 
 PROMISE = timedelta(hours=2)
 
@@ -306,11 +307,6 @@ def to_csv(report: Report, zone: zoneinfo.ZoneInfo) -> str:
             ]
         )
     return out.getvalue()
-
-
-def _safe(text: str) -> str:
-    """No spreadsheet formulas from names people typed (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @dataclass(frozen=True)

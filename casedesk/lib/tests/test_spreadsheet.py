@@ -1,0 +1,33 @@
+"""CSV cells never start a spreadsheet formula (CSV injection)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from casedesk.lib.spreadsheet import FORMULA_STARTS, safe_cell
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [
+        ('=HYPERLINK("http://example.com")', '\'=HYPERLINK("http://example.com")'),
+        ("+15555550101", "'+15555550101"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("Acme", "Acme"),
+        ("", ""),
+        ("a=b", "a=b"),
+    ],
+)
+def test_formula_starts_get_an_apostrophe(text: str, cell: str) -> None:
+    assert safe_cell(text) == cell
+
+
+@given(st.text())
+def test_no_cell_starts_a_formula_and_nothing_is_lost(text: str) -> None:
+    cell = safe_cell(text)
+    assert cell[:1] not in FORMULA_STARTS
+    assert cell in (text, "'" + text)
