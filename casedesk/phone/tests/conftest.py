@@ -14,22 +14,38 @@ import pytest
 from django.test import Client
 from twilio.request_validator import RequestValidator
 
-from casedesk.oncall.tests.conftest import (  # noqa: F401 - fixtures shared with on-call
-    AVERY_PHONE,
-    KIM_PHONE,
-    PAT_PHONE,
-    at,
-    oncall_defaults,
-    standin,
-    team,
+from casedesk.oncall.tests import conftest as _oncall_fixtures
+from casedesk.oncall.tests.conftest import (
+    AVERY_PHONE as AVERY_PHONE,
+)
+from casedesk.oncall.tests.conftest import (
+    KIM_PHONE as KIM_PHONE,
+)
+from casedesk.oncall.tests.conftest import (
+    PAT_PHONE as PAT_PHONE,
+)
+from casedesk.oncall.tests.conftest import (
+    at as at,
+)
+from casedesk.oncall.tests.conftest import (
+    oncall_defaults as oncall_defaults,
+)
+from casedesk.oncall.tests.conftest import (
+    standin as standin,
 )
 
 BASE = "https://desk.example.com"
-TOKEN = "phone-test-auth-token"  # noqa: S105 - a test's
+TOKEN = "phone-test-auth-token"
 ACME_PHONE = "+15555550101"
 ALICE_PHONE = "+15555550131"
 LINE = "+15555550100"
 STRANGER = "+15555550177"
+
+
+def case_of(call: Any) -> Any:
+    """The case a call opened or joined (it must have one)."""
+    assert call.case is not None, call
+    return call.case
 
 
 def sid(prefix: str = "CA") -> str:
@@ -56,7 +72,7 @@ class Caller:
             self.client, path, {"CallSid": self.sid, "AccountSid": "AC" + "0" * 32, **params}
         )
         assert response.status_code == 200, response.content
-        return response.content.decode()
+        return str(response.content.decode())
 
     def ring(self) -> str:
         return self.post(
@@ -81,10 +97,13 @@ class Caller:
     def engineer(self, path: str, leg: str, **params: str) -> str:
         response = signed(self.client, path, {"CallSid": leg, "ParentCallSid": self.sid, **params})
         assert response.status_code == 200, response.content
-        return response.content.decode()
+        return str(response.content.decode())
 
     def status(self, status: str, **params: str) -> str:
         return self.post("/phone/voice/status", CallStatus=status, **params)
+
+
+team = _oncall_fixtures.team  # the on-call team fixture, shared
 
 
 @pytest.fixture

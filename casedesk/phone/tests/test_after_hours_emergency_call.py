@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from casedesk.cases.models import Channel, EventKind
 from casedesk.oncall.models import Page, PageStatus
 from casedesk.phone.models import Call, CallOutcome, LegOutcome, Stage
-from casedesk.phone.tests.conftest import ACME_PHONE, PAT_PHONE, at, sid
+from casedesk.phone.tests.conftest import ACME_PHONE, PAT_PHONE, at, case_of, sid
 
 SATURDAY_NIGHT = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)  # Sat 22:00 Central
 
@@ -24,12 +24,12 @@ def test_an_after_hours_call_reaches_pat_who_accepts(caller, line):
 
         dialing = caller.press("1")
         call = Call.objects.get(sid=caller.sid)
-        case = call.case
+        case = case_of(call)
         assert (call.organization, call.stage) == (line["acme"], Stage.DIALING)
         assert case.priority.is_critical and case.channel == Channel.PHONE
         assert case.requester == line["alice"]  # Acme's contact: the number names no person
         assert ACME_PHONE in case.description
-        assert f"<Number" in dialing and PAT_PHONE in dialing
+        assert "<Number" in dialing and PAT_PHONE in dialing
         assert 'url="/phone/voice/whisper"' in dialing and 'timeout="25"' in dialing
         assert 'machineDetection="Enable"' in dialing
         page = Page.objects.get(page_cases__case=case)  # opened critical after hours: paged
@@ -87,7 +87,7 @@ def test_a_known_customer_calling_is_the_requester(caller, line):
         caller.ring()
         caller.press("1")
     call = Call.objects.get(sid=caller.sid)
-    assert call.caller == alice and call.case.requester == alice
+    assert call.caller == alice and case_of(call).requester == alice
 
 
 def test_a_second_call_joins_the_case_of_the_first(caller, line):
@@ -103,4 +103,6 @@ def test_a_second_call_joins_the_case_of_the_first(caller, line):
         again.press("1")
     first, second = Call.objects.get(sid=caller.sid), Call.objects.get(sid=again.sid)
     assert first.case == second.case
-    assert first.case.events.filter(kind=EventKind.CALL, body__startswith="Another").count() == 1
+    assert (
+        case_of(first).events.filter(kind=EventKind.CALL, body__startswith="Another").count() == 1
+    )

@@ -9,7 +9,7 @@ from django.test import Client
 
 from casedesk.cases.models import Case
 from casedesk.phone.models import Call, CallOutcome, Stage
-from casedesk.phone.tests.conftest import PAT_PHONE, STRANGER, Caller, at
+from casedesk.phone.tests.conftest import PAT_PHONE, STRANGER, Caller, at, case_of
 
 SATURDAY_NIGHT = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
 
@@ -41,7 +41,7 @@ def test_an_unknown_number_is_asked_for_the_account_number(line):
     assert PAT_PHONE in dialing
     call = Call.objects.get(sid=caller.sid)
     assert (call.organization, call.account_attempts) == (line["acme"], 2)
-    assert call.case.organization == line["acme"]
+    assert case_of(call).organization == line["acme"]
 
 
 def test_three_wrong_account_numbers_end_the_call(line):

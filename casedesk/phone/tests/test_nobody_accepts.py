@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from casedesk.cases.models import EventKind
 from casedesk.oncall.models import Page
 from casedesk.phone.models import Call, CallOutcome, LegOutcome, Stage
-from casedesk.phone.tests.conftest import AVERY_PHONE, KIM_PHONE, PAT_PHONE, at, sid
+from casedesk.phone.tests.conftest import AVERY_PHONE, KIM_PHONE, PAT_PHONE, at, case_of, sid
 
 SATURDAY_NIGHT = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
 RECORDING = "https://api.twilio.com/2010-04-01/Accounts/AC00/Recordings/RE" + "a" * 32
@@ -60,12 +60,12 @@ def test_the_line_tries_each_responder_then_takes_a_message(caller, line, settin
         (line["kim"], LegOutcome.MACHINE),
         (line["avery"], LegOutcome.REFUSED),
     ]
-    voicemails = call.case.events.filter(kind=EventKind.CALL, body__startswith="Voicemail")
+    voicemails = case_of(call).events.filter(kind=EventKind.CALL, body__startswith="Voicemail")
     assert [e.body for e in voicemails] == [f"Voicemail from +15555550101 (42 s): {RECORDING}.mp3"]
     # Nobody answered: the case still waits for its first response and its page escalates.
-    call.case.refresh_from_db()
-    assert call.case.first_responded_at is None
-    assert Page.objects.get(page_cases__case=call.case).status == "open"
+    case_of(call).refresh_from_db()
+    assert case_of(call).first_responded_at is None
+    assert Page.objects.get(page_cases__case=case_of(call)).status == "open"
 
 
 def test_a_caller_who_hangs_up_while_it_rings_ends_the_leg_as_canceled(caller, line):

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 from django.urls import path
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 

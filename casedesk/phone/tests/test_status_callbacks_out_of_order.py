@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from casedesk.cases.models import EventKind
 from casedesk.phone import progress
 from casedesk.phone.models import Call, Leg
-from casedesk.phone.tests.conftest import PAT_PHONE, at, sid
+from casedesk.phone.tests.conftest import PAT_PHONE, at, case_of, sid
 
 SATURDAY_NIGHT = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
 IN_ORDER = [("initiated", 0), ("ringing", 1), ("in-progress", 2), ("completed", 3)]
@@ -27,7 +27,7 @@ def test_the_calls_end_is_recorded_once_whatever_the_order(caller, line):
         caller.status("ringing")  # late, unnumbered
     call = Call.objects.get(sid=caller.sid)
     assert (call.status, call.duration_seconds, call.status_sequence) == ("completed", 75, 3)
-    ends = call.case.events.filter(kind=EventKind.CALL, body__startswith="Call from")
+    ends = case_of(call).events.filter(kind=EventKind.CALL, body__startswith="Call from")
     assert ends.count() == 1
 
 
@@ -66,7 +66,7 @@ def test_a_callback_for_an_unknown_call_is_answered_and_ignored(line):
 
 @given(
     st.lists(st.sampled_from(IN_ORDER), min_size=1, max_size=8).map(
-        lambda seen: seen + [IN_ORDER[-1]]
+        lambda seen: [*seen, IN_ORDER[-1]]
     ),
     st.randoms(),
 )
