@@ -25,7 +25,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from casedesk.accounts.models import E164_RE
 from casedesk.oncall.views import twilio_signed
-from casedesk.phone import flow, progress
+from casedesk.phone import callbacks, flow, progress
 
 logger = logging.getLogger("casedesk.phone")
 
@@ -193,7 +193,7 @@ def recorded(request: HttpRequest) -> HttpResponse:
 
 @webhook
 def recording(request: HttpRequest) -> HttpResponse:
-    flow.recording_ready(_recording(request))
+    callbacks.recording_ready(_recording(request))
     return _empty()
 
 
@@ -215,8 +215,8 @@ def _recording(request: HttpRequest) -> flow.Recording:
 
 @webhook
 def call_status(request: HttpRequest) -> HttpResponse:
-    flow.call_status(
-        flow.StatusReport(
+    callbacks.call_status(
+        callbacks.StatusReport(
             call_sid=_sid(request),
             status=_status(request),
             sequence=_sequence(request),
@@ -254,8 +254,8 @@ def accept(request: HttpRequest) -> HttpResponse:
 
 @webhook
 def leg_status(request: HttpRequest) -> HttpResponse:
-    flow.leg_status(
-        flow.StatusReport(
+    callbacks.leg_status(
+        callbacks.StatusReport(
             call_sid=_sid(request),
             status=_status(request),
             sequence=_sequence(request),
