@@ -112,15 +112,23 @@ def _wrong_stage(call: Call | None, sid: str, step: str) -> VoiceResponse:
 # ---- 1, 2: the greeting and the menu ------------------------------------------------
 
 
-def _menu(response: VoiceResponse) -> None:
+def _gather(
+    response: VoiceResponse, action: str, prompt: str, *, digits: int = 1, seconds: int = 0
+) -> None:
+    """Ask for keys; Twilio posts to ``action`` even when none was pressed."""
     gather = response.gather(
-        num_digits=1,
-        action=MENU,
+        num_digits=digits,
+        action=action,
         method="POST",
-        timeout=GATHER_SECONDS,
+        timeout=seconds or GATHER_SECONDS,
         action_on_empty_result=True,
+        **({"finish_on_key": "#"} if digits > 1 else {}),
     )
-    gather.say(speech.greeting(status(current_calendar())), voice="Polly.Joanna", language="en-US")
+    gather.say(prompt, voice="Polly.Joanna", language="en-US")
+
+
+def _menu(response: VoiceResponse) -> None:
+    _gather(response, MENU, speech.greeting(status(current_calendar())))
 
 
 @transaction.atomic
@@ -165,15 +173,7 @@ def menu(sid: str, digits: str) -> VoiceResponse:
 
 
 def _ask_account(response: VoiceResponse, prompt: str) -> None:
-    gather = response.gather(
-        num_digits=12,
-        finish_on_key="#",
-        action=ACCOUNT,
-        method="POST",
-        timeout=GATHER_SECONDS,
-        action_on_empty_result=True,
-    )
-    gather.say(prompt, voice="Polly.Joanna", language="en-US")
+    _gather(response, ACCOUNT, prompt, digits=12)
 
 
 def identify(call: Call, response: VoiceResponse) -> None:
@@ -428,18 +428,12 @@ def whisper(data: LegRequest) -> VoiceResponse:
     leg.save()
     organization = call.organization.name if call.organization else "an unidentified caller"
     about = f", case {call.case.reference}" if call.case else ""
-    gather = response.gather(
-        num_digits=1,
-        action=ACCEPT,
-        method="POST",
-        timeout=WHISPER_SECONDS,
-        action_on_empty_result=True,
-    )
-    gather.say(
+    _gather(
+        response,
+        ACCEPT,
         f"Critical call from {organization}{about}, on the {speech.site()} emergency line. "
         "Press 1 to accept.",
-        voice="Polly.Joanna",
-        language="en-US",
+        seconds=WHISPER_SECONDS,
     )
     return response
 

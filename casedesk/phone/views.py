@@ -213,17 +213,21 @@ def _recording(request: HttpRequest) -> flow.Recording:
     )
 
 
+def _status_report(request: HttpRequest, *, leg: bool = False) -> callbacks.StatusReport:
+    return callbacks.StatusReport(
+        call_sid=_sid(request),
+        status=_status(request),
+        sequence=_sequence(request),
+        duration=_seconds(request, "CallDuration"),
+        at=_timestamp(request),
+        parent_sid=_sid(request, "ParentCallSid") if leg else "",
+        to_number=_number(request, "To") if leg else "",
+    )
+
+
 @webhook
 def call_status(request: HttpRequest) -> HttpResponse:
-    callbacks.call_status(
-        callbacks.StatusReport(
-            call_sid=_sid(request),
-            status=_status(request),
-            sequence=_sequence(request),
-            duration=_seconds(request, "CallDuration"),
-            at=_timestamp(request),
-        )
-    )
+    callbacks.call_status(_status_report(request))
     return _empty()
 
 
@@ -254,15 +258,5 @@ def accept(request: HttpRequest) -> HttpResponse:
 
 @webhook
 def leg_status(request: HttpRequest) -> HttpResponse:
-    callbacks.leg_status(
-        callbacks.StatusReport(
-            call_sid=_sid(request),
-            status=_status(request),
-            sequence=_sequence(request),
-            duration=_seconds(request, "CallDuration"),
-            at=_timestamp(request),
-            parent_sid=_sid(request, "ParentCallSid"),
-            to_number=_number(request, "To"),
-        )
-    )
+    callbacks.leg_status(_status_report(request, leg=True))
     return _empty()
