@@ -86,7 +86,8 @@ def call_status(data: StatusReport) -> bool:
         if leg.outcome == LegOutcome.RINGING:
             leg.outcome = LegOutcome.CANCELED  # the caller hung up while it rang
             leg.ended_at = leg.ended_at or data.at
-            leg.save()
+            # Only these two: the leg's own status callback may be writing the rest.
+            leg.save(update_fields=["outcome", "ended_at"])
     if call.outcome == CallOutcome.IN_PROGRESS:
         call.outcome = (
             CallOutcome.VOICEMAIL
@@ -153,5 +154,15 @@ def leg_status(data: StatusReport) -> bool:
         leg.ended_at = data.at
         if data.duration is not None:
             leg.duration_seconds = data.duration
-    leg.save()
+    # Not the outcome: the flow decides that (accepted, refused, machine).
+    leg.save(
+        update_fields=[
+            "sid",
+            "status",
+            "status_sequence",
+            "answered_at",
+            "ended_at",
+            "duration_seconds",
+        ]
+    )
     return True

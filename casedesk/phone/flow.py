@@ -441,8 +441,10 @@ def whisper(data: LegRequest) -> VoiceResponse:
 @transaction.atomic
 def accept(data: LegRequest) -> VoiceResponse:
     response = VoiceResponse()
-    leg = Leg.objects.select_for_update().filter(sid=data.call_sid).select_related("call").first()
-    call = _locked(leg.call.sid) if leg is not None else None
+    # The call first, then the leg: the order every step locks them in.
+    parent = Leg.objects.filter(sid=data.call_sid).values_list("call__sid", flat=True).first()
+    call = _locked(parent) if parent else None
+    leg = Leg.objects.select_for_update().filter(sid=data.call_sid).first()
     if (
         leg is None
         or call is None
