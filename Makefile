@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/status.py
 	$(BIN)/python bench/paging.py
 	$(BIN)/python bench/chat.py
+	$(BIN)/python bench/phone.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -54,17 +54,17 @@ def _usable_key(key: str) -> bool:
     return len(key) >= SECRET_KEY_MIN_LENGTH and len(set(key)) >= SECRET_KEY_MIN_DISTINCT
 
 
-def _generated_secret_key() -> str:
-    """Generate var/secret_key once; readers see either no file or a whole one.
+def _generated_secret(name: str) -> str:
+    """Generate var/<name> once; readers see either no file or a whole one.
 
-    The key is written to a temporary file and hard-linked into place, which
+    The secret is written to a temporary file and hard-linked into place, which
     fails if another process (``run`` and ``worker`` starting together) got
-    there first; then that process's key is used.
+    there first; then that process's secret is used.
     """
-    path = VAR_DIR / "secret_key"
+    path = VAR_DIR / name
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = VAR_DIR / f".secret_key.{os.getpid()}"
+        tmp = VAR_DIR / f".{name}.{os.getpid()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(secrets.token_urlsafe(64))
@@ -74,7 +74,12 @@ def _generated_secret_key() -> str:
             pass
         finally:
             tmp.unlink()
-    key = path.read_text(encoding="utf-8").strip()
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _generated_secret_key() -> str:
+    key = _generated_secret("secret_key")
+    path = VAR_DIR / "secret_key"
     if not _usable_key(key):
         raise ConfigError("SECRET_KEY", f"{path} holds no usable key; delete it to generate one")
     return key
@@ -374,6 +379,11 @@ if TWILIO_ACCOUNT_SID and not (TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER):
     )
 # Twilio's own API by default; tests and bench/ point it at a local stand-in.
 TWILIO_API_BASE = get_url("TWILIO_API_BASE", "https://api.twilio.com", schemes=("http", "https"))
+# Debug mode without a token (`make run`): a random one made up once in var/, so the
+# emergency line's webhooks still check signatures and `casedesk phone simulate` (which
+# reads the same settings) signs with it. Production never makes one up: no token, 503.
+if DEBUG and not TWILIO_AUTH_TOKEN:
+    TWILIO_AUTH_TOKEN = _generated_secret("twilio_demo_token")
 # The 2-hour clock: with no response after these minutes, the next level hears of it.
 ONCALL_CLOCK_ALARMS = [
     get_int("CASEDESK_ONCALL_FIRST_ALARM_MINUTES", 60, minimum=1, maximum=1440),

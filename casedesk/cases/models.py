@@ -285,6 +285,8 @@ class EventKind(models.TextChoices):
     PAGED = "paged", "On-call engineer paged"
     PAGE_NOTIFICATION = "page_notification", "On-call notification"
     PAGE_ACKNOWLEDGED = "page_acknowledged", "Page acknowledged"
+    # Written by the emergency line (phone): the call, its connection, its voicemail.
+    CALL = "call", "Phone call"
 
 
 class Event(models.Model):

@@ -292,6 +292,28 @@ def add_reply(
     return event
 
 
+@transaction.atomic
+def call_connected(case: Case, engineer: User, body: str, *, at: datetime | None = None) -> Event:
+    """The emergency line connected the caller with an engineer who accepted the call.
+
+    A connected call is a human response to the customer, as a public reply is: the first
+    one stops the first-response clock (its warning and breach tasks find it answered, and
+    the on-call clock alarms count it, see ``oncall.services.case_answered``) and opens a
+    new case. The event is public: the customer sees that they spoke with support.
+    """
+    case = _locked(case)
+    _require_staff(engineer)
+    now = at or timezone.now()
+    previous = _snapshot(case)
+    event = _event(case, EventKind.CALL, engineer, public=True, body=body.strip(), at=now)
+    if case.first_responded_at is None:
+        case.first_responded_at = now
+    if case.status == Status.NEW:
+        _set_status(case, Status.OPEN, engineer, now=now, reason="")
+    _save_with_deadlines(case, previous)
+    return event
+
+
 def add_note(case: Case, author: User, body: str, **kwargs: object) -> Event:
     return add_reply(case, author, body, public=False, **kwargs)  # type: ignore[arg-type]
 

@@ -242,8 +242,12 @@ def case_answered(case: Case) -> bool:
     start = clock_start(case)
     if case.first_responded_at >= start:
         return True
+    # A public reply, or a call the emergency line connected (cases.services.call_connected).
     return case.events.filter(
-        kind=EventKind.REPLY, public=True, at__gte=start, author__role__in=[Role.AGENT, Role.ADMIN]
+        kind__in=[EventKind.REPLY, EventKind.CALL],
+        public=True,
+        at__gte=start,
+        author__role__in=[Role.AGENT, Role.ADMIN],
     ).exists()
 
 
@@ -456,6 +460,7 @@ VIA_LABELS = {
     "sms": "SMS reply",
     "voice": "keypress in the call",
     "desk": "the desk",
+    "phone": "accepting the emergency line's call",
 }
 
 

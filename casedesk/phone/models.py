@@ -17,6 +17,16 @@ from casedesk.accounts.models import Organization
 from casedesk.cases.models import Case
 
 
+class Stage(models.TextChoices):
+    """Where the call is in the flow: each webhook acts only in the stage it belongs to."""
+
+    MENU = "menu", "Menu"
+    ACCOUNT = "account", "Asked for the account number"
+    DIALING = "dialing", "Dialing engineers"
+    VOICEMAIL = "voicemail", "Recording a message"
+    DONE = "done", "Done"
+
+
 class CallOutcome(models.TextChoices):
     IN_PROGRESS = "in_progress", "In progress"
     CONNECTED = "connected", "Connected to an engineer"
@@ -51,6 +61,9 @@ class Call(models.Model):
     # Twilio's CallStatus of the caller's leg (queued, ringing, in-progress, completed,
     # busy, failed, no-answer, canceled).
     status = models.CharField(max_length=16, default="ringing")
+    # Twilio's SequenceNumber of the status callback that set ``status`` (-1: none yet).
+    status_sequence = models.IntegerField(default=-1)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.MENU)
     outcome = models.CharField(
         max_length=16, choices=CallOutcome.choices, default=CallOutcome.IN_PROGRESS
     )
@@ -113,6 +126,7 @@ class Leg(models.Model):
     number = models.CharField(max_length=32)
     sid = models.CharField(max_length=64, null=True, blank=True, unique=True)  # child CallSid
     status = models.CharField(max_length=16, blank=True)  # Twilio's DialCallStatus/CallStatus
+    status_sequence = models.IntegerField(default=-1)  # as Call.status_sequence
     outcome = models.CharField(
         max_length=16, choices=LegOutcome.choices, default=LegOutcome.RINGING
     )

@@ -117,6 +117,7 @@ class Command(BaseCommand):
             f"  agent desk        {web}/desk/",
             f"  mail (agents)     {web}/desk/mail/",
             f"  on call           {web}/desk/oncall/",
+            f"  emergency line    {web}/phone/voice  (call it: casedesk phone simulate)",
             f"  chat console      {web}/desk/chat/",
             f"  incidents (desk)  {web}/desk/status/",
             f"  status page       {web}/status/  (API {web}/status/api/v2/summary.json)",
