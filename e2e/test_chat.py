@@ -11,20 +11,16 @@ test database, so time-machine moves its clock too.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
-import uvicorn
 from playwright.sync_api import expect
 
 from casedesk.cases.models import Case, Channel
-from casedesk.chat.tests.conftest import SATURDAY_10AM, WEDNESDAY_10AM
+from casedesk.chat.tests.conftest import SATURDAY_10AM, WEDNESDAY_10AM, serve_asgi
 from conftest import PASSWORD
 from e2e.conftest import DESKTOP, PHONE
 from e2e.steps import log_in
@@ -41,27 +37,8 @@ pytestmark = [
 def asgi_server(settings: Any, tmp_path: Path) -> Iterator[str]:
     settings.MEDIA_ROOT = tmp_path / "files"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        "casedesk.asgi:application",
-        host="127.0.0.1",
-        port=port,
-        lifespan="off",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_asgi() as base:
+        yield base
 
 
 def _context_page(browser: Any, viewport: dict[str, int], **options: Any) -> Any:
