@@ -84,7 +84,20 @@ def test_no_cors_is_granted_to_the_embedding_origin(alice: Any, chat: Any, setti
     assert "Access-Control-Allow-Origin" not in preflight
 
 
-@pytest.mark.parametrize("origin", [PRODUCT, "https://evil.example"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        PRODUCT,
+        "https://evil.example",
+        # Same host name, another port or scheme: another origin (Channels' host-name
+        # check let these through).
+        "http://127.0.0.1:9999",
+        "https://127.0.0.1:8000",
+        "http://127.0.0.1:8000.evil.example",
+        "null",
+        "http://127.0.0.1:8000/",
+    ],
+)
 def test_a_socket_from_the_product_or_any_other_site_is_refused(
     chat: Any, alice: Any, settings: Any, origin: str
 ) -> None:
@@ -120,3 +133,39 @@ def test_the_state_endpoint_says_whether_chat_is_open_and_who_asks(
     assert logged_in(alice).get("/chat/state").json() == {"state": "open", "customer": True}
     assert logged_in(agent).get("/chat/state").json()["customer"] is False
     assert Client().post("/chat/state").status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("host", "origin", "accepted"),
+    [
+        (b"127.0.0.1:8000", b"http://127.0.0.1:8000", True),
+        (b"localhost:8123", b"http://localhost:8123", True),  # the page the socket came from
+        (b"localhost:8123", b"http://localhost:8124", False),
+        (b"evil.example:8123", b"http://evil.example:8123", False),  # not an allowed host
+        (b"\xff\xfe", b"http://127.0.0.1:8000", True),  # garbage Host: only BASE_URL counts
+        (b"127.0.0.1:8000", b"\xff\xfe", False),
+    ],
+)
+def test_a_socket_is_accepted_only_from_casedesks_own_origin(
+    chat: Any, alice: Any, host: bytes, origin: bytes, accepted: bool
+) -> None:
+    from channels.testing import WebsocketCommunicator
+
+    from casedesk.asgi import application
+    from casedesk.chat.tests.conftest import cookie_for
+
+    async def scenario() -> None:
+        from channels.db import database_sync_to_async
+
+        cookie = await database_sync_to_async(cookie_for)(alice)
+        socket = WebsocketCommunicator(
+            application,
+            f"/ws/chat/{chat.pk}/",
+            headers=[(b"host", host), (b"origin", origin), cookie],
+        )
+        ok, _ = await socket.connect()
+        assert ok is accepted
+        if ok:
+            await socket.disconnect()
+
+    async_to_sync(scenario)()
