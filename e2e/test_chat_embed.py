@@ -202,30 +202,33 @@ def test_an_unlisted_product_gets_no_frame_no_cors_and_no_socket(
 
 
 def test_a_visitor_logs_in_from_the_frame_and_the_frame_follows(
-    browser: Any, casedesk: str, product: str, alice: Any, agent: Any, settings: Any
+    browser: Any,
+    casedesk: str,
+    product: str,
+    alice: Any,
+    agent: Any,
+    settings: Any,
+    monkeypatch: Any,
 ) -> None:
     settings.CHAT_EMBED_ORIGINS = [product]
-    views.RECHECK_SECONDS = 1
-    try:
-        with time_machine.travel(WEDNESDAY_10AM, tick=True):
-            in_thread(services.heartbeat, agent, True)
-            visitor = _page(browser)
-            visitor.goto(f"{product}/")
-            frame = visitor.frame_locator("iframe[data-casedesk-chat]")
-            frame.get_by_test_id("chat-toggle").click()
-            with visitor.context.expect_page() as opened:
-                frame.get_by_test_id("chat-login").click()
-            tab = opened.value  # casedesk's log-in in a tab of its own (first-party)
-            tab.wait_for_load_state()
-            tab.fill("input[name=username]", alice.email)
-            tab.fill("input[name=password]", PASSWORD)
-            tab.click("button[type=submit]")
-            expect(tab.get_by_test_id("chat-signed-in")).to_be_visible()
-            tab.close()
-            # Back in the product: the frame noticed the log-in and offers the chat.
-            expect(frame.get_by_test_id("chat-start")).to_be_visible()
-            frame.get_by_test_id("chat-start").click()
-            expect(frame.get_by_test_id("chat-log")).to_contain_text("You are in the queue")
-            visitor.context.close()
-    finally:
-        views.RECHECK_SECONDS = 30
+    monkeypatch.setattr(views, "RECHECK_SECONDS", 1)
+    with time_machine.travel(WEDNESDAY_10AM, tick=True):
+        in_thread(services.heartbeat, agent, True)
+        visitor = _page(browser)
+        visitor.goto(f"{product}/")
+        frame = visitor.frame_locator("iframe[data-casedesk-chat]")
+        frame.get_by_test_id("chat-toggle").click()
+        with visitor.context.expect_page() as opened:
+            frame.get_by_test_id("chat-login").click()
+        tab = opened.value  # casedesk's log-in in a tab of its own (first-party)
+        tab.wait_for_load_state()
+        tab.fill("input[name=username]", alice.email)
+        tab.fill("input[name=password]", PASSWORD)
+        tab.click("button[type=submit]")
+        expect(tab.get_by_test_id("chat-signed-in")).to_be_visible()
+        tab.close()
+        # Back in the product: the frame noticed the log-in and offers the chat.
+        expect(frame.get_by_test_id("chat-start")).to_be_visible()
+        frame.get_by_test_id("chat-start").click()
+        expect(frame.get_by_test_id("chat-log")).to_contain_text("You are in the queue")
+        visitor.context.close()
