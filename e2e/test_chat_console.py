@@ -4,7 +4,6 @@ become a case, and a message committed late takes its place by id."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,10 @@ from casedesk.accounts.models import User
 from casedesk.cases.models import Case
 from casedesk.chat import services
 from casedesk.chat.models import ChatMessage, MessageKind, Presence
-from casedesk.chat.tests.conftest import WEDNESDAY_10AM, serve_asgi
+from casedesk.chat.tests.conftest import WEDNESDAY_10AM
 from conftest import PASSWORD
-from e2e.conftest import DESKTOP
-from e2e.steps import log_in
-from e2e.test_chat_embed import in_thread
+from e2e import chat_support
+from e2e.chat_support import chat_page, in_thread
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -29,21 +27,12 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume"),
 ]
 
+chat_server = chat_support.chat_server  # the fixture
+
 
 @pytest.fixture
-def base(settings: Any, tmp_path: Path) -> Iterator[str]:
-    settings.MEDIA_ROOT = tmp_path / "files"
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    with serve_asgi() as url:
-        yield url
-
-
-def _logged_in(browser: Any, base: str, email: str) -> Any:
-    context = browser.new_context(viewport=DESKTOP, timezone_id="America/Chicago")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    log_in(page, base, email, PASSWORD)
-    return page
+def base(chat_server: str) -> str:
+    return chat_server
 
 
 def _start_chat(customer: Any, base: str) -> None:
@@ -57,7 +46,7 @@ def test_the_available_switch_shows_the_agents_kept_choice(
     browser: Any, base: str, agent: Any
 ) -> None:
     with time_machine.travel(WEDNESDAY_10AM, tick=True):
-        sam = _logged_in(browser, base, agent.email)
+        sam = chat_page(browser, base, agent.email)
         sam.goto(f"{base}/desk/chat/")
         switch = sam.get_by_test_id("chat-available")
         expect(switch).to_be_checked()  # the first visit makes him available
@@ -89,11 +78,11 @@ def test_a_transferred_chat_moves_consoles_and_an_ended_one_still_becomes_a_case
 ) -> None:
     kim = User.objects.create_user("kim@example.com", PASSWORD, role="agent", full_name="Kim Agent")
     with time_machine.travel(WEDNESDAY_10AM, tick=True):
-        sam = _logged_in(browser, base, agent.email)
+        sam = chat_page(browser, base, agent.email)
         sam.goto(f"{base}/desk/chat/")
-        kims = _logged_in(browser, base, kim.email)
+        kims = chat_page(browser, base, kim.email)
         kims.goto(f"{base}/desk/chat/")
-        customer = _logged_in(browser, base, alice.email)
+        customer = chat_page(browser, base, alice.email)
         _start_chat(customer, base)
 
         sam.get_by_test_id("chat-queue").get_by_role("button", name="Accept").click()
@@ -145,9 +134,9 @@ def test_a_message_committed_late_is_shown_in_its_place_not_at_the_bottom(
     browser: Any, base: str, alice: Any, agent: Any
 ) -> None:
     with time_machine.travel(WEDNESDAY_10AM, tick=True):
-        sam = _logged_in(browser, base, agent.email)
+        sam = chat_page(browser, base, agent.email)
         sam.goto(f"{base}/desk/chat/")
-        customer = _logged_in(browser, base, alice.email)
+        customer = chat_page(browser, base, alice.email)
         _start_chat(customer, base)
         sam.get_by_test_id("chat-queue").get_by_role("button", name="Accept").click()
         card = sam.get_by_test_id("chat-card")

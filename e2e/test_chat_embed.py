@@ -15,14 +15,14 @@ from urllib.parse import quote
 
 import pytest
 import time_machine
-from django.db import connection
 from playwright.sync_api import expect
 
 from casedesk.chat import services, views
-from casedesk.chat.tests.conftest import WEDNESDAY_10AM, serve_asgi
+from casedesk.chat.tests.conftest import WEDNESDAY_10AM
 from casedesk.core.tests.embedded import free_port
 from conftest import PASSWORD
-from e2e.conftest import DESKTOP
+from e2e import chat_support
+from e2e.chat_support import chat_page, in_thread
 from e2e.steps import log_in
 
 pytestmark = [
@@ -30,6 +30,8 @@ pytestmark = [
     pytest.mark.usefixtures("calendars", "help_articles", "priorities"),
     pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume"),
 ]
+
+chat_server = chat_support.chat_server  # the fixture
 
 PRODUCT_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Acme Analytics</title>
@@ -42,11 +44,8 @@ PRODUCT_PAGE = """<!doctype html>
 
 
 @pytest.fixture
-def casedesk(settings: Any, tmp_path: Path) -> Iterator[str]:
-    settings.MEDIA_ROOT = tmp_path / "files"
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    with serve_asgi() as base:
-        yield base
+def casedesk(chat_server: str) -> str:
+    return chat_server
 
 
 @pytest.fixture
@@ -73,30 +72,6 @@ def product(casedesk: str) -> Iterator[str]:
     server.server_close()
 
 
-def in_thread(function: Any, *args: Any) -> Any:
-    """Call ``function`` in a thread of its own: Playwright's sync API keeps an event loop
-    in this one, where the services' broadcasts (async_to_sync) cannot run."""
-    result: list[Any] = []
-
-    def run() -> None:
-        try:
-            result.append(function(*args))
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(timeout=30)
-    assert result, "the call did not finish"
-    return result[0]
-
-
-def _page(browser: Any) -> Any:
-    context = browser.new_context(viewport=DESKTOP, timezone_id="America/Chicago")
-    context.set_default_timeout(10_000)
-    return context.new_page()
-
-
 def test_a_listed_product_frames_the_widget_and_a_logged_in_customer_chats(
     browser: Any,
     casedesk: str,
@@ -108,12 +83,12 @@ def test_a_listed_product_frames_the_widget_and_a_logged_in_customer_chats(
 ) -> None:
     settings.CHAT_EMBED_ORIGINS = [product]
     with time_machine.travel(WEDNESDAY_10AM, tick=True):
-        sam = _page(browser)
+        sam = chat_page(browser)
         log_in(sam, casedesk, agent.email, PASSWORD)
         sam.goto(f"{casedesk}/desk/chat/")
         expect(sam.get_by_test_id("chat-open-state")).to_have_text("Chat is open to customers.")
 
-        customer = _page(browser)
+        customer = chat_page(browser)
         sockets: list[str] = []
         customer.on("websocket", lambda socket: sockets.append(socket.url))
         log_in(customer, casedesk, alice.email, PASSWORD)  # her casedesk session
@@ -167,7 +142,7 @@ def test_an_unlisted_product_gets_no_frame_no_cors_and_no_socket(
     with time_machine.travel(WEDNESDAY_10AM, tick=True):
         in_thread(services.heartbeat, agent, True)
         chat = in_thread(services.start, alice)
-        customer = _page(browser)
+        customer = chat_page(browser)
         refusals: list[str] = []
         customer.on("console", lambda message: refusals.append(message.text))
         log_in(customer, casedesk, alice.email, PASSWORD)
@@ -214,7 +189,7 @@ def test_a_visitor_logs_in_from_the_frame_and_the_frame_follows(
     monkeypatch.setattr(views, "RECHECK_SECONDS", 1)
     with time_machine.travel(WEDNESDAY_10AM, tick=True):
         in_thread(services.heartbeat, agent, True)
-        visitor = _page(browser)
+        visitor = chat_page(browser)
         visitor.goto(f"{product}/")
         frame = visitor.frame_locator("iframe[data-casedesk-chat]")
         frame.get_by_test_id("chat-toggle").click()

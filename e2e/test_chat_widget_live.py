@@ -3,9 +3,7 @@ closes, agents come and go), and works from a CDN (STATIC_URL on another host)."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +12,9 @@ from django.contrib.staticfiles import finders
 from playwright.sync_api import expect
 
 from casedesk.chat import services, views
-from casedesk.chat.tests.conftest import CT, WEDNESDAY_10AM, serve_asgi
-from conftest import PASSWORD
-from e2e.conftest import DESKTOP
-from e2e.steps import log_in
+from casedesk.chat.tests.conftest import CT, WEDNESDAY_10AM
+from e2e import chat_support
+from e2e.chat_support import chat_page
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -25,24 +22,15 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume"),
 ]
 
+chat_server = chat_support.chat_server  # the fixture
+
 CDN = "https://cdn.example.com/assets/"
 
 
 @pytest.fixture
-def base(settings: Any, tmp_path: Path, monkeypatch: Any) -> Iterator[str]:
-    settings.MEDIA_ROOT = tmp_path / "files"
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+def base(chat_server: str, monkeypatch: Any) -> str:
     monkeypatch.setattr(views, "RECHECK_SECONDS", 1)
-    with serve_asgi() as url:
-        yield url
-
-
-def _customer(browser: Any, base: str, email: str) -> Any:
-    context = browser.new_context(viewport=DESKTOP, timezone_id="America/Chicago")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    log_in(page, base, email, PASSWORD)
-    return page
+    return chat_server
 
 
 def test_the_widget_goes_offline_when_support_closes_with_the_page_open(
@@ -50,7 +38,7 @@ def test_the_widget_goes_offline_when_support_closes_with_the_page_open(
 ) -> None:
     with time_machine.travel(datetime(2026, 11, 25, 18, 59, 55, tzinfo=CT), tick=True):
         services.heartbeat(agent, available=True)
-        customer = _customer(browser, base, alice.email)
+        customer = chat_page(browser, base, alice.email)
         customer.goto(f"{base}/portal/")
         widget = customer.get_by_test_id("chat-widget")
         expect(widget).to_have_attribute("data-state", "open")
@@ -69,7 +57,7 @@ def test_the_widget_opens_and_closes_as_agents_come_and_go(
     browser: Any, base: str, alice: Any, agent: Any
 ) -> None:
     with time_machine.travel(WEDNESDAY_10AM, tick=True):
-        customer = _customer(browser, base, alice.email)
+        customer = chat_page(browser, base, alice.email)
         customer.goto(f"{base}/portal/")
         widget = customer.get_by_test_id("chat-widget")
         expect(widget).to_have_attribute("data-state", "offline")
@@ -112,7 +100,7 @@ def test_the_widget_loads_its_files_from_a_cdn_static_url(
 
     with time_machine.travel(WEDNESDAY_10AM, tick=True):
         services.heartbeat(agent, available=True)
-        customer = _customer(browser, base, alice.email)
+        customer = chat_page(browser, base, alice.email)
         customer.context.route(f"{CDN}**", cdn)
         customer.goto(f"{base}/portal/")
         expect(customer.get_by_test_id("chat-widget")).to_have_attribute("data-state", "open")

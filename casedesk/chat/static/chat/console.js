@@ -135,7 +135,9 @@
       },
       onState: function (state) {
         card.querySelector(".cdchat-status").textContent = state.status === "active" ? "" : state.status;
-        if (state.case) card.querySelector(".case-link").textContent = "On case " + state.case;
+        // The link from this console's own action (below) wins over the plain reference.
+        const place = card.querySelector(".case-link");
+        if (state.case && !place.querySelector("a")) place.textContent = "On case " + state.case;
       },
       onTyping: function (name) {
         typing.textContent = name + " is typing…";
