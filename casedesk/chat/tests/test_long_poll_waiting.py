@@ -27,6 +27,25 @@ pytestmark = [
 POLLS = 8
 
 
+@pytest.fixture(params=["in-memory", "redis"])
+def layer(request: Any, settings: Any, chat_db: None) -> str:
+    """The in-memory channel layer (one web process), and Redis (several)."""
+    if request.param == "redis":
+        import redis
+
+        from casedesk.chat.tests.test_redis_layer import REDIS_URL
+        from casedesk.settings import redis_channel_layer
+
+        try:
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        except redis.exceptions.ConnectionError:
+            pytest.skip("no Redis on 127.0.0.1:6379 (.ci/run starts one)")
+        settings.CHANNEL_LAYERS = {
+            "default": redis_channel_layer(REDIS_URL, f"casedesk-test-poll-{id(settings)}")
+        }
+    return str(request.param)
+
+
 def _server_connections() -> int:
     """Connections the database server has open to this database, ours excluded."""
     with connection.cursor() as cursor:
@@ -38,7 +57,7 @@ def _server_connections() -> int:
 
 
 def test_waiting_polls_hold_no_database_connection_and_wake_on_a_message(
-    chat: Any, alice: Any, on_duty: Any, settings: Any
+    layer: str, chat: Any, alice: Any, on_duty: Any, settings: Any
 ) -> None:
     # Far longer than the test waits: a poll that returns did so because it was woken.
     settings.CHAT_POLL_SECONDS = 30
