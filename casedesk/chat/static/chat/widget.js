@@ -24,7 +24,13 @@
   "use strict";
   const script = document.currentScript;
   const assetsFrom = script ? script.src : window.location.href;
-  const declared = script && script.dataset.casedesk ? new URL(script.dataset.casedesk, window.location.href).origin : "";
+  let declared = "";
+  try {
+    if (script && script.dataset.casedesk) declared = new URL(script.dataset.casedesk, window.location.href).origin;
+  } catch (e) {
+    console.error("casedesk chat: data-casedesk must be casedesk's address, such as https://support.example.com");
+    return;
+  }
   // casedesk's own origin: where /chat/ and /ws/ are.
   const origin = declared || window.location.origin;
   const framed = window.parent !== window;
