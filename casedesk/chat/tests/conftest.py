@@ -138,3 +138,22 @@ def serve_asgi(**options: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def use_redis_layer(settings: Any, name: str) -> None:
+    """Switch the test to the Redis channel layer (as with REDIS_URL), or skip it where no
+    Redis runs. ``name`` keeps its keys apart from other tests'."""
+    import redis
+
+    from casedesk.settings import redis_channel_layer
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379 (.ci/run starts one)")
+    settings.CHANNEL_LAYERS = {
+        "default": redis_channel_layer(REDIS_URL, f"casedesk-test-{name}-{id(settings)}")
+    }

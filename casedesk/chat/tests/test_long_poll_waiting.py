@@ -16,7 +16,7 @@ from django.db.backends.signals import connection_created
 from django.middleware.csrf import _get_new_csrf_string
 
 from casedesk.chat.models import ChatMessage
-from casedesk.chat.tests.conftest import cookie_for, serve_asgi
+from casedesk.chat.tests.conftest import cookie_for, serve_asgi, use_redis_layer
 
 pytestmark = [
     pytest.mark.usefixtures("chat_db", "support_open"),
@@ -31,18 +31,7 @@ POLLS = 8
 def layer(request: Any, settings: Any, chat_db: None) -> str:
     """The in-memory channel layer (one web process), and Redis (several)."""
     if request.param == "redis":
-        import redis
-
-        from casedesk.chat.tests.test_redis_layer import REDIS_URL
-        from casedesk.settings import redis_channel_layer
-
-        try:
-            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-        except redis.exceptions.ConnectionError:
-            pytest.skip("no Redis on 127.0.0.1:6379 (.ci/run starts one)")
-        settings.CHANNEL_LAYERS = {
-            "default": redis_channel_layer(REDIS_URL, f"casedesk-test-poll-{id(settings)}")
-        }
+        use_redis_layer(settings, "poll")
     return str(request.param)
 
 
