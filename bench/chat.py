@@ -109,7 +109,8 @@ def prepare(environ: dict[str, str], sessions: int, agents: int) -> list[Pair]:
 async def _open(port: int, chat: int, cookie: str) -> Any:
     socket = await websockets.connect(
         f"ws://127.0.0.1:{port}/ws/chat/{chat}/",
-        additional_headers={"Cookie": cookie, "Origin": "https://127.0.0.1"},
+        # The page of the server itself (a browser on casedesk sends its own origin).
+        additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"},
         open_timeout=60,
         max_queue=None,
     )

@@ -1,7 +1,7 @@
 """ASGI entry point: `casedesk run` and `uvicorn casedesk.asgi:application` serve this.
 
 HTTP goes to Django (behind the body limit); WebSockets (live chat) go to the chat's
-consumers, with the session cookie's user and the same allowed hosts as HTTP.
+consumers, with the session cookie's user, from casedesk's own origin only (chat/origins.py).
 """
 
 import os
@@ -22,8 +22,8 @@ django_application = get_asgi_application()
 # These need the settings loaded above.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from casedesk.chat.origins import SameOriginValidator  # noqa: E402
 from casedesk.chat.routing import websocket_urlpatterns  # noqa: E402
 from casedesk.core.bodylimit import BodyLimit  # noqa: E402
 
@@ -31,9 +31,7 @@ application = ProtocolTypeRouter(
     {
         # Oversized bodies are refused before Django spools them to disk (core/bodylimit.py).
         "http": BodyLimit(django_application),
-        # A page on another site cannot open a socket with our visitor's cookie.
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # A page of another origin cannot open a socket with our visitor's cookie.
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

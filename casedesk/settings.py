@@ -23,6 +23,7 @@ from casedesk.lib.env import (
     get_duration,
     get_int,
     get_list,
+    get_origins,
     get_rate,
     get_str,
     get_url,
@@ -461,6 +462,12 @@ CHAT_WAIT_LIMIT = get_duration("CASEDESK_CHAT_WAIT_LIMIT", timedelta(minutes=3))
 CHAT_PRESENCE_TIMEOUT = get_duration("CASEDESK_CHAT_PRESENCE_TIMEOUT", timedelta(seconds=60))
 # The long-poll fallback (WebSockets blocked) answers after this many seconds at most.
 CHAT_POLL_SECONDS = get_int("CASEDESK_CHAT_POLL_SECONDS", 25, minimum=1, maximum=55)
+# Sites that may embed the chat widget (widget.js with data-casedesk): their pages may
+# frame /chat/embed/ (CSP frame-ancestors). Nothing by default; origins such as
+# https://app.example.com, comma-separated.
+CHAT_EMBED_ORIGINS = get_origins("CASEDESK_CHAT_EMBED_ORIGINS", [])
+# Open chat sockets one person may hold (per web process): tabs and reconnects, not a flood.
+CHAT_SOCKETS_PER_USER = get_int("CASEDESK_CHAT_SOCKETS_PER_USER", 10, minimum=1, maximum=1000)
 # Per person: chat messages (30 a minute is fast typing; more is a script or a stuck key),
 # chats started (10 an hour) and files sent (20 an hour). See casedesk/chat/policies.py.
 RATE_CHAT_MESSAGES = get_rate("CASEDESK_RATE_CHAT_MESSAGES", Rate(30, timedelta(minutes=1)))

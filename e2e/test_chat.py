@@ -11,21 +11,18 @@ test database, so time-machine moves its clock too.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
-import uvicorn
 from playwright.sync_api import expect
 
 from casedesk.cases.models import Case, Channel
 from casedesk.chat.tests.conftest import SATURDAY_10AM, WEDNESDAY_10AM
 from conftest import PASSWORD
+from e2e import chat_support
+from e2e.chat_support import chat_page
 from e2e.conftest import DESKTOP, PHONE
 from e2e.steps import log_in
 
@@ -36,51 +33,20 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume"),
 ]
 
-
-@pytest.fixture
-def asgi_server(settings: Any, tmp_path: Path) -> Iterator[str]:
-    settings.MEDIA_ROOT = tmp_path / "files"
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        "casedesk.asgi:application",
-        host="127.0.0.1",
-        port=port,
-        lifespan="off",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-def _context_page(browser: Any, viewport: dict[str, int], **options: Any) -> Any:
-    context = browser.new_context(viewport=viewport, timezone_id="America/Chicago", **options)
-    context.set_default_timeout(10_000)
-    return context.new_page()
+chat_server = chat_support.chat_server  # the fixture
 
 
 def test_a_customer_and_an_agent_chat_and_the_agent_turns_it_into_a_case(
-    browser: Any, asgi_server: str, alice: Any, agent: Any, screenshot_dir: Path
+    browser: Any, chat_server: str, alice: Any, agent: Any, screenshot_dir: Path
 ) -> None:
-    base = asgi_server
+    base = chat_server
     with time_machine.travel(WEDNESDAY_10AM, tick=True):
-        sam = _context_page(browser, DESKTOP)
+        sam = chat_page(browser)
         log_in(sam, base, agent.email, PASSWORD)
         sam.goto(f"{base}/desk/chat/")
         expect(sam.get_by_test_id("chat-open-state")).to_have_text("Chat is open to customers.")
 
-        customer = _context_page(browser, DESKTOP)
+        customer = chat_page(browser)
         polls: list[str] = []
         customer.on("request", lambda r: polls.append(r.url) if "/poll" in r.url else None)
         log_in(customer, base, alice.email, PASSWORD)
@@ -138,21 +104,21 @@ def test_a_customer_and_an_agent_chat_and_the_agent_turns_it_into_a_case(
 @pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
 def test_after_hours_the_widget_shows_offline_mode_with_the_critical_options(
     browser: Any,
-    asgi_server: str,
+    chat_server: str,
     alice: Any,
     agent: Any,
     screenshot_dir: Path,
     label: str,
     viewport: dict[str, int],
 ) -> None:
-    base = asgi_server
+    base = chat_server
     with time_machine.travel(SATURDAY_10AM, tick=True):
-        extra = (
+        extra: dict[str, Any] = (
             {"is_mobile": True, "has_touch": True, "device_scale_factor": 2}
             if label == "phone"
             else {}
         )
-        customer = _context_page(browser, viewport, **extra)
+        customer = chat_page(browser, viewport=viewport, **extra)
         log_in(customer, base, alice.email, PASSWORD)
         customer.goto(f"{base}/portal/")
         expect(customer.get_by_test_id("chat-widget")).to_have_attribute("data-state", "offline")
@@ -190,7 +156,7 @@ def test_where_websockets_are_blocked_the_widget_chats_by_long_polling(
     base = live_server.url
     with time_machine.travel(WEDNESDAY_10AM, tick=True):
         services.heartbeat(agent, available=True)
-        customer = _context_page(browser, DESKTOP)
+        customer = chat_page(browser)
         polls: list[str] = []
         customer.on("request", lambda r: polls.append(r.url) if "/poll" in r.url else None)
         log_in(customer, base, alice.email, PASSWORD)

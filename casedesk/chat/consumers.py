@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from importlib import import_module
 from typing import Any
 
@@ -26,6 +27,8 @@ from casedesk.chat.models import ChatSession
 # A text frame bigger than this is refused unread (a message is at most 4,000 characters).
 FRAME_MAX = 16_000
 REFUSED = 4403
+# Close code for a person past CHAT_SOCKETS_PER_USER open sockets (4000 + HTTP's 429).
+TOO_MANY = 4429
 # "Typing" is relayed at most this often per socket (seconds); clients show it for 4 s.
 TYPING_EVERY = 2.0
 
@@ -83,7 +86,37 @@ def _still_signed_in(scope: dict[str, Any], user: User) -> User:
     return fresh
 
 
+# Open sockets per person in this process. Consumers run on the process's one event loop,
+# so a plain counter is safe; it is per process, like the sockets themselves (a crashed
+# process takes its count with it, so nothing can be left counted forever).
+_open_sockets: Counter[int] = Counter()
+
+
+def open_sockets(user_id: int) -> int:
+    return _open_sockets[user_id]
+
+
 class _JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    counted_user: int | None = None
+
+    async def accept_counted(self, user: User) -> bool:
+        """Accept the socket unless ``user`` already holds CHAT_SOCKETS_PER_USER open ones
+        (then it is closed with TOO_MANY, before anything is sent or subscribed)."""
+        if _open_sockets[user.pk] >= settings.CHAT_SOCKETS_PER_USER:
+            await self.close(code=TOO_MANY)
+            return False
+        _open_sockets[user.pk] += 1
+        self.counted_user = user.pk
+        await self.accept()
+        return True
+
+    def release_count(self) -> None:
+        if self.counted_user is not None:
+            _open_sockets[self.counted_user] -= 1
+            if _open_sockets[self.counted_user] <= 0:
+                del _open_sockets[self.counted_user]
+            self.counted_user = None
+
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kw: Any
     ) -> None:
@@ -118,9 +151,10 @@ class ChatConsumer(_JsonConsumer):
             await self.close(code=REFUSED)
             return
         self.user = user
+        if not await self.accept_counted(user):
+            return
         self.session_id = session.pk
         await self.channel_layer.group_add(broadcast.session_group(session.pk), self.channel_name)
-        await self.accept()
         await self.send_json(await database_sync_to_async(self._snapshot)(session))
 
     def _snapshot(self, session: ChatSession) -> dict[str, Any]:
@@ -131,6 +165,7 @@ class ChatConsumer(_JsonConsumer):
         }
 
     async def disconnect(self, code: int) -> None:
+        self.release_count()
         if hasattr(self, "session_id"):
             await self.channel_layer.group_discard(
                 broadcast.session_group(self.session_id), self.channel_name
@@ -223,11 +258,15 @@ class DeskConsumer(_JsonConsumer):
             await self.close(code=REFUSED)
             return
         self.user = user
+        if not await self.accept_counted(user):
+            return
+        self.subscribed = True
         await self.channel_layer.group_add(broadcast.DESK_GROUP, self.channel_name)
-        await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(broadcast.DESK_GROUP, self.channel_name)
+        self.release_count()
+        if getattr(self, "subscribed", False):
+            await self.channel_layer.group_discard(broadcast.DESK_GROUP, self.channel_name)
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         if content["type"] != "heartbeat":

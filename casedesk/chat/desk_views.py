@@ -19,7 +19,7 @@ from casedesk.accounts.models import Role, User
 from casedesk.cases.access import case_for_user
 from casedesk.cases.desk_views import staff_only
 from casedesk.chat import services
-from casedesk.chat.models import CannedReply, ChatSession, ChatStatus
+from casedesk.chat.models import CannedReply, ChatSession, ChatStatus, Presence
 from casedesk.chat.views import chat_or_404, person
 
 
@@ -27,13 +27,21 @@ from casedesk.chat.views import chat_or_404, person
 @staff_only
 @require_safe
 def console(request: HttpRequest) -> HttpResponse:
+    me = person(request)
     agents = User.objects.filter(is_active=True, role__in=[Role.AGENT, Role.ADMIN]).exclude(
-        pk=person(request).pk
+        pk=me.pk
     )
+    presence = Presence.objects.filter(agent=me).first()
     return render(
         request,
         "chat/console.html",
-        {"agents": agents.order_by("full_name", "email"), "canned": CannedReply.objects.all()},
+        {
+            "agents": agents.order_by("full_name", "email"),
+            "canned": CannedReply.objects.all(),
+            # The agent's own choice, kept across visits; an agent's first console visit
+            # makes them available (that is what opening the console is for).
+            "available": presence.available if presence is not None else True,
+        },
     )
 
 

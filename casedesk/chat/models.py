@@ -49,6 +49,14 @@ class ChatSession(models.Model):
             # The widget: this customer's open chat.
             models.Index(fields=["customer", "status"], name="chat_customer_idx"),
         ]
+        constraints = [
+            # One open chat per customer: a second tab (or a double click) resumes it.
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=models.Q(status__in=["waiting", "active"]),
+                name="chat_one_open_per_customer",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"chat {self.pk} ({self.status})"

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -161,14 +161,23 @@ def start(customer: User, now: datetime | None = None) -> ChatSession:
     if not availability(now).open:
         raise ChatError("Chat is closed now; leave a message and we open a case for you.")
     _limit(policies.STARTS_PER_USER, customer, "new chats")
-    with transaction.atomic():
-        session = ChatSession.objects.create(
-            customer=customer,
-            organization_id=customer.organization_id,
-            created_at=now or timezone.now(),
-        )
-        _system(session, "You are in the queue; an agent will be with you shortly.")
-        _announce_state(session)
+    try:
+        with transaction.atomic():
+            session = ChatSession.objects.create(
+                customer=customer,
+                organization_id=customer.organization_id,
+                created_at=now or timezone.now(),
+            )
+            _system(session, "You are in the queue; an agent will be with you shortly.")
+            _announce_state(session)
+    except IntegrityError:
+        # Two tabs started at the same moment: the database keeps one open chat per
+        # customer (chat_one_open_per_customer), and the other tab resumes it.
+        existing = open_chat_of(customer)
+        if existing is None:
+            raise
+        ratelimit.refund(policies.STARTS_PER_USER, f"user:{customer.pk}")
+        return existing
     return session
 
 
@@ -531,8 +540,8 @@ def describe(session: ChatSession, now: datetime | None = None) -> dict[str, Any
     return {
         "id": session.pk,
         "status": session.status,
+        # A display name only: customers see this too (no staff ids or emails).
         "agent": session.agent.get_short_name() if session.agent else "",
-        "agent_id": session.agent_id,
         "customer": session.customer.get_full_name(),
         "organization": session.organization.name,
         "created_at": session.created_at.isoformat(),

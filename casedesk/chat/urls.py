@@ -5,6 +5,9 @@ from casedesk.chat import views
 app_name = "chat"
 urlpatterns = [
     path("widget/", views.widget, name="widget"),
+    path("state", views.state, name="state"),
+    path("embed/", views.embed, name="embed"),
+    path("embed/signed-in/", views.signed_in, name="signed_in"),
     path("start", views.start, name="start"),
     path("leave", views.leave_message, name="leave"),
     path("<int:pk>/send", views.send, name="send"),

@@ -191,6 +191,41 @@ def get_url(
     return value.rstrip("/") if parts.path in ("", "/") else value
 
 
+def get_origins(
+    name: str, default: list[str], environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Read a comma-separated list of web origins (``https://app.example.com``, a port
+    allowed): scheme http or https, a host, nothing else (no path, query, user or
+    wildcard). Returned lower-case as browsers send them in ``Origin``."""
+    origins: list[str] = []
+    for item in get_list(name, default, environ):
+        parts = urlsplit(item)
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigError(name, f"bad port in {item!r}") from None
+        host = parts.hostname or ""
+        if (
+            parts.scheme.lower() not in ("http", "https")
+            or not host
+            or "*" in item
+            or parts.username is not None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+            or item.endswith("/")
+            or any(c.isspace() for c in item)
+        ):
+            raise ConfigError(
+                name, f"expected origins such as https://app.example.com, got {item!r}"
+            )
+        netloc = f"[{host}]" if ":" in host else host
+        origin = f"{parts.scheme.lower()}://{netloc}{f':{port}' if port is not None else ''}"
+        if origin not in origins:
+            origins.append(origin)
+    return origins
+
+
 @dataclass(frozen=True)
 class EmailConfig:
     """Django's email settings, parsed from ``EMAIL_URL``."""

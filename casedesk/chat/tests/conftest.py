@@ -3,6 +3,9 @@ with a real session cookie through the whole ASGI application (origin check incl
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -103,3 +106,54 @@ def logged_in(user: Any, csrf: bool = False) -> Client:
     client = Client(enforce_csrf_checks=csrf)
     client.force_login(user)
     return client
+
+
+@contextlib.contextmanager
+def serve_asgi(**options: Any) -> Iterator[str]:
+    """``casedesk.asgi`` served by uvicorn (WebSockets included) in a thread of this
+    process, on the test database; yields its base URL. Options go to ``uvicorn.Config``."""
+    import uvicorn
+
+    from casedesk.core.tests.embedded import free_port
+
+    port = free_port()
+    config = uvicorn.Config(
+        "casedesk.asgi:application",
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        **options,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def use_redis_layer(settings: Any, name: str) -> None:
+    """Switch the test to the Redis channel layer (as with REDIS_URL), or skip it where no
+    Redis runs. ``name`` keeps its keys apart from other tests'."""
+    import redis
+
+    from casedesk.settings import redis_channel_layer
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379 (.ci/run starts one)")
+    settings.CHANNEL_LAYERS = {
+        "default": redis_channel_layer(REDIS_URL, f"casedesk-test-{name}-{id(settings)}")
+    }

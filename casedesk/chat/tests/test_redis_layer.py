@@ -7,28 +7,17 @@ import asyncio
 from typing import Any
 
 import pytest
-import redis
 from asgiref.sync import async_to_sync
 
 from casedesk.chat import services
-from casedesk.chat.tests.conftest import connected, next_of
+from casedesk.chat.tests.conftest import connected, next_of, use_redis_layer
 
 pytestmark = pytest.mark.usefixtures("chat_db", "support_open")
-
-REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
 @pytest.fixture
 def redis_layer(settings: Any, chat_db: None) -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis on 127.0.0.1:6379 (.ci/run starts one)")
-    from casedesk.settings import redis_channel_layer
-
-    settings.CHANNEL_LAYERS = {
-        "default": redis_channel_layer(REDIS_URL, f"casedesk-test-{id(settings)}")
-    }
+    use_redis_layer(settings, "socket")
 
 
 def test_a_chat_idle_longer_than_the_layers_blocking_read_still_delivers(

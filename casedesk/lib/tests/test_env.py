@@ -15,6 +15,7 @@ from casedesk.lib.env import (
     get_duration,
     get_int,
     get_list,
+    get_origins,
     get_rate,
     get_str,
     get_url,
@@ -196,3 +197,48 @@ def test_any_rate_text_parses_or_names_the_variable(text):
         assert str(error).startswith("R: ")
     else:
         assert rate.limit >= 1 and rate.period > timedelta(0)
+
+
+def test_origins_are_read_normalized_and_deduplicated():
+    raw = "https://App.Example.com, http://127.0.0.1:8001,https://app.example.com"
+    assert get_origins("X", [], {"X": raw}) == [
+        "https://app.example.com",
+        "http://127.0.0.1:8001",
+    ]
+    assert get_origins("X", [], {}) == []
+    assert get_origins("X", [], {"X": ""}) == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "*",
+        "https://*.example.com",
+        "app.example.com",
+        "ftp://app.example.com",
+        "javascript:alert(1)",
+        "https://app.example.com/",
+        "https://app.example.com/chat",
+        "https://app.example.com?x=1",
+        "https://app.example.com#top",
+        "https://user@app.example.com",
+        "https://app.example.com:99999",
+        "https://",
+        "null",
+        "https://a.example.com,,https://b.example.com",
+    ],
+)
+def test_origins_refuse_anything_but_scheme_host_and_port(raw):
+    with pytest.raises(ConfigError, match="X"):
+        get_origins("X", [], {"X": raw})
+
+
+@given(st.text(max_size=40))
+def test_origins_either_parse_to_plain_origins_or_raise_config_error(raw):
+    try:
+        origins = get_origins("X", [], {"X": raw})
+    except ConfigError:
+        return
+    for origin in origins:
+        scheme, _, rest = origin.partition("://")
+        assert scheme in ("http", "https") and rest and "/" not in rest

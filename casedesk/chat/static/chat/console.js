@@ -54,11 +54,19 @@
     root.querySelector(".queue-empty").hidden = waiting.length > 0;
   }
 
+  let switching = 0; // switches of "Available" on their way to the server
+
   function beat(flag) {
     const data = {};
-    if (flag !== undefined) data.available = flag ? "1" : "0";
+    if (flag !== undefined) {
+      data.available = flag ? "1" : "0";
+      switching += 1;
+    }
     return CasedeskChat.post(origin + "/desk/chat/heartbeat", csrf, data).then(function (json) {
+      if (flag !== undefined) switching -= 1;
       if (json.error) return error(json.error);
+      // The server's word (another tab of this agent may have switched it).
+      if (!switching) available.checked = json.available;
       waiting = json.queue;
       queueAt = Date.now();
       renderQueue();
@@ -122,13 +130,14 @@
         log.textContent = "";
       },
       onMessage: function (message) {
-        log.appendChild(CasedeskChat.renderMessage(message, "agent"));
-        log.scrollTop = log.scrollHeight;
+        CasedeskChat.insertMessage(log, CasedeskChat.renderMessage(message, "agent"));
         if (message.role === "customer") typing.hidden = true;
       },
       onState: function (state) {
         card.querySelector(".cdchat-status").textContent = state.status === "active" ? "" : state.status;
-        if (state.case) card.querySelector(".case-link").textContent = "On case " + state.case;
+        // The link from this console's own action (below) wins over the plain reference.
+        const place = card.querySelector(".case-link");
+        if (state.case && !place.querySelector("a")) place.textContent = "On case " + state.case;
       },
       onTyping: function (name) {
         typing.textContent = name + " is typing…";
@@ -216,8 +225,11 @@
   available.addEventListener("change", function () {
     beat(available.checked);
   });
+  // The box shows the agent's kept choice (the page was drawn with it): say it again.
   beat(available.checked);
-  setInterval(beat, 5000);
+  setInterval(function () {
+    beat();
+  }, 5000);
   setInterval(function () {
     queue.querySelectorAll(".wait").forEach(function (element, index) {
       if (waiting[index]) element.textContent = waited(waiting[index]);

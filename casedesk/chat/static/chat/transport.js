@@ -234,5 +234,19 @@
     return item;
   };
 
+  /* Put a rendered message into the log in id order (ids are handed out in the order
+   * messages were stored; one committed late can arrive after a newer one), and keep the
+   * log scrolled to the bottom. */
+  NS.insertMessage = function (log, item) {
+    const id = Number(item.dataset.id);
+    let after = null;
+    for (let child = log.lastElementChild; child; child = child.previousElementSibling) {
+      if (Number(child.dataset.id) > id) after = child;
+      else break;
+    }
+    log.insertBefore(item, after);
+    log.scrollTop = log.scrollHeight;
+  };
+
   NS.Connection = Connection;
 })();

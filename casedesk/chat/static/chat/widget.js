@@ -1,18 +1,72 @@
-/* casedesk chat widget. On the portal it is included by every page; in the vendor's own
- * product one tag adds it (same origin as casedesk, so the visitor's session cookie
- * goes along):
+/* casedesk chat widget.
  *
- *   <script src="https://support.example.com/static/chat/widget.js" defer></script>
+ * On the portal every page includes it (same origin as casedesk). In the vendor's own
+ * product, on another origin, one tag adds it:
  *
- * It loads its stylesheet and transport.js from the same place, fetches the widget's
- * HTML from /chat/widget/ (open: start or resume a chat; offline: support hours, when
- * chat reopens, the three ways to open a critical case and a leave-a-message form) and
- * puts it in #casedesk-chat (created at the end of <body> when the page has none).
+ *   <script src="https://support.example.com/static/chat/widget.js"
+ *           data-casedesk="https://support.example.com" async></script>
+ *
+ * There it only builds a frame of casedesk's /chat/embed/ page in the corner of the page
+ * (the origin must be listed in CASEDESK_CHAT_EMBED_ORIGINS, or browsers refuse the frame)
+ * and resizes it when the frame asks. The chat itself runs inside that frame, on
+ * casedesk's origin: the product's page never sees the visitor's session, CSRF token or
+ * messages, and its CSS cannot touch the widget's.
+ *
+ * On casedesk's own pages (the portal, the frame) it loads its stylesheet and
+ * transport.js from where widget.js itself came from (STATIC_URL, a CDN too), fetches the
+ * widget's HTML from /chat/widget/ unless the page has it already (open: start or resume a
+ * chat; offline: support hours, when chat reopens, the three ways to open a critical case
+ * and a leave-a-message form) and puts it in #casedesk-chat (created at the end of <body>
+ * when the page has none). Every RECHECK seconds it asks /chat/state and redraws itself
+ * when chat opened or closed meanwhile (support hours, agents coming and going).
  */
 (function () {
   "use strict";
   const script = document.currentScript;
-  const origin = new URL(script ? script.src : "/", window.location.href).origin;
+  const assetsFrom = script ? script.src : window.location.href;
+  let declared = "";
+  try {
+    if (script && script.dataset.casedesk) declared = new URL(script.dataset.casedesk, window.location.href).origin;
+  } catch (e) {
+    console.error("casedesk chat: data-casedesk must be casedesk's address, such as https://support.example.com");
+    return;
+  }
+  // casedesk's own origin: where /chat/ and /ws/ are.
+  const origin = declared || window.location.origin;
+  const framed = window.parent !== window;
+
+  if (origin !== window.location.origin) {
+    embedFrame();
+    return;
+  }
+
+  /* In the vendor's product: a frame of casedesk's widget page, resized on its request. */
+  function embedFrame() {
+    function build() {
+      if (document.querySelector("iframe[data-casedesk-chat]")) return;
+      const frame = document.createElement("iframe");
+      frame.src = origin + "/chat/embed/?host=" + encodeURIComponent(window.location.origin);
+      frame.title = "Live chat with support";
+      frame.setAttribute("data-casedesk-chat", "");
+      frame.style.cssText =
+        "position:fixed;right:0;bottom:0;width:260px;height:90px;border:0;margin:0;padding:0;" +
+        "background:transparent;color-scheme:normal;z-index:2147483000;max-width:100vw;max-height:100vh";
+      window.addEventListener("message", function (event) {
+        // Only the frame itself, from casedesk's origin, may resize it.
+        if (event.origin !== origin || event.source !== frame.contentWindow) return;
+        const data = event.data;
+        if (!data || data.type !== "casedesk-chat:size") return;
+        const width = Math.ceil(Number(data.width));
+        const height = Math.ceil(Number(data.height));
+        if (!(width > 0 && height > 0)) return;
+        frame.style.width = Math.min(width, 2000) + "px";
+        frame.style.height = Math.min(height, 2000) + "px";
+      });
+      (document.getElementById("casedesk-chat") || document.body).appendChild(frame);
+    }
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", build);
+    else build();
+  }
 
   function load(tag, attributes) {
     return new Promise(function (resolve, reject) {
@@ -26,6 +80,13 @@
     });
   }
 
+  function fetchWidget() {
+    return fetch(origin + "/chat/widget/", { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("chat widget: " + r.status);
+      return r.text();
+    });
+  }
+
   function init() {
     let root = document.getElementById("casedesk-chat");
     if (!root) {
@@ -35,23 +96,24 @@
     }
     const assets = [];
     if (!document.querySelector("link[data-casedesk-chat]")) {
-      assets.push(load("link", { rel: "stylesheet", href: origin + "/static/chat/chat.css", "data-casedesk-chat": "" }));
+      assets.push(load("link", { rel: "stylesheet", href: new URL("chat.css", assetsFrom).href, "data-casedesk-chat": "" }));
     }
     if (!(window.CasedeskChat && window.CasedeskChat.Connection)) {
-      assets.push(load("script", { src: origin + "/static/chat/transport.js" }));
+      assets.push(load("script", { src: new URL("transport.js", assetsFrom).href }));
     }
-    const html = fetch(origin + "/chat/widget/", { credentials: "same-origin" }).then(function (r) {
-      if (!r.ok) throw new Error("chat widget: " + r.status);
-      return r.text();
-    });
+    const present = root.querySelector(".cdchat");
+    const html = present ? Promise.resolve(null) : fetchWidget();
     Promise.all([html].concat(assets)).then(function (results) {
-      root.innerHTML = results[0]; // casedesk's own escaped template
-      new Widget(root.querySelector(".cdchat")).bind();
+      if (results[0] !== null) root.innerHTML = results[0]; // casedesk's own escaped template
+      const widget = new Widget(root.querySelector(".cdchat"), root);
+      widget.bind();
+      widget.watch();
     });
   }
 
-  function Widget(element) {
+  function Widget(element, root) {
     this.el = element;
+    this.root = root;
     this.q = function (selector) {
       return element.querySelector(selector);
     };
@@ -68,15 +130,10 @@
     const panel = q(".cdchat-panel");
     const toggle = q(".cdchat-toggle");
     toggle.addEventListener("click", function () {
-      const opening = panel.hidden;
-      panel.hidden = !opening;
-      toggle.setAttribute("aria-expanded", String(opening));
-      self.el.classList.toggle("cdchat-expanded", opening);
+      self.expand(panel.hidden);
     });
     q(".cdchat-close").addEventListener("click", function () {
-      panel.hidden = true;
-      toggle.setAttribute("aria-expanded", "false");
-      self.el.classList.remove("cdchat-expanded");
+      self.expand(false);
     });
     const start = q(".cdchat-start");
     if (start) {
@@ -100,6 +157,70 @@
         });
       });
     }
+  };
+
+  Widget.prototype.expand = function (opening) {
+    const toggle = this.q(".cdchat-toggle");
+    this.q(".cdchat-panel").hidden = !opening;
+    toggle.setAttribute("aria-expanded", String(opening));
+    this.el.classList.toggle("cdchat-expanded", opening);
+    this.report();
+  };
+
+  // In the vendor's product's frame: ask the embedding page (only the origin casedesk
+  // named, CASEDESK_CHAT_EMBED_ORIGINS) for room: the toggle's size, or the open panel's.
+  Widget.prototype.report = function () {
+    const host = document.documentElement.dataset.casedeskHost;
+    if (!framed || !host) return;
+    const expanded = !this.q(".cdchat-panel").hidden;
+    const toggle = this.q(".cdchat-toggle").getBoundingClientRect();
+    const size = expanded ? { width: 410, height: 680 } : { width: toggle.width + 40, height: toggle.height + 40 };
+    window.parent.postMessage({ type: "casedesk-chat:size", width: size.width, height: size.height }, host);
+  };
+
+  /* Keep the widget true while the page stays open: chat opens and closes with support
+   * hours and agents' presence, and a visitor may log in in another tab. */
+  Widget.prototype.watch = function () {
+    const self = this;
+    const every = Math.max(1, Number(this.el.dataset.recheck) || 30);
+    this.recheckTimer = setInterval(function () {
+      self.recheck();
+    }, every * 1000);
+    this.report();
+  };
+
+  Widget.prototype.busy = function () {
+    if (this.session || this.el.dataset.session || this.connection) return true; // a chat goes on
+    const left = this.q(".cdchat-left");
+    if (left && !left.hidden) return true; // the answer to a message just left
+    const form = this.q(".cdchat-leave");
+    return Boolean(form && Array.from(form.elements).some(function (field) {
+      return field.value && field.type !== "submit";
+    }));
+  };
+
+  Widget.prototype.recheck = function () {
+    const self = this;
+    if (this.busy()) return;
+    fetch(origin + "/chat/state", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (json) {
+        if (!json || self.busy()) return;
+        if (json.state === self.el.dataset.state && json.customer === (self.el.dataset.customer === "1")) return;
+        return fetchWidget().then(function (html) {
+          if (self.busy()) return;
+          const expanded = !self.q(".cdchat-panel").hidden;
+          clearInterval(self.recheckTimer);
+          self.root.innerHTML = html;
+          const next = new Widget(self.root.querySelector(".cdchat"), self.root);
+          next.bind();
+          if (expanded) next.expand(true);
+          next.watch();
+        });
+      })
+      .catch(function () {});
   };
 
   Widget.prototype.error = function (text) {
@@ -136,8 +257,7 @@
         log.textContent = "";
       },
       onMessage: function (message) {
-        log.appendChild(CasedeskChat.renderMessage(message, "customer"));
-        log.scrollTop = log.scrollHeight;
+        CasedeskChat.insertMessage(log, CasedeskChat.renderMessage(message, "customer"));
         if (message.role === "agent") q(".cdchat-typing").hidden = true;
       },
       onState: function (session) {

@@ -1,0 +1,116 @@
+"""A waiting long poll holds no database connection: it waits on the channel layer for
+the chat's next announcement, and wakes as soon as a message is stored."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+from django.db.backends.signals import connection_created
+from django.middleware.csrf import _get_new_csrf_string
+
+from casedesk.chat.models import ChatMessage
+from casedesk.chat.tests.conftest import cookie_for, serve_asgi, use_redis_layer
+
+pytestmark = [
+    pytest.mark.usefixtures("chat_db", "support_open"),
+    # WhiteNoise's files under ASGI (casedesk/asgi.py says why that is fine).
+    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume"),
+]
+
+POLLS = 8
+
+
+@pytest.fixture(params=["in-memory", "redis"])
+def layer(request: Any, settings: Any, chat_db: None) -> str:
+    """The in-memory channel layer (one web process), and Redis (several)."""
+    if request.param == "redis":
+        use_redis_layer(settings, "poll")
+    return str(request.param)
+
+
+def _server_connections() -> int:
+    """Connections the database server has open to this database, ours excluded."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def test_waiting_polls_hold_no_database_connection_and_wake_on_a_message(
+    layer: str, chat: Any, alice: Any, on_duty: Any, settings: Any
+) -> None:
+    # Far longer than the test waits: a poll that returns did so because it was woken.
+    settings.CHAT_POLL_SECONDS = 30
+    opened: list[Any] = []
+    main = threading.current_thread()
+
+    def record(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if threading.current_thread() is not main:
+            opened.append(connection)
+
+    connection_created.connect(record)
+    postgres = connection.vendor == "postgresql"
+    last = ChatMessage.objects.filter(session=chat).latest("pk").pk
+    customer_cookie = cookie_for(alice)[1].decode()
+    answers: list[dict[str, Any]] = []
+    failures: list[BaseException] = []
+    try:
+        with serve_asgi() as base:
+            baseline = _server_connections() if postgres else 0
+
+            def poll() -> None:
+                request = urllib.request.Request(
+                    f"{base}/chat/{chat.pk}/poll?after={last}", headers={"Cookie": customer_cookie}
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=15) as response:
+                        answers.append(json.loads(response.read()))
+                except BaseException as exc:
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=poll) for _ in range(POLLS)]
+            for thread in threads:
+                thread.start()
+            # Every poll has looked in the database and is waiting now.
+            deadline = time.monotonic() + 10
+            while len(opened) < POLLS and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            assert answers == [] and failures == []
+            held = [wrapper for wrapper in opened if wrapper.connection is not None]
+            assert held == [], f"{len(held)} of {POLLS} waiting polls hold a connection"
+            if postgres:
+                assert _server_connections() - baseline < 2
+
+            # The agent writes (through the server, as the console does): every poll wakes.
+            token = _get_new_csrf_string()
+            agent_cookie = cookie_for(on_duty)[1].decode()
+            send = urllib.request.Request(
+                f"{base}/chat/{chat.pk}/send",
+                data=b"body=Here+I+am",
+                headers={
+                    "Cookie": f"{agent_cookie}; {django_settings.CSRF_COOKIE_NAME}={token}",
+                    "X-CSRFToken": token,
+                    "Origin": base,
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+            )
+            with urllib.request.urlopen(send, timeout=10) as response:
+                assert response.status == 200
+            for thread in threads:
+                thread.join(timeout=15)
+    finally:
+        connection_created.disconnect(record)
+    assert failures == []
+    assert len(answers) == POLLS
+    for answer in answers:
+        assert [m["body"] for m in answer["messages"]] == ["Here I am"]
