@@ -118,6 +118,8 @@ class Command(BaseCommand):
             f"  mail (agents)     {web}/desk/mail/",
             f"  on call           {web}/desk/oncall/",
             f"  emergency line    {web}/phone/voice  (call it: casedesk phone simulate)",
+            f"  calls and fees    {web}/desk/phone/  (report {web}/desk/phone/fees/)",
+            f"  organizations     {web}/desk/organizations/",
             f"  chat console      {web}/desk/chat/",
             f"  incidents (desk)  {web}/desk/status/",
             f"  status page       {web}/status/  (API {web}/status/api/v2/summary.json)",
