@@ -20,7 +20,7 @@ def test_an_after_hours_call_reaches_pat_who_accepts(caller, line):
         assert "Support is closed and reopens Monday at 7 AM Central" in greeting
         assert "press 1 to reach the on-call engineer" in greeting
         assert "may be subject to a fee" in greeting
-        assert '<Gather action="/phone/voice/menu"' in greeting and 'numDigits="1"' in greeting
+        assert '<Gather action="https://desk.example.com/phone/voice/menu"' in greeting and 'numDigits="1"' in greeting
 
         dialing = caller.press("1")
         call = Call.objects.get(sid=caller.sid)
@@ -30,7 +30,7 @@ def test_an_after_hours_call_reaches_pat_who_accepts(caller, line):
         assert case.requester == line["alice"]  # Acme's contact: the number names no person
         assert ACME_PHONE in case.description
         assert "<Number" in dialing and PAT_PHONE in dialing
-        assert 'url="/phone/voice/whisper"' in dialing and 'timeout="25"' in dialing
+        assert 'url="https://desk.example.com/phone/voice/whisper"' in dialing and 'timeout="25"' in dialing
         assert 'machineDetection="Enable"' in dialing
         page = Page.objects.get(page_cases__case=case)  # opened critical after hours: paged
         assert page.status == PageStatus.OPEN

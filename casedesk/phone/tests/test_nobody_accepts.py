@@ -1,5 +1,6 @@
 """Pat does not answer, Kim's voicemail picks up, Avery refuses: the caller is told the team
-was paged and leaves a message, whose link goes on the case once."""
+was paged and leaves a message, noted on the case once (the file itself: see
+test_voicemail_becomes_a_case_file)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_the_line_tries_each_responder_then_takes_a_message(caller, line, settin
         assert "Not accepted" in refused and "<Hangup" in refused
         message = caller.dialed("completed", avery, "9")
         assert "The on-call team has been paged" in message
-        assert '<Record action="/phone/voice/recorded"' in message
+        assert '<Record action="https://desk.example.com/phone/voice/recorded"' in message
         assert 'maxLength="300"' in message and "up to 5 minutes" in message
         assert 'recordingStatusCallback="https://desk.example.com/phone/voice/recording"' in message
 
@@ -61,7 +62,11 @@ def test_the_line_tries_each_responder_then_takes_a_message(caller, line, settin
         (line["avery"], LegOutcome.REFUSED),
     ]
     voicemails = case_of(call).events.filter(kind=EventKind.CALL, body__startswith="Voicemail")
-    assert [e.body for e in voicemails] == [f"Voicemail from +15555550101 (42 s): {RECORDING}.mp3"]
+    assert [e.body for e in voicemails] == [
+        "Voicemail from +15555550101 (42 s), recording RE" + "a" * 32 + ": it is copied into "
+        "the case's files."
+    ]
+    assert not voicemails.get().public
     # Nobody answered: the case still waits for its first response and its page escalates.
     case_of(call).refresh_from_db()
     assert case_of(call).first_responded_at is None
