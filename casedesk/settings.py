@@ -328,7 +328,10 @@ ATTACHMENT_TYPES = [
     t.lower().lstrip(".")
     for t in get_list(
         "CASEDESK_ATTACHMENT_TYPES",
-        "txt log csv json xml pdf png jpg jpeg gif webp zip gz tgz har eml docx xlsx pptx mp3".split(),
+        (
+            "txt log csv json xml pdf png jpg jpeg gif webp zip gz tgz har eml docx xlsx pptx "
+            "mp3"  # voicemails from the emergency line (casedesk.phone.recordings)
+        ).split(),
     )
 ]
 for _type in ATTACHMENT_TYPES:
@@ -414,7 +417,9 @@ PHONE_RECORD_MAX_SECONDS = get_int(
 )
 # Wrong account numbers keyed in on the line, per calling number and for the whole line
 # (casedesk.phone.policies): over either, callers are pointed to the portal.
-RATE_PHONE_ACCOUNT_TRIES = get_rate("CASEDESK_RATE_PHONE_ACCOUNT_TRIES", Rate(6, timedelta(hours=1)))
+RATE_PHONE_ACCOUNT_TRIES = get_rate(
+    "CASEDESK_RATE_PHONE_ACCOUNT_TRIES", Rate(6, timedelta(hours=1))
+)
 RATE_PHONE_ACCOUNT_TRIES_LINE = get_rate(
     "CASEDESK_RATE_PHONE_ACCOUNT_TRIES_LINE", Rate(60, timedelta(hours=1))
 )

@@ -138,6 +138,6 @@ def fetch_recording(call_id: int) -> str:
         try:
             case_services.attach(locked.case, [upload], by, public=True)
         except case_services.CaseError as exc:
-            _note(locked, "; ".join(exc.messages))
+            _note(locked, str(exc))
             return f"refused: {exc}"
     return "fetched"
