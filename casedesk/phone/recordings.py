@@ -129,7 +129,7 @@ def fetch_recording(call_id: int) -> str:
             return f"failed after {attempt} tries: {exc}"
         raise
     with transaction.atomic():
-        locked = Call.objects.select_for_update().select_related("case").get(pk=call.pk)
+        locked = Call.objects.select_for_update().get(pk=call.pk)
         if attachment_of(locked) is not None:
             return "already fetched"
         assert locked.case is not None

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from django.test import Client
 
-from casedesk.cases.models import Attachment, Event, EventKind
+from casedesk.cases.models import Attachment, Case, Event, EventKind
 from casedesk.phone.models import Call
 from casedesk.phone.tests.conftest import Caller, at, case_of, sid
 
@@ -29,6 +29,15 @@ def _leave_a_message(caller: Caller, recording_sid: str, url: str) -> None:
         caller.post("/phone/voice/recording", RecordingStatus="completed", **params)
         caller.post("/phone/voice/recording", RecordingStatus="completed", **params)  # twice
         caller.status("completed", CallDuration="95")
+
+
+def _notes_after_a_message(recording: str, url: str, run_tasks) -> tuple[Case, list[Event]]:
+    """A message left and the worker run: the case, and its "could not be copied" notes."""
+    caller = Caller(Client())
+    _leave_a_message(caller, recording, url)
+    run_tasks()
+    case = case_of(Call.objects.get(sid=caller.sid))
+    return case, list(Event.objects.filter(case=case, body__contains="could not be copied"))
 
 
 def _twilio_urls_in(events) -> list[str]:
@@ -81,11 +90,7 @@ def test_without_a_twilio_account_the_case_says_why_once(line, settings, run_tas
     settings.TWILIO_ACCOUNT_SID = ""
     recording = "RE" + "d" * 32
     url = f"https://api.twilio.com/2010-04-01/Accounts/AC{'5' * 32}/Recordings/{recording}"
-    caller = Caller(Client())
-    _leave_a_message(caller, recording, url)
-    run_tasks()
-    case = case_of(Call.objects.get(sid=caller.sid))
-    notes = Event.objects.filter(case=case, body__contains="could not be copied")
+    case, notes = _notes_after_a_message(recording, url, run_tasks)
     assert [n.public for n in notes] == [False]
     assert "no Twilio account is configured" in notes[0].body
     assert not Attachment.objects.filter(case=case).exists()
@@ -99,11 +104,7 @@ def test_a_recording_twilio_does_not_have_is_noted_not_retried(line, standin, se
     settings.TWILIO_AUTH_TOKEN = standin.auth_token = TOKEN
     recording = "RE" + "e" * 32
     url = f"https://api.twilio.com/2010-04-01/Accounts/{standin.account_sid}/Recordings/{recording}"
-    caller = Caller(Client())
-    _leave_a_message(caller, recording, url)  # the stand-in never had it: 404
-    run_tasks()
-    case = case_of(Call.objects.get(sid=caller.sid))
-    notes = Event.objects.filter(case=case, body__contains="could not be copied")
+    _, notes = _notes_after_a_message(recording, url, run_tasks)  # never had it: 404
     assert len(notes) == 1 and "Twilio answered 404" in notes[0].body
     assert [r.status for r in standin.requests if r.method == "GET"] == [404]
 
@@ -119,14 +120,8 @@ def test_a_recording_url_of_another_host_or_account_is_never_fetched(
     settings.TWILIO_AUTH_TOKEN = standin.auth_token = TOKEN
     recording = "RE" + "f" * 32
     url = f"https://evil.example.com/2010-04-01/Accounts/AC{'9' * 32}/Recordings/{recording}"
-    caller = Caller(Client())
-    _leave_a_message(caller, recording, url)
-    run_tasks()
-    case = case_of(Call.objects.get(sid=caller.sid))
-    assert (
-        "another Twilio account"
-        in Event.objects.get(case=case, body__contains="could not be copied").body
-    )
+    _, notes = _notes_after_a_message(recording, url, run_tasks)
+    assert len(notes) == 1 and "another Twilio account" in notes[0].body
     assert [r for r in standin.requests if r.method == "GET"] == []
 
 
@@ -138,10 +133,7 @@ def test_the_attachment_checks_apply_to_the_voicemail(line, standin, settings, r
     settings.TWILIO_AUTH_TOKEN = standin.auth_token = TOKEN
     settings.ATTACHMENT_TYPES = ["pdf", "txt"]
     recording = "RE" + "0" * 32
-    caller = Caller(Client())
-    _leave_a_message(caller, recording, standin.add_recording(recording, AUDIO))
-    run_tasks()
-    case = case_of(Call.objects.get(sid=caller.sid))
-    note = Event.objects.get(case=case, body__contains="could not be copied")
-    assert "this type of file is not accepted" in note.body
+    url = standin.add_recording(recording, AUDIO)
+    case, notes = _notes_after_a_message(recording, url, run_tasks)
+    assert len(notes) == 1 and "this type of file is not accepted" in notes[0].body
     assert not Attachment.objects.filter(case=case).exists()
