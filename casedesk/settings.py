@@ -78,12 +78,19 @@ def _generated_secret(name: str) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _generated_secret_key() -> str:
-    key = _generated_secret("secret_key")
-    path = VAR_DIR / "secret_key"
+def _generated_usable_secret(name: str, setting: str) -> str:
+    """``_generated_secret(name)``, refused unless strong enough (a file someone edited
+    or truncated): the setting's error names the file to delete."""
+    key = _generated_secret(name)
     if not _usable_key(key):
-        raise ConfigError("SECRET_KEY", f"{path} holds no usable key; delete it to generate one")
+        raise ConfigError(
+            setting, f"{VAR_DIR / name} holds no usable key; delete it to generate one"
+        )
     return key
+
+
+def _generated_secret_key() -> str:
+    return _generated_usable_secret("secret_key", "SECRET_KEY")
 
 
 def _secret_key() -> str:
@@ -322,7 +329,10 @@ ATTACHMENT_TYPES = [
     t.lower().lstrip(".")
     for t in get_list(
         "CASEDESK_ATTACHMENT_TYPES",
-        "txt log csv json xml pdf png jpg jpeg gif webp zip gz tgz har eml docx xlsx pptx".split(),
+        (
+            "txt log csv json xml pdf png jpg jpeg gif webp zip gz tgz har eml docx xlsx pptx "
+            "mp3"  # voicemails from the emergency line (casedesk.phone.recordings)
+        ).split(),
     )
 ]
 for _type in ATTACHMENT_TYPES:
@@ -384,7 +394,7 @@ TWILIO_API_BASE = get_url("TWILIO_API_BASE", "https://api.twilio.com", schemes=(
 # emergency line's webhooks still check signatures and `casedesk phone simulate` (which
 # reads the same settings) signs with it. Production never makes one up: no token, 503.
 if DEBUG and not TWILIO_AUTH_TOKEN:
-    TWILIO_AUTH_TOKEN = _generated_secret("twilio_demo_token")
+    TWILIO_AUTH_TOKEN = _generated_usable_secret("twilio_demo_token", "TWILIO_AUTH_TOKEN")
 # The 2-hour clock: with no response after these minutes, the next level hears of it.
 ONCALL_CLOCK_ALARMS = [
     get_int("CASEDESK_ONCALL_FIRST_ALARM_MINUTES", 60, minimum=1, maximum=1440),
@@ -405,6 +415,14 @@ PHONE_DIAL_TIMEOUT = get_int("CASEDESK_PHONE_DIAL_TIMEOUT", 25, minimum=5, maxim
 # The longest voicemail a caller may leave, in seconds.
 PHONE_RECORD_MAX_SECONDS = get_int(
     "CASEDESK_PHONE_RECORD_MAX_SECONDS", 300, minimum=10, maximum=3600
+)
+# Wrong account numbers keyed in on the line, per calling number and for the whole line
+# (casedesk.phone.policies): over either, callers are pointed to the portal.
+RATE_PHONE_ACCOUNT_TRIES = get_rate(
+    "CASEDESK_RATE_PHONE_ACCOUNT_TRIES", Rate(6, timedelta(hours=1))
+)
+RATE_PHONE_ACCOUNT_TRIES_LINE = get_rate(
+    "CASEDESK_RATE_PHONE_ACCOUNT_TRIES_LINE", Rate(60, timedelta(hours=1))
 )
 # Fee recorded when an agent marks a call non-emergency (0: no fees), and its currency.
 _phone_fee = get_str("CASEDESK_PHONE_FEE", "0")

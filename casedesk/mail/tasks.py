@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, DataError, transaction
@@ -105,23 +106,26 @@ def sweep_pending_mail() -> int:
 @retrying(RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=30)))
 def notify_held_critical(message_id: int) -> None:
     """Tell every agent that a mail whose subject says critical is held on the mail list."""
+    message = InboundMessage.objects.filter(pk=message_id, state=State.HELD).first()
+    if message is None:
+        return  # dealt with already
+    mail_agents("mail/email/held_critical", {"message": message}, "the held-critical notice")
+
+
+def mail_agents(template: str, context: dict[str, Any], what: str) -> int:
+    """Mail every active agent and admin (``base_url`` added to ``context``); a send
+    failure is a RetryableError naming ``what``. Returns how many were mailed."""
     import smtplib
 
     from casedesk.accounts.models import Role, User
     from casedesk.core.mail import send_templated
 
-    message = InboundMessage.objects.filter(pk=message_id, state=State.HELD).first()
-    if message is None:
-        return  # dealt with already
     agents = User.objects.filter(role__in=[Role.AGENT, Role.ADMIN], is_active=True)
     recipients = list(agents.values_list("email", flat=True))
     if not recipients:
-        return
+        return 0
     try:
-        send_templated(
-            "mail/email/held_critical",
-            {"message": message, "base_url": settings.BASE_URL},
-            recipients,
-        )
+        send_templated(template, {**context, "base_url": settings.BASE_URL}, recipients)
     except (smtplib.SMTPException, OSError) as exc:
-        raise RetryableError(f"could not send the held-critical notice: {exc}") from exc
+        raise RetryableError(f"could not send {what}: {exc}") from exc
+    return len(recipients)

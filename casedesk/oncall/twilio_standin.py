@@ -5,7 +5,10 @@ package sends for ``messages.create`` and ``calls.create``, records every
 request, and answers with Twilio-shaped JSON: 201 with a resource and its SID,
 or Twilio's error body (``code``, ``message``, ``more_info``, ``status``) for a
 bad credential (20003), an invalid number (21211), or a failure a test queued
-with :meth:`TwilioStandIn.fail_next`. Point ``TWILIO_API_BASE`` at ``.base_url``.
+with :meth:`TwilioStandIn.fail_next`. It also serves a recording's media
+(``GET .../Recordings/RE....mp3``, basic auth as Twilio asks) for the recordings a
+test added with :meth:`TwilioStandIn.add_recording`. Point ``TWILIO_API_BASE`` at
+``.base_url``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from urllib.parse import parse_qs
 
 _RESOURCE = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-zA-Z]{1,64})/(Messages|Calls)\.json$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_MEDIA = re.compile(
+    r"^/2010-04-01/Accounts/(AC[0-9a-zA-Z]{1,64})/Recordings/(RE[0-9a-zA-Z]{1,64})\.mp3$"
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class TwilioStandIn:
     auth_token: str = "standin-auth-token"  # noqa: S105 - a local test double's
     requests: list[Recorded] = field(default_factory=list)
     _failures: list[_Failure] = field(default_factory=list)
+    recordings: dict[str, bytes] = field(default_factory=dict)  # RecordingSid -> mp3 bytes
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _server: ThreadingHTTPServer | None = None
 
@@ -62,7 +69,7 @@ class TwilioStandIn:
                 standin._handle(self)
 
             def do_GET(self) -> None:
-                standin._reply(self, 405, _error(20004, "Method not allowed", 405))
+                standin._media(self)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -87,6 +94,13 @@ class TwilioStandIn:
         """Answer the next ``times`` resource requests with this error."""
         with self._cond:
             self._failures.append(_Failure(status, code, message or "Internal error", times))
+
+    def add_recording(self, sid: str, audio: bytes) -> str:
+        """Serve ``audio`` as recording ``sid``; returns its ``RecordingUrl`` (Twilio's
+        own address: casedesk fetches its path through ``TWILIO_API_BASE``)."""
+        with self._cond:
+            self.recordings[sid] = audio
+        return f"https://api.twilio.com/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}"
 
     def sent(self, kind: str = "") -> list[Recorded]:
         """Accepted requests (201), of one kind ("Messages", "Calls") or all."""
@@ -119,6 +133,38 @@ class TwilioStandIn:
             )
             self._cond.notify_all()
         self._reply(handler, status, body)
+
+    def _media(self, handler: BaseHTTPRequestHandler) -> None:
+        """A recording's mp3, for the account's credentials only (Twilio's default)."""
+        match = _MEDIA.match(handler.path.split("?")[0])
+        account = match.group(1) if match else ""
+        status = 200
+        with self._cond:
+            audio = self.recordings.get(match.group(2)) if match else None
+            failure = self._failures.pop(0) if self._failures and match else None
+            if failure is not None and failure.times > 1:
+                failure.times -= 1
+                self._failures.insert(0, failure)
+        if match is None or audio is None:
+            status, body = 404, _error(20404, "The requested resource was not found", 404)
+        elif not self._authorized(handler.headers.get("Authorization", ""), account):
+            status, body = 401, _error(20003, "Authenticate", 401)
+        elif failure is not None:
+            status, body = failure.status, _error(failure.code, failure.message, failure.status)
+        with self._cond:
+            self.requests.append(
+                Recorded("GET", handler.path, "", {}, account, time.time(), status)
+            )
+            self._cond.notify_all()
+        if status != 200:
+            self._reply(handler, status, body)
+            return
+        assert audio is not None
+        handler.send_response(200)
+        handler.send_header("Content-Type", "audio/mpeg")
+        handler.send_header("Content-Length", str(len(audio)))
+        handler.end_headers()
+        handler.wfile.write(audio)
 
     def _answer(
         self, handler: BaseHTTPRequestHandler, kind: str, account: str, form: dict[str, str]

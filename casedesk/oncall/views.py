@@ -32,6 +32,17 @@ logger = logging.getLogger("casedesk.oncall")
 View = Callable[..., HttpResponse]
 
 
+def public_url(request: HttpRequest) -> str:
+    """The URL Twilio was given for this request, which its signature covers:
+    ``CASEDESK_BASE_URL`` (with its path prefix, if any) and the path within casedesk.
+
+    ``path_info`` rather than the full path: behind a proxy that passes the prefix on
+    as ``SCRIPT_NAME`` the full path holds the prefix too, which the base URL already
+    has."""
+    query = request.META.get("QUERY_STRING", "")
+    return settings.BASE_URL + request.path_info + (f"?{query}" if query else "")
+
+
 def twilio_signed(view: View) -> View:
     """Answer only requests Twilio signed with our auth token (checked before anything else)."""
 
@@ -40,7 +51,7 @@ def twilio_signed(view: View) -> View:
         if not settings.TWILIO_AUTH_TOKEN:
             logger.error("Twilio webhook %s refused: TWILIO_AUTH_TOKEN is not set", request.path)
             return HttpResponse("Twilio is not configured.", status=503, content_type="text/plain")
-        url = settings.BASE_URL + request.get_full_path()
+        url = public_url(request)
         signature = request.headers.get("X-Twilio-Signature", "")
         params = {k: request.POST.get(k, "") for k in request.POST}
         if not signature or not RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(

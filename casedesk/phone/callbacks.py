@@ -2,7 +2,9 @@
 
 Callbacks arrive on their own schedule, twice or out of order; ``progress`` keeps each
 call and leg moving forward only, and the call's end (its first terminal status) writes
-its summary on the case once. A recording's link goes on the case once per recording.
+its summary on the case once. A finished recording is noted on the case once, and
+``recordings.fetch_recording`` copies it into the case's files (Twilio's media URL needs
+the account's credentials, so it never goes on the timeline).
 """
 
 from __future__ import annotations
@@ -15,21 +17,17 @@ from django.db import transaction
 
 from casedesk.cases import services as case_services
 from casedesk.cases.models import EventKind
-from casedesk.phone import progress, speech
-from casedesk.phone.flow import Recording
+from casedesk.phone import progress, recordings, speech
+from casedesk.phone.flow import Recording, locked
 from casedesk.phone.models import Call, CallOutcome, Leg, LegOutcome, Stage
 
 logger = logging.getLogger("casedesk.phone")
 
 
-def _locked(sid: str) -> Call | None:
-    return Call.objects.select_for_update().filter(sid=sid).first()
-
-
 @transaction.atomic
 def recording_ready(data: Recording) -> bool:
-    """The recording status callback: the message's link goes on the case, once."""
-    call = _locked(data.call_sid)
+    """The recording status callback: the message is noted on the case and fetched, once."""
+    call = locked(data.call_sid)
     if call is None or data.status != "completed":
         return False
     if call.recording_sid == data.recording_sid:
@@ -45,8 +43,11 @@ def recording_ready(data: Recording) -> bool:
             call.case,
             EventKind.CALL,
             f"Voicemail from {call.from_number or 'an unknown number'} "
-            f"({speech.duration(data.seconds)}): {data.url}.mp3",
+            f"({speech.duration(data.seconds)}), recording {data.recording_sid}: it is "
+            "copied into the case's files.",
         )
+        call_id = call.pk
+        transaction.on_commit(lambda: recordings.fetch_recording.enqueue(call_id), robust=True)
     return True
 
 
@@ -65,7 +66,7 @@ class StatusReport:
 def call_status(data: StatusReport) -> bool:
     """The caller's leg: its status and duration; at its end, the call's summary on the
     case. Returns whether anything changed."""
-    call = _locked(data.call_sid)
+    call = locked(data.call_sid)
     if call is None:
         logger.warning("phone: status for unknown call %s", data.call_sid[:64])
         return False

@@ -12,12 +12,15 @@ call row, so two requests about one call never interleave.
    account number keyed in (3 tries).
 4. ``emergency``: open (or join) a critical phone case and note the call on it. After
    hours, an organization without coverage hears so and may leave a message.
-5. ``dial_next``: ``Dial`` the next person of the default escalation policy
+5. ``_dial``: ``Dial`` the next person of the default escalation policy
    (``schedules.responders``, in order) with a whisper: they hear who calls and press 1.
-   ``dialed`` (the Dial's action) moves on after no answer, busy, refusal or a machine.
+   ``dialed`` (the Dial's action) moves on after no answer, busy, refusal or a machine;
+   an action naming an earlier leg (a retry, a replay) changes nothing. Nobody with a
+   phone to dial: straight to 6.
 6. ``voicemail``: nobody accepted: the case is paged (idempotent; in hours this opens
-   the page that after hours already exists) and the caller leaves a message; the
-   recording's link goes on the case timeline.
+   the page that after hours already exists), or, when no page can go out (no
+   coverage, no policy), the agents are mailed; the caller hears which, and leaves a
+   message. The recording is fetched into a case attachment (``recordings``).
 Status callbacks and finished recordings are in ``callbacks``.
 """
 
@@ -36,11 +39,12 @@ from casedesk.accounts.models import ACCOUNT_NUMBER_RE, E164_RE, Organization, R
 from casedesk.accounts.services import organization_for_account_number, organization_for_phone
 from casedesk.cases import services as case_services
 from casedesk.cases.models import ACTIVE_STATUSES, Case, Channel, EventKind, Priority
+from casedesk.core import ratelimit
 from casedesk.hours.services import current_calendar, status
 from casedesk.oncall import schedules
 from casedesk.oncall import services as oncall
 from casedesk.oncall.models import PageCase, PageStatus
-from casedesk.phone import speech
+from casedesk.phone import policies, speech
 from casedesk.phone.models import Call, CallOutcome, Leg, LegOutcome, Stage
 
 logger = logging.getLogger("casedesk.phone")
@@ -82,6 +86,9 @@ class Incoming:
 
 
 def _absolute(path: str) -> str:
+    """The public URL of one of our webhook paths: Twilio resolves a root-relative URL
+    against the request's host only, which loses a path prefix in ``CASEDESK_BASE_URL``
+    (``https://example.com/desk``), so every URL we hand Twilio is absolute."""
     return settings.BASE_URL + path
 
 
@@ -97,7 +104,8 @@ def _end(response: VoiceResponse, call: Call, text: str, outcome: str | None = N
         call.outcome = outcome
 
 
-def _locked(sid: str) -> Call | None:
+def locked(sid: str) -> Call | None:
+    """The call with this CallSid, locked for the transaction (every step takes it first)."""
     return Call.objects.select_for_update().filter(sid=sid).first()
 
 
@@ -118,7 +126,7 @@ def _gather(
     """Ask for keys; Twilio posts to ``action`` even when none was pressed."""
     gather = response.gather(
         num_digits=digits,
-        action=action,
+        action=_absolute(action),
         method="POST",
         timeout=seconds or GATHER_SECONDS,
         action_on_empty_result=True,
@@ -146,7 +154,7 @@ def incoming(data: Incoming) -> VoiceResponse:
 
 @transaction.atomic
 def menu(sid: str, digits: str) -> VoiceResponse:
-    call = _locked(sid)
+    call = locked(sid)
     if call is None or call.stage != Stage.MENU:
         return _wrong_stage(call, sid, "menu")
     response = VoiceResponse()
@@ -176,12 +184,51 @@ def _ask_account(response: VoiceResponse, prompt: str) -> None:
     _gather(response, ACCOUNT, prompt, digits=12)
 
 
+# Wrong account numbers count per calling number (withheld numbers share one key) and
+# for the whole line; only wrong ones (a right one is refunded).
+LINE_KEY = "line"
+
+
+def _number_key(call: Call) -> str:
+    return f"number:{call.from_number or 'withheld'}"
+
+
+def _guessing(call: Call) -> bool:
+    """Whether this call's number, or the line, has used up its wrong account numbers."""
+    return not (
+        ratelimit.check(policies.ACCOUNT_TRIES_PER_NUMBER, _number_key(call)).allowed
+        and ratelimit.check(policies.ACCOUNT_TRIES_ON_THE_LINE, LINE_KEY).allowed
+    )
+
+
+def _too_many_tries(call: Call, response: VoiceResponse) -> None:
+    logger.warning(
+        "phone: call %s from %s: too many wrong account numbers (rate policies %s, %s); "
+        "caller sent to the portal",
+        call.sid,
+        call.from_number or "a withheld number",
+        policies.ACCOUNT_TRIES_PER_NUMBER.name,
+        policies.ACCOUNT_TRIES_ON_THE_LINE.name,
+    )
+    _end(
+        response,
+        call,
+        "We cannot take more account numbers from this line right now. Please open a "
+        "critical case in the portal, or by email with the word critical in the subject. "
+        "Goodbye.",
+        CallOutcome.UNIDENTIFIED,
+    )
+
+
 def identify(call: Call, response: VoiceResponse) -> None:
     organization = (
         organization_for_phone(call.from_number) if E164_RE.fullmatch(call.from_number) else None
     )
     if organization is not None:
         emergency(call, organization, response)
+        return
+    if _guessing(call):
+        _too_many_tries(call, response)
         return
     call.stage = Stage.ACCOUNT
     _ask_account(
@@ -193,15 +240,26 @@ def identify(call: Call, response: VoiceResponse) -> None:
 
 @transaction.atomic
 def account(sid: str, digits: str) -> VoiceResponse:
-    call = _locked(sid)
+    call = locked(sid)
     if call is None or call.stage != Stage.ACCOUNT:
         return _wrong_stage(call, sid, "account")
     response = VoiceResponse()
     digits = digits.rstrip("#")
+    # Counted before the look-up (parallel calls cannot all pass), refunded when right.
+    tries = (
+        ratelimit.attempt(policies.ACCOUNT_TRIES_PER_NUMBER, _number_key(call)),
+        ratelimit.attempt(policies.ACCOUNT_TRIES_ON_THE_LINE, LINE_KEY),
+    )
+    if not all(decision.allowed for decision in tries):
+        _too_many_tries(call, response)
+        call.save()
+        return response
     organization = (
         organization_for_account_number(digits) if ACCOUNT_NUMBER_RE.fullmatch(digits) else None
     )
     if organization is not None:
+        ratelimit.refund(policies.ACCOUNT_TRIES_PER_NUMBER, _number_key(call))
+        ratelimit.refund(policies.ACCOUNT_TRIES_ON_THE_LINE, LINE_KEY)
         emergency(call, organization, response)
     else:
         call.account_attempts += 1
@@ -235,20 +293,45 @@ def _caller(call: Call, organization: Organization) -> User | None:
     )
 
 
-def _contact(organization: Organization) -> User | None:
+# The organization's stand-in requester when it has no active customer: a deactivated
+# contact (it cannot log in and is never mailed) at a reserved domain that cannot reach
+# anyone (RFC 2606 ``.invalid``).
+LINE_CONTACT_EMAIL = "emergency-line-{pk}@phone.invalid"
+
+
+def _contact(organization: Organization) -> User:
     """A calling number names an organization, not a person: the case goes to the
-    organization's first contact (its longest-standing active customer)."""
-    return (
+    organization's first contact (its longest-standing active customer); an
+    organization without one gets its emergency-line contact, made once."""
+    active = (
         User.objects.filter(organization=organization, role=Role.CUSTOMER, is_active=True)
         .order_by("date_joined", "pk")
         .first()
     )
+    if active is not None:
+        return active
+    email = LINE_CONTACT_EMAIL.format(pk=organization.pk)
+    contact = User.objects.filter(email=email).first()
+    if contact is None:
+        # The organization's row is locked (``_open_or_join``): no concurrent twin.
+        contact = User.objects.create_user(
+            email,
+            role=Role.CUSTOMER,
+            organization=organization,
+            full_name=f"{organization.name} (emergency line)"[:200],
+            is_active=False,
+        )
+        logger.info("phone: %s has no active contact; made %s", organization.name, email)
+    return contact
 
 
 def _open_or_join(call: Call, organization: Organization, now: datetime) -> Case | None:
     """The organization's critical phone case of the last 2 hours (a dropped call, a
     colleague calling about the same outage), else a new one."""
     line = f"Emergency call from {call.from_number or 'an unknown number'} (call {call.sid})."
+    # One case per outage: two calls at once wait here for each other, so the second
+    # finds the first one's case (a lock on the call rows alone lets both open one).
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
     recent = (
         Case.objects.filter(
             organization=organization,
@@ -264,15 +347,14 @@ def _open_or_join(call: Call, organization: Organization, now: datetime) -> Case
         case_services.record_event(recent, EventKind.CALL, f"Another {line[0].lower()}{line[1:]}")
         return recent
     critical = Priority.objects.filter(is_critical=True).order_by("position").first()
-    requester = call.caller or _contact(organization)
-    if critical is None or requester is None:
+    if critical is None:
         logger.error(
-            "phone: call %s from %s: no case opened (%s)",
+            "phone: call %s from %s: no case opened (no critical priority)",
             call.sid,
             organization.name,
-            "no critical priority" if critical is None else "the organization has no contact",
         )
         return None
+    requester = call.caller or _contact(organization)
     local = now.astimezone(current_calendar().zone)
     case = case_services.open_case(
         case_services.NewCase(
@@ -319,33 +401,38 @@ def emergency(call: Call, organization: Organization, response: VoiceResponse) -
             "you back when it opens. Press the pound key when you are done.",
         )
         return
+    person = _next_person(call)
+    if person is None:  # nobody with a phone to dial: straight to the message
+        voicemail(call, response)
+        return
     call.stage = Stage.DIALING
     _say(response, "Connecting you to the on-call engineer. Please stay on the line.")
-    dial_next(call, response)
+    _dial(call, person, response)
 
 
 # ---- 5: dialing engineers, one at a time ----------------------------------------------
 
 
-def dial_next(call: Call, response: VoiceResponse) -> None:
-    """Dial the next person of the escalation policy not tried yet, or go to voicemail."""
+def _next_person(call: Call) -> User | None:
+    """The next person of the escalation policy with a phone, not tried on this call yet."""
     policy = schedules.default_policy()
     people = schedules.responders(policy) if policy is not None else []
     tried = set(call.legs.values_list("person_id", flat=True))
-    person = next(
-        (p for p in people if p.pk not in tried and E164_RE.fullmatch(p.phone or "")), None
-    )
-    if person is None:
-        voicemail(call, response)
-        return
+    return next((p for p in people if p.pk not in tried and E164_RE.fullmatch(p.phone or "")), None)
+
+
+def _dial(call: Call, person: User, response: VoiceResponse) -> None:
     position = call.legs.count() + 1
     Leg.objects.create(call=call, position=position, person=person, number=person.phone)
     dial = response.dial(
-        action=DIALED, method="POST", timeout=settings.PHONE_DIAL_TIMEOUT, answer_on_bridge=True
+        action=_absolute(DIALED),
+        method="POST",
+        timeout=settings.PHONE_DIAL_TIMEOUT,
+        answer_on_bridge=True,
     )
     dial.number(
         person.phone,
-        url=WHISPER,
+        url=_absolute(WHISPER),
         method="POST",
         status_callback=_absolute(LEG_STATUS),
         status_callback_method="POST",
@@ -368,14 +455,25 @@ class Dialed:
 
 @transaction.atomic
 def dialed(data: Dialed) -> VoiceResponse:
-    call = _locked(data.call_sid)
+    call = locked(data.call_sid)
     if call is None or call.stage != Stage.DIALING:
         return _wrong_stage(call, data.call_sid, "dialed")
     response = VoiceResponse()
     leg = _latest_leg(call)
+    if _stale(leg, data.dial_sid):
+        # A retried or replayed action about an earlier leg: the caller's live call is
+        # in the Dial of the newest leg, so this request's answer is not played to
+        # anyone; change nothing and answer nothing.
+        logger.warning(
+            "phone: dial action for leg %s of call %s ignored: the newest leg is %s",
+            data.dial_sid,
+            call.sid,
+            leg.sid if leg is not None else None,
+        )
+        return VoiceResponse()
     now = timezone.now()
     if leg is not None:
-        if data.dial_sid and not leg.sid and not Leg.objects.filter(sid=data.dial_sid).exists():
+        if data.dial_sid and not leg.sid:
             leg.sid = data.dial_sid
         if leg.outcome == LegOutcome.RINGING:
             leg.outcome = DIAL_OUTCOMES.get(data.dial_status, LegOutcome.FAILED)
@@ -391,10 +489,28 @@ def dialed(data: Dialed) -> VoiceResponse:
         call.stage = Stage.DONE  # the caller hung up while it rang
         response.hangup()
     else:
-        _say(response, "The engineer could not take your call. Trying the next person.")
-        dial_next(call, response)
+        person = _next_person(call)
+        if person is None:
+            voicemail(call, response)
+        else:
+            _say(response, "The engineer could not take your call. Trying the next person.")
+            _dial(call, person, response)
     call.save()
     return response
+
+
+def _stale(leg: Leg | None, dial_sid: str) -> bool:
+    """Whether a Dial action naming ``dial_sid`` is about another leg than the newest.
+
+    Without a DialCallSid (Twilio sends none when no child call was made) the action is
+    the newest leg's: it is the only Dial in progress."""
+    if not dial_sid:
+        return False
+    if leg is None:
+        return True
+    if leg.sid:
+        return leg.sid != dial_sid
+    return Leg.objects.filter(sid=dial_sid).exists()  # names an earlier leg
 
 
 @dataclass(frozen=True)
@@ -409,7 +525,7 @@ class LegRequest:
 def whisper(data: LegRequest) -> VoiceResponse:
     """The engineer answered: who is calling, press 1 to accept. A machine is hung up on."""
     response = VoiceResponse()
-    call = _locked(data.parent_sid)
+    call = locked(data.parent_sid)
     if call is None or call.stage != Stage.DIALING:
         return _wrong_stage(call, data.parent_sid, "whisper")
     leg = _latest_leg(call)
@@ -443,7 +559,7 @@ def accept(data: LegRequest) -> VoiceResponse:
     response = VoiceResponse()
     # The call first, then the leg: the order every step locks them in.
     parent = Leg.objects.filter(sid=data.call_sid).values_list("call__sid", flat=True).first()
-    call = _locked(parent) if parent else None
+    call = locked(parent) if parent else None
     leg = Leg.objects.select_for_update().filter(sid=data.call_sid).first()
     if (
         leg is None
@@ -491,7 +607,7 @@ def _record(call: Call, response: VoiceResponse, prompt: str) -> None:
     call.stage = Stage.VOICEMAIL
     _say(response, prompt)
     response.record(
-        action=RECORDED,
+        action=_absolute(RECORDED),
         method="POST",
         max_length=settings.PHONE_RECORD_MAX_SECONDS,
         finish_on_key="#",
@@ -508,18 +624,31 @@ def _record(call: Call, response: VoiceResponse, prompt: str) -> None:
 
 def voicemail(call: Call, response: VoiceResponse) -> None:
     """Nobody accepted: page (a no-op after hours, where the case was paged when it opened)
-    and take a message."""
-    if call.case is not None:
-        page = oncall.page(call.case)
-        if page is None:
-            logger.warning("phone: call %s: nobody accepted and nobody could be paged", call.sid)
+    and take a message. What the caller is promised is what happened: a page, or (no
+    page possible: no coverage, no policy) the agents told by mail."""
+    page = oncall.page(call.case) if call.case is not None else None
+    if page is not None:
+        promise = "The on-call team has been paged and will call you back."
+    else:
+        logger.warning(
+            "phone: call %s: nobody accepted and nobody could be paged; mailing the agents",
+            call.sid,
+        )
+        from casedesk.phone import tasks
+
+        call_id = call.pk
+        transaction.on_commit(lambda: tasks.notify_unpaged_call.enqueue(call_id), robust=True)
+        promise = (
+            "Support has your case and will call you back."
+            if call.case is not None
+            else "Support has been told of your call."
+        )
     _record(
         call,
         response,
-        "Nobody could take your call right now. The on-call team has been paged and will "
-        "call you back. Please leave a message after the tone, up to "
-        f"{speech.minutes(settings.PHONE_RECORD_MAX_SECONDS)}, and press the pound key "
-        "when you are done.",
+        f"Nobody could take your call right now. {promise} Please leave a message after the "
+        f"tone, up to {speech.minutes(settings.PHONE_RECORD_MAX_SECONDS)}, and press the "
+        "pound key when you are done.",
     )
 
 
@@ -535,14 +664,14 @@ class Recording:
 @transaction.atomic
 def recorded(data: Recording) -> VoiceResponse:
     """The Record verb's action: the caller finished the message."""
-    call = _locked(data.call_sid)
+    call = locked(data.call_sid)
     if call is None or call.stage != Stage.VOICEMAIL:
         return _wrong_stage(call, data.call_sid, "recorded")
     response = VoiceResponse()
     _end(
         response,
         call,
-        "Thank you. The on-call team has your message. Goodbye.",
+        "Thank you. Support has your message. Goodbye.",
         CallOutcome.VOICEMAIL,
     )
     call.save()

@@ -81,6 +81,8 @@ class Call(models.Model):
     recording_sid = models.CharField(max_length=64, blank=True)
     recording_url = models.URLField(max_length=500, blank=True)
     recording_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Tries to copy the recording into the case's files (``recordings.fetch_recording``).
+    recording_fetches = models.PositiveSmallIntegerField(default=0)
     # Triage: an agent says the call was not an emergency.
     non_emergency_at = models.DateTimeField(null=True, blank=True)
     non_emergency_by = models.ForeignKey(

@@ -50,10 +50,16 @@ class Player:
 
     # ---- HTTP ----
     def post(self, target: str, params: dict[str, str]) -> ET.Element:
-        """POST ``params`` to ``target`` (a path or an absolute URL of the public site)."""
-        parts = urlsplit(target)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        signature = RequestValidator(self.token).compute_signature(self.public_url + path, params)
+        """POST ``params`` to ``target``: a path within casedesk, or an absolute URL under
+        the public URL (which may have a path prefix, ``https://example.com/desk``)."""
+        public = self.public_url.rstrip("/")
+        if target.startswith(public + "/"):
+            path = target[len(public) :]
+        else:
+            parts = urlsplit(target)
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+        parts = urlsplit(path)
+        signature = RequestValidator(self.token).compute_signature(public + path, params)
         request = urllib.request.Request(  # noqa: S310 - http(s) URL given by the operator
             self.url + path,
             data=urlencode(params).encode(),

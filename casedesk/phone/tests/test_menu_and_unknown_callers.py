@@ -86,3 +86,57 @@ def test_in_hours_coverage_does_not_matter(caller, line):
     with at(datetime(2026, 12, 1, 18, 0, tzinfo=UTC)):
         caller.ring()
         assert PAT_PHONE in caller.press("1")
+
+
+def _guess(client_number: str, guesses: tuple[str, ...]) -> tuple[str, list[str]]:
+    """One call from ``client_number`` keying in ``guesses``: what pressing 1 said, and
+    the answers to each guess."""
+    guesser = Caller(Client(), from_number=client_number)
+    guesser.ring()
+    first = guesser.press("1")
+    return first, [guesser.press(guess, "/phone/voice/account") for guess in guesses]
+
+
+def test_wrong_account_numbers_are_limited_per_calling_number_across_calls(line, caplog):
+    """6 wrong account numbers an hour per calling number (CASEDESK_RATE_PHONE_ACCOUNT_TRIES):
+    two calls of three tries, then the number is sent to the portal, politely."""
+    wrong = ("10000001", "10000002", "10000003")
+    with at(SATURDAY_NIGHT):
+        for _ in range(2):
+            first, answers = _guess(STRANGER, wrong)
+            assert "key in your account number" in first
+            assert "could not find that account number" in answers[-1]
+        third, _ = _guess(STRANGER, ())
+    assert "key in your account number" not in third
+    assert "portal" in third and "<Hangup" in third
+    assert "too many wrong account numbers" in caplog.text
+    # Another number is not held back by this one's guesses.
+    with at(SATURDAY_NIGHT):
+        other, _ = _guess("+15555550178", ())
+    assert "key in your account number" in other
+
+
+def test_right_account_numbers_do_not_count_against_the_caller(line):
+    acme = line["acme"]
+    with at(SATURDAY_NIGHT):
+        for _ in range(7):
+            first, answers = _guess(STRANGER, (acme.account_number,))
+            assert "key in your account number" in first
+            assert PAT_PHONE in answers[0]
+
+
+def test_the_whole_line_has_a_ceiling_on_wrong_account_numbers(line, settings):
+    """Rotating caller IDs does not get round the limit: the line-wide policy
+    (CASEDESK_RATE_PHONE_ACCOUNT_TRIES_LINE) stops the next number too."""
+    from datetime import timedelta
+
+    from casedesk.lib.env import Rate
+
+    settings.RATE_PHONE_ACCOUNT_TRIES_LINE = Rate(4, timedelta(hours=1))
+    with at(SATURDAY_NIGHT):
+        _guess("+15555550161", ("10000001", "10000002"))
+        _, answers = _guess("+15555550162", ("10000003", "10000004", "10000005"))
+        assert "portal" in answers[-1] and "<Hangup" in answers[-1]
+        refused, _ = _guess("+15555550163", ())
+    assert "key in your account number" not in refused and "portal" in refused
+    assert Call.objects.filter(outcome=CallOutcome.UNIDENTIFIED).count() == 2

@@ -180,3 +180,28 @@ def test_sms_replies_acknowledge_pages(caller, line):
     assert b"<Message>" in response.content
     page.refresh_from_db()
     assert (page.status, page.acknowledged_via) == ("acknowledged", "sms")
+
+
+@pytest.mark.parametrize("script_name", ["", "/support"])
+def test_a_base_url_with_a_path_prefix_signs_and_links_under_the_prefix(
+    line, settings, script_name
+):
+    """casedesk behind https://desk.example.com/support: Twilio signs the prefixed URL,
+    whether the proxy strips the prefix or passes it on as SCRIPT_NAME, and every action
+    URL in the TwiML keeps the prefix (a root-relative one would lose it)."""
+    public = BASE + "/support"
+    settings.BASE_URL = public
+    params = {"CallSid": sid(), "From": "+15555550101", "To": "+15555550100"}
+    signature = RequestValidator(TOKEN).compute_signature(public + "/phone/voice", params)
+    client = Client()
+    answer = client.post(
+        "/phone/voice", params, HTTP_X_TWILIO_SIGNATURE=signature, SCRIPT_NAME=script_name
+    )
+    assert answer.status_code == 200, answer.content
+    assert f'action="{public}/phone/voice/menu"' in answer.content.decode()
+    # The unprefixed URL's signature is not ours.
+    unprefixed = RequestValidator(TOKEN).compute_signature(BASE + "/phone/voice", params)
+    refused = client.post(
+        "/phone/voice", params, HTTP_X_TWILIO_SIGNATURE=unprefixed, SCRIPT_NAME=script_name
+    )
+    assert refused.status_code == 403

@@ -88,3 +88,28 @@ def test_a_terminal_status_is_final_and_repeats_are_dropped():
     assert progress.advance(ringing, "ringing", 2) is None
     assert progress.advance(ringing, "in-progress", 1) is None  # numbered as old
     assert progress.advance(ringing, "in-progress", None) == progress.Progress("in-progress", 1)
+
+
+def test_a_repeated_dial_action_about_an_earlier_leg_changes_nothing(caller, line):
+    """Twilio retries the Dial action for Pat (or someone replays it) while Kim's phone
+    rings: it is answered with nothing, Kim keeps ringing, and her own result moves on."""
+    from casedesk.phone.models import LegOutcome
+    from casedesk.phone.tests.conftest import AVERY_PHONE, KIM_PHONE
+
+    with at(SATURDAY_NIGHT):
+        caller.ring()
+        assert PAT_PHONE in caller.press("1")
+        pat_leg = sid()
+        assert KIM_PHONE in caller.dialed("no-answer", pat_leg)  # Kim's phone now rings
+        again = caller.dialed("no-answer", pat_leg)
+        assert again.endswith("<Response />"), again
+        kim = Call.objects.get(sid=caller.sid).legs.get(position=2)
+        assert (kim.outcome, kim.sid) == (LegOutcome.RINGING, None)
+        # Kim's own result still counts: Avery is next.
+        assert AVERY_PHONE in caller.dialed("no-answer", sid())
+    call = Call.objects.get(sid=caller.sid)
+    assert [leg.outcome for leg in call.legs.all()] == [
+        LegOutcome.NO_ANSWER,
+        LegOutcome.NO_ANSWER,
+        LegOutcome.RINGING,
+    ]
