@@ -275,7 +275,7 @@ def test_a_fee_voided_after_its_month_is_a_credit_in_the_month_it_was_voided(des
     assert page.count('data-testid="credit"') == 1
     assert "-150.00 USD" in page
     assert "Credit: the fee charged" in page and "Real outage" in page
-    assert "1 credit for fee of earlier months voided this month (subtracted)" in page
+    assert "1 credit (fees of earlier months voided this month, subtracted)" in page
 
     credit, charge = csv_rows(desk.get("/desk/phone/fees/?month=2026-12&format=csv"))
     assert credit == {
