@@ -1,8 +1,9 @@
 """An agent triages an emergency call in a real browser.
 
 Alice of Acme called the emergency line at night to ask about a password. Sam opens the
-desk's call log, opens the call (who was tried, for how long), marks it non-emergency
-with a reason, sees the fee on Acme's organization page with this month's total, and
+desk's call log, opens the call (who was tried, for how long, how the caller was
+identified), marks it non-emergency with a reason, lowering the critical case it opened to
+the default priority, sees the fee on Acme's organization page with this month's total, and
 downloads the month's fee report as CSV. Alice gets the mail about her own call.
 """
 
@@ -21,7 +22,7 @@ from playwright.sync_api import Page, expect
 
 from casedesk.accounts.models import OrganizationPhone, User
 from casedesk.phone.models import Call, CallOutcome, Fee, LegOutcome
-from casedesk.phone.tests.fee_helpers import make_call, make_leg
+from casedesk.phone.tests.fee_helpers import make_call, make_fee, make_leg
 from conftest import PASSWORD
 from e2e.steps import log_in
 
@@ -44,6 +45,7 @@ def test_an_agent_marks_a_call_non_emergency_and_finds_the_fee(
     globex: Any,
     run_tasks: Any,
     mailoutbox: Any,
+    open_case: Any,
     settings: Any,
     screenshot_dir: Path,
 ) -> None:
@@ -55,9 +57,11 @@ def test_an_agent_marks_a_call_non_emergency_and_finds_the_fee(
         "kim@example.com", PASSWORD, role="agent", full_name="Kim Agent", phone="+15555550112"
     )
     started = timezone.now() - timedelta(minutes=40)
+    case = open_case(alice, "Critical", subject="Emergency call from Acme")
     call = make_call(
         acme,
         caller=alice,
+        case=case,
         started_at=started,
         outcome=CallOutcome.CONNECTED,
         answered_by=kim,
@@ -111,6 +115,10 @@ def test_an_agent_marks_a_call_non_emergency_and_finds_the_fee(
     expect(tab.get_by_test_id("legs")).to_contain_text("Kim Agent")
     expect(tab.get_by_test_id("call")).to_contain_text("Alice Example")
     expect(tab.get_by_test_id("call")).to_contain_text("CST")
+    expect(tab.get_by_test_id("identified-by")).to_contain_text(
+        "the calling number: it is one of Acme's numbers"
+    )
+    expect(tab.get_by_test_id("lower-priority").get_by_role("checkbox")).to_be_checked()
     tab.screenshot(path=str(screenshot_dir / "phone-call-page.png"), full_page=True)
     tab.locator("#mark textarea").fill("   ")
     tab.evaluate("document.querySelector('#mark textarea').removeAttribute('required')")
@@ -122,6 +130,9 @@ def test_an_agent_marks_a_call_non_emergency_and_finds_the_fee(
     with tab.expect_navigation():
         tab.get_by_role("button", name="Mark non-emergency").click()
     expect(tab.get_by_role("status")).to_contain_text("a fee of 150.00 USD was recorded")
+    expect(tab.get_by_role("status")).to_contain_text("The case is now Medium.")
+    case.refresh_from_db()
+    assert case.priority.name == "Medium"
     expect(tab.get_by_test_id("fee")).to_contain_text("150.00 USD")
     tab.screenshot(path=str(screenshot_dir / "phone-call-marked.png"), full_page=True)
     fee = Fee.objects.get()
@@ -145,10 +156,39 @@ def test_an_agent_marks_a_call_non_emergency_and_finds_the_fee(
         tab.get_by_test_id("csv").click()
     download = download_info.value
     assert download.suggested_filename.startswith("fees-")
-    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
+    body = Path(download.path()).read_bytes()
+    assert body.startswith(b"\xef\xbb\xbf")  # the byte-order mark Excel needs
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     assert [(r["organization"], r["amount"], r["call"]) for r in rows] == [
         ("Acme", "150.00", call.sid)
     ]
+
+    # A fee of an earlier month voided now is a credit this month; another currency gets
+    # a chart of its own.
+    earlier = timezone.now() - timedelta(days=62)
+    make_fee(
+        make_call(acme, started_at=earlier),
+        agent,
+        earlier,
+        amount=Decimal("40.00"),
+        voided_at=timezone.now(),
+        voided_by=agent,
+        void_reason="It was an outage after all",
+    )
+    now = timezone.now()
+    make_fee(
+        make_call(globex, number="+15555550102", started_at=now),
+        agent,
+        now,
+        amount=Decimal("9000.00"),
+        currency="JPY",
+    )
+    tab.reload()
+    expect(tab.get_by_test_id("chart")).to_have_count(2)
+    expect(tab.get_by_test_id("credit")).to_contain_text("-40.00 USD")
+    expect(tab.get_by_test_id("totals")).to_contain_text("110.00 USD")
+    expect(tab.get_by_test_id("totals")).to_contain_text("9000.00 JPY")
+    tab.screenshot(path=str(screenshot_dir / "phone-fee-report-credit.png"), full_page=True)
 
     # On a phone the pages fit the screen.
     tab.set_viewport_size({"width": 390, "height": 844})
@@ -164,7 +204,7 @@ def test_an_agent_marks_a_call_non_emergency_and_finds_the_fee(
     context.close()
 
     run_tasks()
-    (mail,) = mailoutbox
+    mail = next(m for m in mailoutbox if "not an emergency" in m.subject)
     assert mail.to == [alice.email]
     assert "Asked how to reset a colleague's password; no outage." in mail.body
     assert Call.objects.get(pk=call.pk).non_emergency_by == agent

@@ -8,14 +8,17 @@ the Django admin. Calls and fees come from ``casedesk.phone``; open cases from
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from casedesk.accounts.models import Role
+from casedesk.accounts.models import Role, User
 from casedesk.accounts.services import organization_for_user, organizations_visible_to
 from casedesk.cases.desk_views import QUEUE_ORDER, staff_only
 from casedesk.cases.models import ACTIVE_STATUSES, Case
@@ -28,6 +31,12 @@ RECENT_FEES = 20
 OPEN_CASES_SHOWN = 50
 
 
+def _count(rows: QuerySet[Any]) -> Coalesce:
+    """``COUNT(*)`` of ``rows`` (correlated with the outer organization) as an annotation."""
+    counted = rows.order_by().values("organization").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 @login_required
 @staff_only
 @require_safe
@@ -37,8 +46,14 @@ def organizations(request: HttpRequest) -> HttpResponse:
     rows = (
         organizations_visible_to(request.user)
         .annotate(
-            customers=Count("people", filter=Q(people__role=Role.CUSTOMER), distinct=True),
-            open_cases=Count("cases", filter=Q(cases__status__in=ACTIVE_STATUSES), distinct=True),
+            # One subquery per count: two Counts over the people and cases joins would
+            # multiply the rows (people x cases) before counting them.
+            customers=_count(
+                User.objects.filter(organization=OuterRef("pk"), role=Role.CUSTOMER)
+            ),
+            open_cases=_count(
+                Case.objects.filter(organization=OuterRef("pk"), status__in=ACTIVE_STATUSES)
+            ),
         )
         .order_by("name")
     )

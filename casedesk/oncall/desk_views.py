@@ -24,6 +24,8 @@ from casedesk.cases.desk_views import _staff, staff_only
 from casedesk.cases.models import ACTIVE_STATUSES, Case
 from casedesk.hours.services import current_calendar
 from casedesk.lib.durations import humanize_duration
+from casedesk.lib.months import MonthError, parse_month
+from casedesk.lib.spreadsheet import csv_response
 from casedesk.oncall import report, schedules, services
 from casedesk.oncall.models import (
     CODE_RE,
@@ -202,9 +204,8 @@ def _month_start(d: date) -> date:
 def _parse_month(text: str | None, default: date) -> date:
     """``2026-11`` -> 1 November 2026; anything else -> ``default`` (the form says so)."""
     try:
-        year, month = (int(part) for part in (text or "").split("-"))
-        return date(year, month, 1) if 2000 <= year <= 2100 else default
-    except ValueError:
+        return parse_month((text or "").strip())
+    except MonthError:
         return default
 
 
@@ -224,11 +225,9 @@ def report_page(request: HttpRequest) -> HttpResponse:
     end = datetime.combine(after, datetime.min.time(), tzinfo=zone)
     built = report.build(start, end, zone)
     if request.GET.get("format") == "csv":
-        response = HttpResponse(report.to_csv(built, zone), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="critical-cases-{first:%Y-%m}-{last:%Y-%m}.csv"'
+        return csv_response(
+            report.to_csv(built, zone), f"critical-cases-{first:%Y-%m}-{last:%Y-%m}.csv"
         )
-        return response
     bars = report.chart(built.months)
     return render(
         request,

@@ -24,10 +24,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from casedesk.accounts.models import Organization, User
+from casedesk.accounts.models import Organization, OrganizationPhone, User, normalize_phone
 from casedesk.cases.desk_views import _staff, staff_only
 from casedesk.hours.services import current_calendar
 from casedesk.lib.durations import humanize_duration
+from casedesk.lib.months import MonthError, parse_month
+from casedesk.lib.spreadsheet import csv_response
 from casedesk.phone import fee_report, fees
 from casedesk.phone.models import Call, CallOutcome, Fee, Leg
 
@@ -63,8 +65,8 @@ class CallFilterForm(forms.Form):
         if not text:
             return None
         try:
-            return fee_report.parse_month(text)
-        except fee_report.MonthError as exc:
+            return parse_month(text)
+        except MonthError as exc:
             raise forms.ValidationError(str(exc)) from exc
 
 
@@ -77,7 +79,13 @@ class ReasonForm(forms.Form):
 
 
 class MarkForm(ReasonForm):
-    pass
+    lower_priority = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Lower the case from Critical to the default priority",
+        help_text="Stops the 2-hour clock and the after-hours alarm; the customer sees the "
+        "change and your reason on the case.",
+    )
 
 
 class VoidForm(ReasonForm):
@@ -154,6 +162,9 @@ def _render_call(
     fee = Fee.objects.filter(call=call).select_related("charged_by", "voided_by").first()
     forms_: dict[str, Any] = {"mark_form": MarkForm(), "void_form": VoidForm()}
     forms_.update(bound or {})
+    critical = call.case is not None and call.case.priority.is_critical and call.case.is_active
+    if not critical:  # nothing to lower: the form does not offer it
+        forms_["mark_form"].fields.pop("lower_priority", None)
     # A refused form the page no longer offers (the call was marked, or voided, meanwhile):
     # its message still has to show.
     failed = next(iter(bound)) if bound else ""
@@ -172,6 +183,8 @@ def _render_call(
             "fee_amount": settings.PHONE_FEE,
             "fee_currency": settings.PHONE_FEE_CURRENCY,
             "recipients": fees.recipients(call),
+            "identified_by": identified_by(call),
+            "case_critical": critical,
             "failed": failed,
             "orphan_errors": [error for errors in orphan_errors for error in errors],
             **forms_,
@@ -180,10 +193,25 @@ def _render_call(
     )
 
 
+def identified_by(call: Call) -> str:
+    """How the line knew the call's organization: ``number`` (the calling number is one of
+    the organization's), ``account`` (it is not, so the caller keyed in the account number:
+    the only other way the flow identifies one), or "" (not identified).
+
+    The call does not record which path it took; this reads it from the organization's
+    numbers as they are now (a number added since the call reads as ``number``).
+    """
+    if call.organization_id is None:
+        return ""
+    number = normalize_phone(call.from_number or "")
+    known = OrganizationPhone.objects.filter(organization=call.organization_id, number=number)
+    return "number" if number and known.exists() else "account"
+
+
 def _call(pk: int) -> Call:
     return get_object_or_404(
         Call.objects.select_related(
-            "organization", "caller", "case", "answered_by", "non_emergency_by"
+            "organization", "caller", "case__priority", "answered_by", "non_emergency_by"
         ).prefetch_related(Prefetch("legs", queryset=Leg.objects.select_related("person"))),
         pk=pk,
     )
@@ -201,14 +229,14 @@ def _act(
     pk: int,
     form_name: str,
     form: ReasonForm,
-    action: Callable[[Call, User, str], str],
+    action: Callable[[Call, User, dict[str, Any]], str],
 ) -> HttpResponse:
     """Validate ``form``, run ``action`` (which returns the message to show), redirect;
     on bad input or a ``TriageError`` nothing changed and the call page says why (400)."""
     call = _call(pk)
     if form.is_valid():
         try:
-            done = action(call, _staff(request), form.cleaned_data["reason"])
+            done = action(call, _staff(request), form.cleaned_data)
         except fees.TriageError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
@@ -217,17 +245,24 @@ def _act(
     return _render_call(request, call, {form_name: form}, status=400)
 
 
-def _mark(call: Call, by: User, reason: str) -> str:
-    done = fees.mark_non_emergency(call, by, reason)
+def _mark(call: Call, by: User, data: dict[str, Any]) -> str:
+    done = fees.mark_non_emergency(
+        call, by, data["reason"], lower_priority=data.get("lower_priority", False)
+    )
     charged = "no fee (fees are off)"
     if done.fee is not None:
         charged = f"a fee of {done.fee.amount} {done.fee.currency} was recorded"
-    told = "the customer will be told by email" if fees.recipients(done.call) else "nobody to tell"
-    return f"Marked non-emergency: {charged}; {told}."
+    told = "the customer will be told by email" if done.told else "nobody to tell"
+    lowered = ""
+    if done.lowered_to:
+        lowered = f" The case is now {done.lowered_to}."
+    elif done.not_lowered:
+        lowered = f" The case's priority was left as it was: {done.not_lowered}."
+    return f"Marked non-emergency: {charged}; {told}.{lowered}"
 
 
-def _void(call: Call, by: User, reason: str) -> str:
-    fees.void_fee(call, by, reason)
+def _void(call: Call, by: User, data: dict[str, Any]) -> str:
+    fees.void_fee(call, by, data["reason"])
     return "The mark is withdrawn and any fee voided."
 
 
@@ -259,8 +294,8 @@ def fee_report_page(request: HttpRequest) -> HttpResponse:
         month = date(today.year, today.month, 1)
     else:
         try:
-            month = fee_report.parse_month(text)
-        except fee_report.MonthError as exc:
+            month = parse_month(text.strip())
+        except MonthError as exc:
             return render(
                 request,
                 "phone/desk/fees.html",
@@ -269,10 +304,8 @@ def fee_report_page(request: HttpRequest) -> HttpResponse:
             )
     report = fee_report.build(month, zone)
     if request.GET.get("format") == "csv":
-        response = HttpResponse(fee_report.to_csv(report), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="fees-{month:%Y-%m}.csv"'
-        return response
-    bars = fee_report.chart(report)
+        return csv_response(fee_report.to_csv(report), f"fees-{month:%Y-%m}.csv")
+    charts = fee_report.chart(report)
     previous = (month - timedelta(days=1)).replace(day=1)
     following = (month + timedelta(days=32)).replace(day=1)
     return render(
@@ -280,7 +313,7 @@ def fee_report_page(request: HttpRequest) -> HttpResponse:
         "phone/desk/fees.html",
         {
             "report": report,
-            "bars": bars,
+            "charts": charts,
             "month": month,
             "month_text": f"{month:%Y-%m}",
             "previous": f"{previous:%Y-%m}",

@@ -12,9 +12,19 @@ Decisions (docs/architecture.md, "Emergency line: triage and fees"):
   total, still in the report) and clears the call's mark, so the call log no longer
   counts it as non-emergency. A call is charged at most once: once it has a fee, even a
   voided one, it cannot be marked again.
-- **The customer is told by email**: the identified caller, else the organization's
-  active customers, one message each, never anyone of another organization. The mail
-  carries the agent's reason (the form says so). Voiding a fee tells them too.
+- **The customer is told by email**: the identified caller (a customer of the call's
+  organization), else, when nobody was identified, the organization's active customers
+  ("a call from your organization"), never anyone of another organization. An identified
+  caller who has since been deactivated means nobody is mailed: their colleagues did not
+  make the call. One task per recipient, so a retried mail goes only to the one it failed
+  for. The mail carries the agent's reason (the form says so).
+- **Withdrawing a mark tells whoever was told of it**, fee or no fee, and only them: a
+  fee's ``told_at`` records that its mail went out (the mail task holds the call's row
+  lock while it sends, so a void waits for it); a mark voided before its mail went says
+  nothing at all. With fees off there is no fee row to record it on: see ``void_fee``.
+- **Lowering the case.** Marking may also lower the call's critical case to the default
+  priority through ``cases.services.downgrade`` (a public timeline entry with the reason;
+  the critical deadlines and the after-hours alarm stop), in the same transaction.
 - **The case timeline** gets an internal note (who, why, the fee); customers see the
   email, not a timeline entry (the cases app has no public event kind for this, and a
   public reply would stop the first-response clock).
@@ -36,7 +46,8 @@ from django_tasks import task
 from casedesk.accounts.models import Organization, Role, User
 from casedesk.accounts.services import zone_of
 from casedesk.cases import services as case_services
-from casedesk.cases.models import EventKind
+from casedesk.cases.models import Case, EventKind
+from casedesk.cases.services import CaseError
 from casedesk.core.retry import RetryPolicy, retrying
 from casedesk.phone.models import Call, Fee
 
@@ -57,6 +68,9 @@ class TriageError(Exception):
 class Marked:
     call: Call
     fee: Fee | None
+    told: int  # how many people will be emailed
+    lowered_to: str  # the case's new priority, or "" when it was left as it was
+    not_lowered: str  # why the case was left as it was (when lowering was asked for)
 
 
 def _clean_reason(reason: str) -> str:
@@ -91,8 +105,11 @@ def _require_staff(by: User) -> None:
         raise TriageError("Only support staff triage calls.", field="")
 
 
-def mark_non_emergency(call: Call, by: User, reason: str) -> Marked:
-    """Mark ``call`` non-emergency (once) and charge the fee, if fees are on."""
+def mark_non_emergency(
+    call: Call, by: User, reason: str, *, lower_priority: bool = False
+) -> Marked:
+    """Mark ``call`` non-emergency (once) and charge the fee, if fees are on; with
+    ``lower_priority``, lower its critical case to the default priority too."""
     _require_staff(by)
     text = _clean_reason(reason)
     amount: Decimal = settings.PHONE_FEE
@@ -150,13 +167,50 @@ def mark_non_emergency(call: Call, by: User, reason: str) -> Marked:
             f"Emergency call {_number(current)} marked non-emergency by {_name(by)}.\n"
             f"Reason: {text}\n{charged}",
         )
-        if recipients(current):
-            tell_customer.enqueue(current.pk, "marked")
-    return Marked(current, fee)
+        lowered_to, not_lowered = _lower(current, by, text) if lower_priority else ("", "")
+        told = _tell(current, "marked")
+    return Marked(current, fee, told, lowered_to, not_lowered)
+
+
+def _lower(call: Call, by: User, reason: str) -> tuple[str, str]:
+    """Lower the call's critical case to the default priority: (new priority, "") when
+    done, ("", why not) when the case is left as it is."""
+    case = call.case
+    if case is None:
+        return "", "the call has no case"
+    case = Case.objects.select_related("priority").get(pk=case.pk)
+    if not case.priority.is_critical:
+        return "", f"{case.reference} is {case.priority.name}, not critical"
+    if not case.is_active:
+        return "", f"{case.reference} is {case.get_status_display().lower()}"
+    try:
+        lower = case_services.default_priority()
+        case_services.downgrade(
+            case, lower, by, f"The call to the emergency line was not an emergency: {reason}"
+        )
+    except CaseError as exc:
+        return "", str(exc)
+    return lower.name, ""
+
+
+def _tell(call: Call, what: str, reason: str = "") -> int:
+    """Enqueue one mail per recipient (after the transaction commits); how many."""
+    people = recipients(call)
+    for person in people:
+        tell_customer.enqueue(call.pk, what, person.pk, reason)
+    return len(people)
 
 
 def void_fee(call: Call, by: User, reason: str) -> Call:
-    """Undo a mark: void its fee (if one was charged) and clear the call's mark."""
+    """Undo a mark: void its fee (if one was charged) and clear the call's mark; tell the
+    customer who was told of the mark.
+
+    With a fee, its ``told_at`` says whether the mark's mail went out. With fees off the
+    mark has no row of its own to record that on, so the customer is told of the
+    withdrawal whenever the mark had anyone to tell: if the mark's mail had not gone yet
+    (voided within seconds of marking), that mail now finds the mark gone and stays
+    silent, and only the withdrawal arrives.
+    """
     _require_staff(by)
     text = _clean_reason(reason)
     with transaction.atomic():
@@ -183,8 +237,8 @@ def void_fee(call: Call, by: User, reason: str) -> Call:
             f"{what} by {_name(by)}: the emergency call {_number(current)} is no longer "
             f"marked non-emergency.\nReason: {text}",
         )
-        if fee is not None and recipients(current):
-            tell_customer.enqueue(current.pk, "voided")
+        if fee is None or fee.told_at is not None:
+            _tell(current, "voided" if fee is not None else "withdrawn", text)
     return current
 
 
@@ -192,17 +246,18 @@ def void_fee(call: Call, by: User, reason: str) -> Call:
 
 
 def recipients(call: Call) -> list[User]:
-    """The identified caller, else the organization's active customers; never anyone else."""
+    """The identified caller, else (nobody identified) the organization's active customers.
+
+    An identified caller who can no longer be mailed (deactivated, no longer a customer)
+    means nobody: their colleagues did not make the call. A caller recorded against
+    another organization is no identification of this one (a data mix-up): the call's
+    own organization is told, never the other's person.
+    """
     if call.organization_id is None:
         return []
     caller = call.caller
-    if (
-        caller is not None
-        and caller.is_active
-        and caller.role == Role.CUSTOMER
-        and caller.organization_id == call.organization_id
-    ):
-        return [caller]
+    if caller is not None and caller.organization_id == call.organization_id:
+        return [caller] if caller.is_active and caller.role == Role.CUSTOMER else []
     return list(
         User.objects.filter(
             organization=call.organization_id, role=Role.CUSTOMER, is_active=True
@@ -210,34 +265,62 @@ def recipients(call: Call) -> list[User]:
     )
 
 
+TEMPLATES = {
+    "marked": "phone/email/non_emergency",
+    "voided": "phone/email/fee_voided",
+    "withdrawn": "phone/email/mark_withdrawn",
+}
+
+
 @task()
 @retrying(_MAIL_RETRY)
-def tell_customer(call_id: int, what: str) -> None:
-    """One mail per recipient about their own call: ``marked`` or ``voided``."""
+def tell_customer(call_id: int, what: str, person_id: int, reason: str = "") -> None:
+    """Mail one recipient about the call: ``marked``, ``voided`` (its fee) or ``withdrawn``
+    (the mark, fees off). ``reason``: why the mark was withdrawn.
+
+    One task per recipient: a retry (the mail server failed) mails only this one. The
+    recipient must still be one of the call's (not deactivated meanwhile).
+    """
     from casedesk.cases.tasks import _send
 
-    call = Call.objects.select_related("organization", "case", "caller").filter(pk=call_id).first()
-    if call is None:
-        return
-    fee = Fee.objects.filter(call=call).first()
-    if what == "marked":
-        if call.non_emergency_at is None:
-            return  # voided before the mail went: say nothing
-        template = "phone/email/non_emergency"
-    elif what == "voided":
-        if fee is None or fee.voided_at is None:
-            return
-        template = "phone/email/fee_voided"
-    else:
+    template = TEMPLATES.get(what)
+    if template is None:
         raise ValueError(f"unknown message {what!r}")
-    for person in recipients(call):
+    with transaction.atomic():
+        # The row lock makes a void wait until this mail is sent and recorded (told_at).
+        call = (
+            Call.objects.select_for_update(of=("self",))
+            .select_related("organization", "case", "caller")
+            .filter(pk=call_id)
+            .first()
+        )
+        if call is None:
+            return
+        person = next((p for p in recipients(call) if p.pk == person_id), None)
+        if person is None:
+            return
+        fee = Fee.objects.filter(call=call).first()
+        if what == "marked" and call.non_emergency_at is None:
+            return  # voided before the mail went: say nothing
+        if what == "voided" and (fee is None or fee.voided_at is None):
+            return
+        if what == "withdrawn" and call.non_emergency_at is not None:
+            return  # marked again meanwhile: that mark's mail says where things stand
         _send(
             template,
-            {"call": call, "fee": fee, "recipient": person},
+            {
+                "call": call,
+                "fee": fee,
+                "recipient": person,
+                "own_call": call.caller_id == person.pk,
+                "reason": reason,
+            },
             [person.email],
             zone_of(person),
             case=call.case,
         )
+        if what == "marked" and fee is not None:
+            Fee.objects.filter(pk=fee.pk, told_at__isnull=True).update(told_at=timezone.now())
 
 
 # ---- What pages show -------------------------------------------------------------------

@@ -172,10 +172,17 @@ class Fee(models.Model):
         related_name="+",
     )
     void_reason = models.TextField(blank=True)
+    # When the customer was first emailed about the mark and its fee: a void tells them
+    # only if they heard of it (phone.fees.void_fee).
+    told_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-charged_at"]
-        indexes = [models.Index(fields=["organization", "charged_at"], name="fee_org_idx")]
+        indexes = [
+            models.Index(fields=["organization", "charged_at"], name="fee_org_idx"),
+            # The monthly report's credits: fees voided in a month, charged before it.
+            models.Index(fields=["voided_at"], name="fee_voided_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="fee_amount_positive"),
         ]

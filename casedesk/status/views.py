@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,6 +23,7 @@ from casedesk.accounts.lockout import network_key
 from casedesk.core.ratelimit import attempt
 from casedesk.hours.services import UnknownCalendar, current_calendar
 from casedesk.hours.services import status as hours_status
+from casedesk.lib.months import MonthError, parse_month
 from casedesk.status import api, presenters, subscriptions
 from casedesk.status.api import the_page
 from casedesk.status.caching import cached
@@ -33,7 +33,6 @@ from casedesk.status.models import CLOSED_STATUSES, Incident, Kind, MaintenanceS
 from casedesk.status.policies import SUBSCRIBE_PER_ADDRESS, SUBSCRIBE_PER_IP
 
 HTML = "text/html; charset=utf-8"
-MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 
 
 def _zone_name() -> str:
@@ -117,13 +116,11 @@ def _month(text: str | None, today: dt.date) -> dt.date:
     """``YYYY-MM`` (ASCII digits) to the first of that month; anything else is a 404."""
     if not text:
         return today.replace(day=1)
-    if not MONTH.fullmatch(text):
-        raise Http404("no such month")
     try:
-        first = dt.date(int(text[:4]), int(text[5:]), 1)
-    except ValueError:
+        first = parse_month(text)
+    except MonthError:
         raise Http404("no such month") from None
-    if first.year < 2000 or first > today:
+    if first > today:
         raise Http404("no such month")
     return first
 

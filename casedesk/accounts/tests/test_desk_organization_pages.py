@@ -112,3 +112,24 @@ def test_customers_never_reach_the_organization_pages(alice, bob, acme, globex):
 def test_an_unknown_organization_is_404(desk):
     assert desk.get("/desk/organizations/999999/").status_code == 404
     assert desk.post("/desk/organizations/").status_code == 405
+
+
+def test_the_list_counts_customers_and_open_cases_each_once(
+    desk, agent, alice, acme, globex, open_case
+):
+    """Two customers and three open cases are 2 and 3 (the counts are separate subqueries,
+    not Counts over joins that multiply); staff, inactive-case states and Globex's rows
+    do not count."""
+    from casedesk.accounts.models import User
+    from casedesk.cases import services
+
+    carol = User.objects.create_user(
+        "carol@acme.example", "x" * 20, role="customer", organization=acme
+    )
+    for person in (alice, carol, alice):
+        open_case(person, "Medium")
+    services.change_status(open_case(alice, "Low"), "resolved", agent)
+    response = desk.get("/desk/organizations/")
+    counts = {org.name: (org.customers, org.open_cases) for org, _ in response.context["rows"]}
+    assert counts["Acme"] == (2, 3)
+    assert counts["Globex"][1] == 0

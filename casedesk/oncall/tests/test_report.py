@@ -142,7 +142,8 @@ def test_the_page_draws_a_chart_and_exports_csv_without_formulas(history, agent)
     assert "<svg" in page and "2026-11: 2 critical, 1 after hours" in page
     assert 'data-testid="stats-responder"' in page and "Kim Secondary" in page
     assert exported["Content-Disposition"].endswith('critical-cases-2026-10-2026-11.csv"')
-    rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
+    assert exported.content.startswith(b"\xef\xbb\xbf")  # UTF-8 byte-order mark, for Excel
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert [r["case"] for r in rows] == [c.reference for c in history]
     assert rows[0]["minutes_to_ack"] == "10.0" and rows[0]["within_2h"] == "yes"
     assert rows[1]["within_2h"] == "no" and rows[1]["acknowledged_by"] == "Kim Secondary"

@@ -8,11 +8,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from casedesk.accounts.models import User
 from casedesk.phone.models import CallOutcome, LegOutcome
-from casedesk.phone.tests.fee_helpers import make_call, make_leg
+from casedesk.phone.tests.fee_helpers import make_call, make_fee, make_leg
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("calendars")]
 
@@ -199,3 +201,41 @@ def test_the_desk_navigation_links_the_call_log(desk, alice):
     customer = Client()
     customer.force_login(alice)
     assert 'href="/desk/phone/"' not in customer.get("/portal/").content.decode()
+
+
+def test_the_call_log_organization_pages_and_fee_report_do_not_query_per_row(
+    desk, agent, alice, acme
+):
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert desk.get(url).status_code == 200
+        return len(ctx)
+
+    at = datetime(2026, 11, 10, 15, 0, tzinfo=CT)
+    make_fee(make_call(acme, caller=alice, started_at=at), agent, at)
+    urls = (
+        "/desk/phone/",
+        f"/desk/organizations/{acme.pk}/",
+        "/desk/organizations/",
+        "/desk/phone/fees/?month=2026-11",
+    )
+    for url in urls:  # warm the calendar cache: its queries are not per row
+        queries(url)
+    few = [queries(url) for url in urls]
+    for n in range(15):
+        make_fee(make_call(acme, caller=alice, started_at=at), agent, at.replace(minute=n + 1))
+    assert [queries(url) for url in urls] == few
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/desk/phone/calls/99999999999999999999/",
+        "/desk/organizations/99999999999999999999/",
+        "/desk/phone/?organization=99999999999999999999",
+        "/desk/phone/?month=2026-11%00",
+        "/desk/phone/fees/?month=%00",
+    ],
+)
+def test_out_of_range_and_nul_input_is_a_4xx_not_a_500(desk, url):
+    assert desk.get(url).status_code in (400, 404)

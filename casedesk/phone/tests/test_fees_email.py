@@ -1,14 +1,22 @@
 """The customer hears about a non-emergency mark and its fee by email: the identified caller,
-else their organization's customers, each about their own organization's call only."""
+else (nobody identified) their organization's customers, each about their own
+organization's call only; one mail per person, retried alone; a withdrawal told to whoever
+was told of the mark."""
 
 from __future__ import annotations
 
+import smtplib
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.core import mail as django_mail
+from django.utils import timezone
 
-from casedesk.accounts.models import User
+from casedesk.accounts.models import Organization, User
 from casedesk.phone import fees
+from casedesk.phone.models import Fee
 from casedesk.phone.tests.fee_helpers import FEE, make_call
 
 pytestmark = pytest.mark.usefixtures("calendars")
@@ -104,17 +112,16 @@ def test_voiding_tells_the_customer_the_fee_is_withdrawn(
     assert "Reason: The site really was down." in mail.body
 
 
-def test_voided_before_the_mail_went_nothing_is_said(
+def test_a_mark_voided_before_its_mail_went_out_says_nothing_at_all(
     fee_on, agent, alice, acme, run_tasks, mailoutbox
 ):
+    """The customer never heard of the fee, so they are not told it was withdrawn."""
     call = make_call(acme, caller=alice)
     fees.mark_non_emergency(call, agent, "Password reset.")
     fees.void_fee(call, agent, "Misclick.")
     run_tasks()
-    # The "marked" mail finds the mark gone and stays silent; the void is still told.
-    assert [m.subject for m in mailoutbox] == [
-        "The fee for your call to the emergency line was withdrawn"
-    ]
+    assert [m.subject for m in mailoutbox] == []
+    assert Fee.objects.get(call=call).told_at is None
 
 
 def test_with_fees_off_the_mail_mentions_no_fee(
@@ -126,3 +133,107 @@ def test_with_fees_off_the_mail_mentions_no_fee(
     run_tasks()
     (mail,) = mailoutbox
     assert "fee" not in mail.body.lower()
+
+
+def _customer(email: str, organization: Organization, **fields) -> User:
+    return User.objects.create_user(
+        email, "x" * 20, role="customer", organization=organization, **fields
+    )
+
+
+def test_a_retried_mail_goes_only_to_the_one_it_failed_for(
+    fee_on, agent, alice, acme, monkeypatch, run_tasks, mailoutbox
+):
+    """The mail server drops the connection on Carol's mail: her mail is retried (30 s
+    later, by the worker); Alice, already mailed, does not get it twice."""
+    _customer("carol@acme.example", acme, full_name="Carol")
+    call = make_call(acme)  # unidentified caller: every active Acme customer is told
+    fees.mark_non_emergency(call, agent, "Asked for a password reset.")
+    real_send = django_mail.EmailMultiAlternatives.send
+    failed: list[str] = []
+
+    def flaky(self, *args, **kwargs):
+        if self.to == ["carol@acme.example"] and not failed:
+            failed.append(self.to[0])
+            raise smtplib.SMTPServerDisconnected("gone")
+        return real_send(self, *args, **kwargs)
+
+    monkeypatch.setattr(django_mail.EmailMultiAlternatives, "send", flaky)
+    run_tasks()
+    assert failed == ["carol@acme.example"]
+    assert [m.to[0] for m in mailoutbox] == ["alice@acme.example"]
+    with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+        run_tasks()  # the retry is due
+    assert sorted(m.to[0] for m in mailoutbox) == ["alice@acme.example", "carol@acme.example"]
+
+
+def test_mail_to_the_organization_says_a_call_from_your_organization(
+    fee_on, agent, alice, acme, run_tasks, mailoutbox
+):
+    _customer("carol@acme.example", acme, full_name="Carol")
+    call = make_call(acme)
+    fees.mark_non_emergency(call, agent, "Feature request.")
+    run_tasks()
+    assert len(mailoutbox) == 2
+    for sent in mailoutbox:
+        assert sent.subject == "A call from your organization to the emergency line was not an emergency"
+        assert "A call from your organization, Acme, to the emergency line" in sent.body
+        assert "Your call" not in sent.body
+
+
+def test_a_deactivated_caller_means_nobody_is_mailed_not_their_colleagues(
+    fee_on, agent, alice, acme, run_tasks, mailoutbox
+):
+    """Alice called and was identified, then left Acme (deactivated): her colleagues did
+    not make the call, so nobody is told; the agent sees that before marking."""
+    _customer("carol@acme.example", acme, full_name="Carol")
+    call = make_call(acme, caller=alice)
+    alice.is_active = False
+    alice.save()
+    assert fees.recipients(call) == []
+    done = fees.mark_non_emergency(call, agent, "Alice asked about invoices.")
+    assert done.told == 0
+    run_tasks()
+    assert mailoutbox == []
+
+
+def test_a_caller_deactivated_after_the_mark_is_not_mailed_by_the_queued_task(
+    fee_on, agent, alice, acme, run_tasks, mailoutbox
+):
+    _customer("carol@acme.example", acme, full_name="Carol")
+    call = make_call(acme, caller=alice)
+    fees.mark_non_emergency(call, agent, "Alice asked about invoices.")
+    alice.is_active = False
+    alice.save()
+    run_tasks()
+    assert mailoutbox == []
+
+
+def test_with_fees_off_withdrawing_a_mark_tells_the_customer_who_was_told_of_it(
+    settings, agent, alice, acme, run_tasks, mailoutbox
+):
+    settings.PHONE_FEE = Decimal("0.00")
+    call = make_call(acme, caller=alice)
+    fees.mark_non_emergency(call, agent, "A how-to question.")
+    run_tasks()
+    assert len(mailoutbox) == 1
+    fees.void_fee(call, agent, "It was a real outage after all.")
+    run_tasks()
+    assert len(mailoutbox) == 2
+    withdrawn = mailoutbox[1]
+    assert withdrawn.to == [alice.email]
+    assert withdrawn.subject == (
+        "Your call to the emergency line is no longer marked as not an emergency"
+    )
+    assert "Reason: It was a real outage after all." in withdrawn.body
+    assert "fee" not in withdrawn.body.lower()
+
+
+def test_the_fee_records_when_its_customer_was_told(
+    fee_on, agent, alice, acme, run_tasks, mailoutbox
+):
+    call = make_call(acme, caller=alice)
+    fees.mark_non_emergency(call, agent, "Password reset.")
+    assert Fee.objects.get(call=call).told_at is None
+    run_tasks()
+    assert Fee.objects.get(call=call).told_at is not None

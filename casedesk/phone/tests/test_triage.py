@@ -1,17 +1,26 @@
-"""An agent marks a call non-emergency: once, with a reason, and a fee only when fees are on
-and the call has an organization. Undoing voids the fee and withdraws the mark."""
+"""An agent marks a call non-emergency: once (two agents at once: one loses cleanly), with a
+reason, and a fee only when fees are on and the call has an organization; optionally
+lowering the critical case. Undoing voids the fee and withdraws the mark. The page says how
+the caller was identified before anyone charges."""
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
+from django.db import connection, transaction
 from django.test import Client
 
-from casedesk.cases.models import Event, EventKind
+from casedesk.accounts.models import OrganizationPhone, User
+from casedesk.cases.models import Case, Event, EventKind
 from casedesk.phone import fees
 from casedesk.phone.models import Call, Fee
-from casedesk.phone.tests.fee_helpers import FEE, make_call
+from casedesk.phone.tests.fee_helpers import ACME_PHONE, FEE, make_call
 
 pytestmark = pytest.mark.django_db
 
@@ -217,3 +226,138 @@ def test_customers_cannot_triage(fee_on, alice, bob, acme):
     call.refresh_from_db()
     assert call.non_emergency_at is None
     assert not Fee.objects.exists()
+
+
+CT = ZoneInfo("America/Chicago")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_agents_marking_at_once_one_loses_cleanly_and_one_fee_stands(fee_on, agent, acme):
+    """A marks inside a transaction it holds open; B marks meanwhile and waits on A's row
+    lock (PostgreSQL) or write lock (SQLite). B gets a TriageError (not an IntegrityError or
+    OperationalError), and exactly one fee stands."""
+    other = User.objects.create_user("agent2@example.com", "x" * 20, role="agent")
+    call = make_call(acme)
+    holding, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                fees.mark_non_emergency(call, agent, "first")
+                holding.set()
+                release.wait(10)
+            results["first"] = "ok"
+        except Exception as exc:
+            results["first"] = exc
+            holding.set()
+        finally:
+            connection.close()
+
+    def second() -> None:
+        holding.wait(10)
+        try:
+            fees.mark_non_emergency(call, other, "second")
+            results["second"] = "ok"
+        except Exception as exc:
+            results["second"] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    holding.wait(10)
+    time.sleep(1.0)  # B is now blocked on A's lock
+    release.set()
+    for t in threads:
+        t.join(30)
+    assert results["first"] == "ok", results
+    assert isinstance(results["second"], fees.TriageError), repr(results["second"])
+    assert Fee.objects.filter(call=call).count() == 1
+    assert Call.objects.get(pk=call.pk).non_emergency_by_id == agent.pk
+
+
+def test_the_fee_is_the_configured_amount_summed_in_cents_on_every_database(
+    settings, agent, alice, acme, calendars
+):
+    settings.PHONE_FEE = Decimal("49.95")
+    for minute in range(3):
+        with time_machine.travel(datetime(2026, 11, 10, 15, minute, tzinfo=CT), tick=False):
+            fees.mark_non_emergency(make_call(acme, caller=alice), agent, "How-to")
+    now = datetime(2026, 11, 20, tzinfo=CT)
+    assert [(t.currency, t.amount) for t in fees.totals(fees.fees_of_month(acme, now, CT))] == [
+        ("USD", Decimal("149.85"))
+    ]
+
+
+@pytest.fixture
+def critical_call(alice, acme, open_case, run_tasks):
+    case = open_case(alice, "Critical", subject="Phone call")
+    return make_call(acme, caller=alice, case=case)
+
+
+def test_marking_can_lower_the_critical_case_to_the_default_priority(
+    fee_on, desk, agent, critical_call, priorities
+):
+    page = desk.get(f"/desk/phone/calls/{critical_call.pk}/").content.decode()
+    assert 'name="lower_priority"' in page
+    assert 'id="id_lower_priority" checked' in page  # on by default
+    response = desk.post(
+        mark_url(critical_call), {"reason": "A how-to question.", "lower_priority": "on"}
+    )
+    assert response.status_code == 302
+    case = Case.objects.select_related("priority").get(pk=critical_call.case_id)
+    default = next(p for p in priorities.values() if p.is_default)
+    assert case.priority == default
+    assert not case.after_hours_alarm
+    downgrade = Event.objects.get(case=case, kind=EventKind.DOWNGRADE)
+    assert downgrade.public
+    assert (downgrade.old_value, downgrade.new_value) == ("Critical", default.name)
+    assert "A how-to question." in downgrade.reason
+    assert f"The case is now {default.name}." in desk.get(response["Location"]).content.decode()
+
+
+def test_unticked_the_case_stays_critical(fee_on, desk, critical_call):
+    response = desk.post(mark_url(critical_call), {"reason": "A how-to question."})
+    assert response.status_code == 302
+    case = Case.objects.select_related("priority").get(pk=critical_call.case_id)
+    assert case.priority.is_critical
+    assert not Event.objects.filter(case=case, kind=EventKind.DOWNGRADE).exists()
+
+
+def test_a_case_that_is_not_critical_is_not_offered_lowering_and_is_left_alone(
+    fee_on, desk, agent, alice, acme, open_case
+):
+    case = open_case(alice, "Medium")
+    call = make_call(acme, caller=alice, case=case)
+    assert 'name="lower_priority"' not in desk.get(f"/desk/phone/calls/{call.pk}/").content.decode()
+    done = fees.mark_non_emergency(call, agent, "How-to", lower_priority=True)
+    assert (done.lowered_to, done.not_lowered) == ("", f"{case.reference} is Medium, not critical")
+    assert Case.objects.get(pk=case.pk).priority.name == "Medium"
+
+
+def test_the_page_says_the_caller_was_identified_by_the_calling_number(desk, alice, acme):
+    OrganizationPhone.objects.create(organization=acme, number=ACME_PHONE, label="NOC")
+    call = make_call(acme, caller=alice, number=ACME_PHONE)
+    page = desk.get(f"/desk/phone/calls/{call.pk}/").content.decode()
+    assert "the calling number: it is one of Acme's numbers" in page
+
+
+def test_the_page_says_the_caller_keyed_in_the_account_number(fee_on, desk, acme):
+    call = make_call(acme, number="+15555550199")  # not one of Acme's numbers
+    page = desk.get(f"/desk/phone/calls/{call.pk}/").content.decode()
+    assert "the account number the caller keyed in" in page
+    assert "identified only by the account number they keyed in" in page
+    unknown = make_call(None, number="anonymous", outcome="unidentified")
+    assert "the account number" not in desk.get(f"/desk/phone/calls/{unknown.pk}/").content.decode()
+
+
+def test_the_page_warns_when_the_identified_caller_can_no_longer_be_mailed(
+    fee_on, desk, alice, acme
+):
+    call = make_call(acme, caller=alice)
+    alice.is_active = False
+    alice.save()
+    page = desk.get(f"/desk/phone/calls/{call.pk}/").content.decode()
+    assert "Nobody is emailed: the caller" in page
