@@ -237,6 +237,10 @@ def case_answered(case: Case) -> bool:
     answered until someone replies to the customer again."""
     if case.status not in ACTIVE_STATUSES:
         return True
+    if not case.priority.is_critical:
+        # An agent lowered it (a downgrade, or a call marked non-emergency): the 2-hour
+        # promise is for critical cases, so nobody else needs waking for it.
+        return True
     if case.first_responded_at is None:
         return False
     start = clock_start(case)

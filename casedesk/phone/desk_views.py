@@ -30,7 +30,7 @@ from casedesk.hours.services import current_calendar
 from casedesk.lib.durations import humanize_duration
 from casedesk.lib.months import MonthError, parse_month
 from casedesk.lib.spreadsheet import csv_response
-from casedesk.phone import fee_report, fees
+from casedesk.phone import fee_report, fees, recordings
 from casedesk.phone.models import Call, CallOutcome, Fee, Leg
 
 CALLS_PER_PAGE = 50
@@ -150,9 +150,12 @@ def _duration(seconds: int | None) -> str:
 
 
 def _recording_link(call: Call) -> str:
-    """Only web addresses become links (the URL came from a webhook)."""
-    url = call.recording_url or ""
-    return url if url.startswith(("https://", "http://")) else ""
+    """The voicemail's case file once the worker has copied it from Twilio (Twilio's own
+    address needs the account's credentials, which agents do not have), else ""."""
+    voicemail = recordings.attachment_of(call)
+    if voicemail is None or call.case is None:
+        return ""
+    return reverse("case_file", args=[call.case.reference, voicemail.pk, voicemail.name])
 
 
 def _render_call(

@@ -266,6 +266,21 @@ def test_a_page_resolves_when_every_case_on_it_is_answered(
     assert texts_to(standin, KIM_PHONE) == 0
 
 
+def test_a_case_lowered_from_critical_stops_its_page_escalating(
+    sms_only, alice, agent, open_case, standin, run_tasks, priorities
+):
+    with at(NIGHT):
+        case = open_case(alice, "Critical")
+        run_tasks()
+    assert texts_to(standin, PAT_PHONE) == 1
+    with at(NIGHT + timedelta(minutes=5)):
+        case_services.downgrade(case, priorities["Medium"], agent, "A question, not an outage.")
+    with at(NIGHT + timedelta(minutes=16)):
+        run_tasks()
+    assert Page.objects.get().status == PageStatus.RESOLVED
+    assert texts_to(standin, KIM_PHONE) == 0  # the secondary is never woken
+
+
 def test_if_configured_an_unassigned_in_hours_critical_case_is_paged_after_15_minutes(
     sms_only, alice, open_case, standin, run_tasks, settings
 ):

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("phone", "0002_call_stage_and_sequence"),
+        ("phone", "0003_fee_told_at_and_voided_index"),
     ]
 
     operations = [

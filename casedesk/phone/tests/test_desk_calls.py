@@ -8,11 +8,14 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from casedesk.accounts.models import User
+from casedesk.cases import services as case_services
+from casedesk.phone import recordings
 from casedesk.phone.models import CallOutcome, LegOutcome
 from casedesk.phone.tests.fee_helpers import make_call, make_fee, make_leg
 
@@ -151,8 +154,7 @@ def test_the_call_page_shows_caller_organization_case_legs_and_recording(
         "Accepted",
         "10 minutes 50 seconds",
         "12 minutes",
-        'href="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"',
-        "95 seconds",
+        "recorded (95 seconds); being copied from Twilio to the case",
         "Tue Nov 3 2026, 02:00:00 CST",
         "Times in America/Chicago",
     ):
@@ -162,6 +164,31 @@ def test_the_call_page_shows_caller_organization_case_legs_and_recording(
     assert (
         "Tue Nov 3 2026, 09:00:00 CET" in desk.get(f"/desk/phone/calls/{call.pk}/").content.decode()
     )
+
+
+def test_agents_get_the_voicemail_as_the_case_file_never_twilios_address(
+    desk, alice, acme, open_case
+):
+    case = open_case(alice, "Critical")
+    call = make_call(
+        acme,
+        caller=alice,
+        case=case,
+        outcome=CallOutcome.VOICEMAIL,
+        recording_sid="RE" + "b" * 32,
+        recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE" + "b" * 32,
+        recording_seconds=30,
+    )
+    case_services.attach(
+        case,
+        [SimpleUploadedFile(recordings.file_name(call), b"ID3 audio", "audio/mpeg")],
+        alice,
+    )
+    voicemail = case.attachments.get()
+    page = desk.get(f"/desk/phone/calls/{call.pk}/").content.decode()
+    assert f'href="/cases/{case.reference}/files/{voicemail.pk}/{voicemail.name}"' in page
+    assert "Listen to the voicemail" in page
+    assert "api.twilio.com" not in page
 
 
 def test_a_recording_url_that_is_not_a_web_address_is_not_a_link(desk, acme):
