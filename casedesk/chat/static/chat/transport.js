@@ -137,7 +137,7 @@
         self.mode = "connecting";
         setTimeout(function () {
           if (!self.stopped) self.openSocket();
-        }, 1000 * Math.pow(2, self.failures) * (0.5 + Math.random()));
+        }, 500 * Math.pow(2, self.failures) * (0.5 + Math.random()));
       } else {
         // Never opened (WebSockets are blocked on this path), or closed before the first
         // frame RECONNECTS times in a row (the server cannot set sockets up now, or this
