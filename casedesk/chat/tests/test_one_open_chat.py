@@ -63,6 +63,13 @@ def before_0002(chat_db: None) -> Any:
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
+def said(apps: Any, session: int, author: Any, text: str, at: Any) -> None:
+    """A text message in a chat of the database before 0002."""
+    apps.get_model("chat", "ChatMessage").objects.create(
+        session_id=session, author_id=author.pk, kind="text", body=text, at=at
+    )
+
+
 def migrate_to_0002() -> None:
     MigrationExecutor(connection).migrate([("chat", "0002_one_open_chat_per_customer")])
 
@@ -71,7 +78,6 @@ def test_the_migration_keeps_the_chat_an_agent_is_answering_and_ends_the_newer_i
     before_0002: Any, alice: Any, agent: Any
 ) -> None:
     Then = before_0002.get_model("chat", "ChatSession")
-    ThenMessage = before_0002.get_model("chat", "ChatMessage")
     now = timezone.now()
     # Tab 1: a chat an agent accepted and is answering. Tab 2 (later): a second chat,
     # still waiting, nothing said in it.
@@ -83,14 +89,8 @@ def test_the_migration_keeps_the_chat_an_agent_is_answering_and_ends_the_newer_i
         created_at=now - timedelta(minutes=10),
         accepted_at=now,
     )
-    for author, said, ago in [(alice, "Production is down", 9), (agent, "Looking at it now", 8)]:
-        ThenMessage.objects.create(
-            session_id=talking.pk,
-            author_id=author.pk,
-            kind="text",
-            body=said,
-            at=now - timedelta(minutes=ago),
-        )
+    for author, text, ago in [(alice, "Production is down", 9), (agent, "Looking at it now", 8)]:
+        said(before_0002, talking.pk, author, text, now - timedelta(minutes=ago))
     idle = Then.objects.create(
         customer_id=alice.pk,
         organization_id=alice.organization_id,
@@ -113,24 +113,17 @@ def test_the_migration_keeps_the_chat_with_the_latest_message_and_agents_see_the
     the customer wrote there stays on the agents' consoles (unfiled) until someone puts it
     on a case; a chat nobody wrote in does not."""
     Then = before_0002.get_model("chat", "ChatSession")
-    ThenMessage = before_0002.get_model("chat", "ChatMessage")
     now = timezone.now()
 
-    def chat(customer: Any, minutes_ago: int, said: str = "", said_ago: int = 0) -> int:
+    def chat(customer: Any, minutes_ago: int, text: str = "", said_ago: int = 0) -> int:
         session = Then.objects.create(
             customer_id=customer.pk,
             organization_id=customer.organization_id,
             status="waiting",
             created_at=now - timedelta(minutes=minutes_ago),
         )
-        if said:
-            ThenMessage.objects.create(
-                session_id=session.pk,
-                author_id=customer.pk,
-                kind="text",
-                body=said,
-                at=now - timedelta(minutes=said_ago),
-            )
+        if text:
+            said(before_0002, session.pk, customer, text, now - timedelta(minutes=said_ago))
         return int(session.pk)
 
     older_but_latest = chat(alice, 20, "Hello? Still there?", said_ago=1)
