@@ -21,7 +21,10 @@ from e2e.steps import log_in
 @pytest.fixture
 def chat_server(settings: Any, tmp_path: Path) -> Iterator[str]:
     """``casedesk.asgi`` on a free port of 127.0.0.1 (in-memory channel layer, files in
-    the test's folder); yields its base URL."""
+    the test's folder, no open/offline answer kept from another test); yields its base URL."""
+    from django.core.cache import cache
+
+    cache.clear()
     settings.MEDIA_ROOT = tmp_path / "files"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     with serve_asgi() as base:

@@ -22,7 +22,7 @@ from casedesk.cases.models import Case, Channel
 from casedesk.chat.tests.conftest import SATURDAY_10AM, WEDNESDAY_10AM
 from conftest import PASSWORD
 from e2e import chat_support
-from e2e.chat_support import chat_page
+from e2e.chat_support import chat_page, in_thread
 from e2e.conftest import DESKTOP, PHONE
 from e2e.steps import log_in
 
@@ -179,4 +179,53 @@ def test_where_websockets_are_blocked_the_widget_chats_by_long_polling(
             "Hello from behind a strict proxy",
             "Hello, I can read you.",
         ]
+        customer.context.close()
+
+
+def test_when_sockets_keep_failing_after_one_worked_the_widget_falls_back_to_polling(
+    browser: Any, chat_server: str, alice: Any, agent: Any, settings: Any
+) -> None:
+    """The socket worked, then the server cannot set sockets up any more (Redis away, or
+    the person is at the socket cap): after a few reconnects closed before their first
+    frame, the widget chats by long polling instead of reconnecting for ever."""
+    from casedesk.chat import services
+
+    settings.CHAT_POLL_SECONDS = 2
+    base = chat_server
+    with time_machine.travel(WEDNESDAY_10AM, tick=True):
+        in_thread(services.heartbeat, agent, True)
+        customer = chat_page(browser)
+        sockets: list[Any] = []
+
+        def route(ws: Any) -> None:
+            # The first socket goes through to casedesk; every later one is accepted and
+            # closed at once, as a consumer that fails after accepting does.
+            sockets.append(ws)
+            if len(sockets) == 1:
+                ws.connect_to_server()
+            else:
+                ws.close(code=1011)
+
+        log_in(customer, base, alice.email, PASSWORD)
+        customer.route_web_socket("**/ws/chat/**", route)
+        customer.goto(f"{base}/portal/")
+        customer.get_by_test_id("chat-toggle").click()
+        customer.get_by_test_id("chat-start").click()
+        log = customer.get_by_test_id("chat-log")
+        expect(log).to_contain_text("You are in the queue")
+        assert len(sockets) == 1
+
+        chat = in_thread(services.open_chat_of, alice)
+
+        # The server restarts (the socket closes), and no socket can be set up after.
+        def polling(request: Any) -> bool:
+            return "/poll?" in request.url and "have=" in request.url
+
+        with customer.expect_request(polling, timeout=20_000):
+            sockets[0].close(code=1012)
+        assert len(sockets) == 1 + 4  # four reconnects, then polling
+        in_thread(services.accept, chat, agent)
+        expect(customer.get_by_test_id("chat-status")).to_have_text("Chatting with Sam")
+        in_thread(services.post, chat, agent, "Still here, by polling.")
+        expect(log).to_contain_text("Still here, by polling.")
         customer.context.close()

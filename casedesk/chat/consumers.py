@@ -9,9 +9,11 @@ the handshake (close code 4403), before anything of the chat is sent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from importlib import import_module
 from typing import Any
 
@@ -29,6 +31,8 @@ FRAME_MAX = 16_000
 REFUSED = 4403
 # Close code for a person past CHAT_SOCKETS_PER_USER open sockets (4000 + HTTP's 429).
 TOO_MANY = 4429
+# Close code when the server fails while setting a socket up (the client reconnects).
+INTERNAL_ERROR = 1011
 # "Typing" is relayed at most this often per socket (seconds); clients show it for 4 s.
 TYPING_EVERY = 2.0
 
@@ -86,9 +90,9 @@ def _still_signed_in(scope: dict[str, Any], user: User) -> User:
     return fresh
 
 
-# Open sockets per person in this process. Consumers run on the process's one event loop,
-# so a plain counter is safe; it is per process, like the sockets themselves (a crashed
-# process takes its count with it, so nothing can be left counted forever).
+# Open sockets (and waiting long polls) per person in this process. Consumers and the
+# async poll view run on the process's one event loop, so a plain counter is safe; it is
+# per process, like the sockets themselves (a crashed process takes its count with it).
 _open_sockets: Counter[int] = Counter()
 
 
@@ -96,25 +100,56 @@ def open_sockets(user_id: int) -> int:
     return _open_sockets[user_id]
 
 
+def take_place(user_id: int) -> bool:
+    """Count one more open connection of this person (a socket, or a long poll while it
+    waits), unless they hold CHAT_SOCKETS_PER_USER already. Give it back with
+    :func:`give_place`."""
+    if _open_sockets[user_id] >= settings.CHAT_SOCKETS_PER_USER:
+        return False
+    _open_sockets[user_id] += 1
+    return True
+
+
+def give_place(user_id: int) -> None:
+    _open_sockets[user_id] -= 1
+    if _open_sockets[user_id] <= 0:
+        del _open_sockets[user_id]
+
+
 class _JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     counted_user: int | None = None
 
     async def accept_counted(self, user: User) -> bool:
         """Accept the socket unless ``user`` already holds CHAT_SOCKETS_PER_USER open ones
-        (then it is closed with TOO_MANY, before anything is sent or subscribed)."""
-        if _open_sockets[user.pk] >= settings.CHAT_SOCKETS_PER_USER:
+        (then it is closed with TOO_MANY, before anything is sent or subscribed).
+
+        From here on the place is the socket's: whatever fails before ``connect`` ends
+        (see :meth:`settle`), disconnect() may never run, so the place is given back then."""
+        if not take_place(user.pk):
             await self.close(code=TOO_MANY)
             return False
-        _open_sockets[user.pk] += 1
         self.counted_user = user.pk
         await self.accept()
         return True
 
+    async def settle(self, user: User, subscribe: Callable[[], Awaitable[None]]) -> None:
+        """Accept (counted) and run ``subscribe`` (group_add, the first frame). If that
+        fails (Redis away, a database error) the place is released and the socket closed
+        (1011, "internal error") before the error goes on to the server's log: a counted
+        socket whose application died would otherwise hold its place until a restart."""
+        try:
+            if await self.accept_counted(user):
+                await subscribe()
+        except BaseException:
+            self.release_count()
+            # The client may be gone already; the first error is the news.
+            with contextlib.suppress(Exception):
+                await self.close(code=INTERNAL_ERROR)
+            raise
+
     def release_count(self) -> None:
         if self.counted_user is not None:
-            _open_sockets[self.counted_user] -= 1
-            if _open_sockets[self.counted_user] <= 0:
-                del _open_sockets[self.counted_user]
+            give_place(self.counted_user)
             self.counted_user = None
 
     async def receive(
@@ -151,11 +186,15 @@ class ChatConsumer(_JsonConsumer):
             await self.close(code=REFUSED)
             return
         self.user = user
-        if not await self.accept_counted(user):
-            return
-        self.session_id = session.pk
-        await self.channel_layer.group_add(broadcast.session_group(session.pk), self.channel_name)
-        await self.send_json(await database_sync_to_async(self._snapshot)(session))
+
+        async def subscribe() -> None:
+            self.session_id = session.pk
+            await self.channel_layer.group_add(
+                broadcast.session_group(session.pk), self.channel_name
+            )
+            await self.send_json(await database_sync_to_async(self._snapshot)(session))
+
+        await self.settle(user, subscribe)
 
     def _snapshot(self, session: ChatSession) -> dict[str, Any]:
         return {
@@ -258,10 +297,12 @@ class DeskConsumer(_JsonConsumer):
             await self.close(code=REFUSED)
             return
         self.user = user
-        if not await self.accept_counted(user):
-            return
-        self.subscribed = True
-        await self.channel_layer.group_add(broadcast.DESK_GROUP, self.channel_name)
+
+        async def subscribe() -> None:
+            self.subscribed = True
+            await self.channel_layer.group_add(broadcast.DESK_GROUP, self.channel_name)
+
+        await self.settle(user, subscribe)
 
     async def disconnect(self, code: int) -> None:
         self.release_count()

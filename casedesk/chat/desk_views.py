@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -19,7 +19,15 @@ from casedesk.accounts.models import Role, User
 from casedesk.cases.access import case_for_user
 from casedesk.cases.desk_views import staff_only
 from casedesk.chat import services
-from casedesk.chat.models import CannedReply, ChatSession, ChatStatus, Presence
+from casedesk.chat.models import (
+    ENDED_AS_DUPLICATE,
+    CannedReply,
+    ChatMessage,
+    ChatSession,
+    ChatStatus,
+    MessageKind,
+    Presence,
+)
 from casedesk.chat.views import chat_or_404, person
 
 
@@ -51,13 +59,27 @@ UNFILED_KEPT = timedelta(hours=24)
 
 
 def _board(agent: User) -> dict[str, Any]:
-    unfiled = Q(
-        status=ChatStatus.ENDED,
-        case__isnull=True,
-        ended_at__gte=timezone.now() - UNFILED_KEPT,
+    unfiled = Q(status=ChatStatus.ENDED, case__isnull=True)
+    customer_wrote = Exists(
+        ChatMessage.objects.filter(
+            session=OuterRef("pk"),
+            author=OuterRef("customer"),
+            kind__in=(MessageKind.TEXT, MessageKind.FILE),
+        )
+    )
+    ended_as_duplicate = Exists(
+        ChatMessage.objects.filter(
+            session=OuterRef("pk"), kind=MessageKind.SYSTEM, body=ENDED_AS_DUPLICATE
+        )
     )
     mine = (
-        ChatSession.objects.filter(Q(status=ChatStatus.ACTIVE) | unfiled, agent=agent)
+        ChatSession.objects.filter(
+            Q(status=ChatStatus.ACTIVE, agent=agent)
+            | (unfiled & Q(agent=agent, ended_at__gte=timezone.now() - UNFILED_KEPT))
+            # A customer's second chat, ended by migration chat/0002 before any agent
+            # took it: what they wrote there is on every console until someone files it.
+            | (unfiled & Q(agent__isnull=True) & Q(customer_wrote) & Q(ended_as_duplicate))
+        )
         .select_related("customer", "organization", "agent", "case")
         .order_by("created_at", "pk")
     )

@@ -19,6 +19,10 @@ class ChatStatus(models.TextChoices):
 
 OPEN_STATUSES = (ChatStatus.WAITING, ChatStatus.ACTIVE)
 
+# The system message on a chat migration chat/0002 ended (a customer's second open chat);
+# the migration writes this text itself (migrations do not import app code).
+ENDED_AS_DUPLICATE = "ended: duplicate chat"
+
 
 class ChatSession(models.Model):
     customer = models.ForeignKey(

@@ -4,8 +4,11 @@ A browser sends the visitor's cookie with a WebSocket handshake from any page, s
 ``Origin`` header is the only thing between another site and the visitor's chat.
 Channels' ``AllowedHostsOriginValidator`` compares the origin's host name only, so a
 page on another port of an allowed host (or ``http://`` beside ``https://``) passed.
-Here the whole origin (scheme, host and port) must be casedesk's: ``CASEDESK_BASE_URL``'s,
-or the origin the handshake itself was made to (its ``Host`` header, if allowed).
+Here the whole origin (scheme, host and port) must be casedesk's: ``CASEDESK_BASE_URL``'s
+(``CSRF_TRUSTED_ORIGINS`` holds it). Over https (production) nothing else is: behind a
+TLS-terminating proxy the handshake reaches casedesk as plain ``ws``, so its own scheme
+says nothing about the page's. Over plain http (development, test servers on any port)
+the origin the handshake itself was made to (its ``Host`` header, if allowed) counts too.
 
 The vendor's product (``CASEDESK_CHAT_EMBED_ORIGINS``) gets no exception: its widget is a
 frame of casedesk's page, whose socket comes from casedesk's own origin.
@@ -14,6 +17,7 @@ frame of casedesk's page, whose socket comes from casedesk's own origin.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
@@ -21,7 +25,9 @@ from django.http.request import split_domain_port, validate_host
 
 
 def own_origins(scope: dict[str, Any]) -> set[str]:
-    origins = set(settings.CSRF_TRUSTED_ORIGINS)
+    origins = {*settings.CSRF_TRUSTED_ORIGINS, _origin_of(settings.BASE_URL)}
+    if any(origin.startswith("https://") for origin in origins):
+        return origins
     headers = dict(scope.get("headers") or [])
     try:
         host = headers.get(b"host", b"").decode("ascii").lower()
@@ -32,6 +38,11 @@ def own_origins(scope: dict[str, Any]) -> set[str]:
         scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
         origins.add(f"{scheme}://{host}")
     return origins
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def same_origin(scope: dict[str, Any]) -> bool:

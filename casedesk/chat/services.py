@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -80,15 +81,52 @@ def availability(now: datetime | None = None) -> Availability:
     )
 
 
+# Every open widget asks /chat/state about every 30 s: the answer is shared (through the
+# cache, across processes with REDIS_URL) for at most this long.
+STATE_CACHE_SECONDS = 5
+
+
+def _state_key(now: datetime) -> str:
+    # One key per STATE_CACHE_SECONDS slice of time: an answer never outlives its slice.
+    return f"chat:open:{int(now.timestamp()) // STATE_CACHE_SECONDS}"
+
+
+def open_now() -> bool:
+    """``availability().open`` now, shared for up to STATE_CACHE_SECONDS. It is forgotten
+    at once when an agent switches on or off (or comes back), or a calendar changes; only
+    a heartbeat going stale or the opening hour itself is seen up to that much late."""
+    now = timezone.now()
+    key = _state_key(now)
+    cached = cache.get(key)
+    if cached is None:
+        cached = availability(now).open
+        cache.set(key, cached, STATE_CACHE_SECONDS * 2)
+    return bool(cached)
+
+
+def forget_open_state(**_: Any) -> None:
+    """Presence or a calendar changed: the next ``open_now`` asks the database (also a
+    receiver of the calendars' save and delete signals, see ``apps.py``)."""
+    cache.delete(_state_key(timezone.now()))
+
+
 def heartbeat(agent: User, available: bool | None = None) -> Presence:
     """The agent's console is open; ``available`` switches them on or off for new chats."""
     if staff_member(agent) is None:
         raise ChatError("Only support staff take chats.")
-    presence, _ = Presence.objects.get_or_create(agent=agent)
-    presence.last_seen = timezone.now()
+    now = timezone.now()
+    presence, created = Presence.objects.get_or_create(agent=agent)
+    counted = (
+        not created
+        and presence.available
+        and now - presence.last_seen < settings.CHAT_PRESENCE_TIMEOUT
+    )
+    presence.last_seen = now
     if available is not None:
         presence.available = available
     presence.save(update_fields=["last_seen", "available"])
+    if presence.available != counted:
+        forget_open_state()
     return presence
 
 

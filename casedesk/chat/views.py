@@ -30,7 +30,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from casedesk.accounts.models import User
-from casedesk.chat import broadcast, services
+from casedesk.chat import broadcast, consumers, services
 from casedesk.chat.models import ChatSession, MessageKind
 from casedesk.core.middleware import viewer_zone
 from casedesk.hours.views import weekly_summary
@@ -88,12 +88,14 @@ def widget(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def state(request: HttpRequest) -> JsonResponse:
-    """Whether chat is open now: an open widget asks every ``RECHECK_SECONDS`` and redraws
-    itself when support opens or closes or the last agent goes away or comes back."""
+    """Whether chat is open now: an open widget asks about every ``RECHECK_SECONDS`` and
+    redraws itself when support opens or closes or the last agent goes away or comes back.
+    The answer is shared for a few seconds (``services.open_now``): one widget's question
+    costs the database nothing most of the time."""
     user = request.user
     response = JsonResponse(
         {
-            "state": "open" if services.availability().open else "offline",
+            "state": "open" if services.open_now() else "offline",
             # The widget draws itself again when its visitor logged in (or out) meanwhile.
             "customer": isinstance(user, User) and user.is_active and user.is_customer,
         }
@@ -206,6 +208,11 @@ def release_connection() -> None:
         connection.close()
 
 
+# What a waiting poll answers to: a message or a change of the chat's state. Typing (one
+# event every 2 s while someone writes) is not news for a poll.
+WAKES_A_POLL = frozenset({"chat.message", "chat.state"})
+
+
 @login_required
 @require_safe
 async def poll(request: HttpRequest, pk: int) -> JsonResponse:
@@ -213,9 +220,12 @@ async def poll(request: HttpRequest, pk: int) -> JsonResponse:
 
     It listens to the chat's group on the channel layer (every message and state change is
     announced there once committed), looks in the database, and, if nothing is new, waits
-    for the next announcement or the deadline with no database connection; then it looks
-    once more. Listening before looking means nothing committed in between is missed."""
-    await request.auser()  # resolve the lazy user here, not in a worker thread
+    for the next message or state announcement or the deadline with no database
+    connection; then it looks once more. Listening before looking means nothing committed
+    in between is missed. A waiting poll holds one of its person's CHAT_SOCKETS_PER_USER
+    places, like a socket: past them it is answered 429."""
+    user = await request.auser()  # resolve the lazy user here, not in a worker thread
+    assert isinstance(user, User)  # login_required
     await sync_to_async(release_connection)()  # the user is loaded; the wait needs no DB
     after = _count(request, "after", "0")
     have = _count(request, "have", "") if "have" in request.GET else None
@@ -223,6 +233,20 @@ async def poll(request: HttpRequest, pk: int) -> JsonResponse:
         return JsonResponse({"error": "after must be a message id (digits)."}, status=400)
     if "have" in request.GET and have is None:
         return JsonResponse({"error": "have must be a number of messages (digits)."}, status=400)
+    if not consumers.take_place(user.pk):
+        response = JsonResponse(
+            {"error": "Too many open chat connections; close a tab and try again."},
+            status=429,
+        )
+        response["Retry-After"] = "5"
+        return response
+    try:
+        return await _poll(request, pk, after, have)
+    finally:
+        consumers.give_place(user.pk)
+
+
+async def _poll(request: HttpRequest, pk: int, after: int, have: int | None) -> JsonResponse:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.CHAT_POLL_SECONDS
     layer = get_channel_layer()
@@ -237,7 +261,8 @@ async def poll(request: HttpRequest, pk: int) -> JsonResponse:
             return JsonResponse({"messages": messages, "session": session})
         try:
             async with asyncio.timeout(max(0.0, deadline - loop.time())):
-                await layer.receive(channel)
+                while (await layer.receive(channel)).get("type") not in WAKES_A_POLL:
+                    pass
         except TimeoutError:
             pass
         messages, session = await sync_to_async(_poll_once)(request, pk, after, have)

@@ -30,9 +30,13 @@ def chat_db(
     transactional_db: None, calendars: None, priorities: Any, settings: Any, tmp_path: Any
 ) -> None:
     """Real commits (consumers reach the database from their own threads), the shipped
-    calendars and priorities, files in the test's folder and a fresh in-memory layer."""
+    calendars and priorities, files in the test's folder, a fresh in-memory layer and no
+    open/offline answer kept from another test (tests travel to the same instants)."""
+    from django.core.cache import cache
+
     settings.MEDIA_ROOT = tmp_path / "files"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    cache.clear()
 
 
 @pytest.fixture

@@ -169,3 +169,71 @@ def test_a_socket_is_accepted_only_from_casedesks_own_origin(
             await socket.disconnect()
 
     async_to_sync(scenario)()
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [
+        (b"https://support.example.com", True),
+        (b"http://support.example.com", False),  # the scope says ws: the proxy took TLS off
+        (b"https://support.example.com:8443", False),
+        (b"http://127.0.0.1:8000", False),
+    ],
+)
+def test_behind_a_tls_terminating_proxy_only_the_https_base_url_is_casedesks_origin(
+    settings: Any, origin: bytes, accepted: bool
+) -> None:
+    """Production: CASEDESK_BASE_URL is https://; a proxy ends TLS and forwards plain ws,
+    so the handshake's own scheme cannot tell the desk's page from an http:// one."""
+    from casedesk.chat.origins import same_origin
+
+    settings.BASE_URL = "https://support.example.com"
+    settings.ALLOWED_HOSTS = ["support.example.com"]
+    settings.CSRF_TRUSTED_ORIGINS = ["https://support.example.com"]
+    scope = {
+        "type": "websocket",
+        "scheme": "ws",
+        "headers": [(b"host", b"support.example.com"), (b"origin", origin)],
+    }
+    assert same_origin(scope) is accepted
+
+
+def test_the_open_or_offline_answer_is_shared_briefly_and_forgotten_on_a_change(
+    agent: Any, chat_db: None
+) -> None:
+    """/chat/state (every open widget, about every 30 s) asks the database at most once
+    per few seconds; an agent switching on or off, or new hours, are seen at once."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from casedesk.chat import services
+    from casedesk.chat.models import Presence
+    from casedesk.hours.models import Calendar
+    from casedesk.hours.services import current_calendar
+
+    def state() -> str:
+        return str(Client().get("/chat/state").json()["state"])
+
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert state() == "offline"
+        services.heartbeat(agent, available=True)
+        assert state() == "open"  # forgotten at once
+        with CaptureQueriesContext(connection) as queries:
+            assert state() == "open"
+        assert len(queries) == 0
+        # Changed behind the services' back: seen when the answer's few seconds are over.
+        Presence.objects.filter(agent=agent).update(available=False)
+        assert state() == "open"
+        clock.shift(timedelta(seconds=services.STATE_CACHE_SECONDS))
+        assert state() == "offline"
+        services.heartbeat(agent, available=True)
+        assert state() == "open"
+        # Support hours changed: a calendar closed all week is seen at once.
+        calendar = Calendar.objects.get(name=current_calendar().name)
+        calendar.intervals.all().delete()
+        calendar.save()
+        assert state() == "offline"

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from django.test import Client
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings as django_settings
+from django.db import connection
+from django.test import AsyncClient, Client
 
-from casedesk.chat import services
+from casedesk.chat import broadcast, services
 from casedesk.chat.models import ChatMessage
 from casedesk.chat.tests.conftest import logged_in
 
@@ -128,3 +134,66 @@ def test_garbage_have_is_refused_with_400(chat: Any, alice: Any, have: str) -> N
     response = logged_in(alice).get(f"/chat/{chat.pk}/poll", {"after": "0", "have": have})
     assert response.status_code == 400, have
     assert "error" in response.json()
+
+
+def timed_poll(
+    user: Any, chat: Any, meanwhile: Callable[[], Awaitable[None]]
+) -> tuple[float, dict[str, Any]]:
+    """``user`` polls for what comes after the chat's last message while ``meanwhile``
+    runs: how long the poll took, and its answer."""
+    last = ChatMessage.objects.filter(session=chat).latest("pk").pk
+    name = django_settings.SESSION_COOKIE_NAME
+    cookie = logged_in(user).cookies[name].value
+
+    async def scenario() -> tuple[float, dict[str, Any]]:
+        client = AsyncClient()
+        client.cookies[name] = cookie
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        task = asyncio.ensure_future(client.get(f"/chat/{chat.pk}/poll?after={last}"))
+        await meanwhile()
+        response = await task
+        return loop.time() - began, response.json()
+
+    return async_to_sync(scenario)()
+
+
+def test_typing_does_not_end_a_waiting_poll(chat: Any, alice: Any, settings: Any) -> None:
+    """Only a message or a change of the chat's state answers a waiting poll: while the
+    agent types (an event every 2 s) a polling customer does not ask again every 2 s."""
+    settings.CHAT_POLL_SECONDS = 3
+
+    async def typing() -> None:
+        for _ in range(2):
+            await asyncio.sleep(0.8)
+            await get_channel_layer().group_send(
+                broadcast.session_group(chat.pk),
+                {"type": "chat.typing", "user": 0, "name": "Sam", "role": "agent"},
+            )
+
+    took, answer = timed_poll(alice, chat, typing)
+    assert answer["messages"] == []
+    assert took >= 2.8, f"an empty answer after {took:.1f} s of a 3 s poll (woken by typing)"
+
+
+def test_a_state_change_answers_a_waiting_poll_at_once(
+    chat: Any, alice: Any, on_duty: Any, settings: Any
+) -> None:
+    settings.CHAT_POLL_SECONDS = 20
+
+    def end() -> None:
+        try:
+            services.end(chat, on_duty)
+        finally:
+            connection.close()
+
+    async def ending() -> None:
+        await asyncio.sleep(0.5)
+        # In a thread of its own: the test client runs the waiting poll's sync middleware
+        # in this context's thread, as one server thread would.
+        await sync_to_async(end, thread_sensitive=False)()
+
+    took, answer = timed_poll(alice, chat, ending)
+    assert took < 10
+    assert answer["session"]["status"] == "ended"
+    assert [m["body"] for m in answer["messages"]] == ["Sam ended the chat."]

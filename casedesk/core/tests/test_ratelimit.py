@@ -6,24 +6,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import TypeVar
 
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, connections
 from django.test import override_settings
 
 from casedesk.core import periodic, ratelimit
 from casedesk.core.models import RateLimitBucket, RateLimitHit
 from casedesk.core.ratelimit import Decision, RatePolicy, attempt, check, record, refund, reset
 from casedesk.core.tasks import delete_expired_rate_limits
+from casedesk.core.tests.concurrency import race
 from casedesk.lib.env import Rate
-
-T = TypeVar("T")
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 TEN_MINUTES = timedelta(minutes=10)
@@ -332,36 +328,6 @@ def test_an_undefined_setting_fails_loudly():
 
 
 # ---- two processes at once ----
-
-
-def race(n: int, work: Callable[[], T]) -> list[T]:
-    """Run ``work`` in ``n`` threads, each with its own database connection, released together."""
-    barrier = threading.Barrier(n)
-    results: list[T] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        try:
-            connection.ensure_connection()  # race the transactions, not the connects
-            barrier.wait(timeout=30)
-            result = work()
-            with lock:
-                results.append(result)
-        except BaseException as exc:
-            with lock:
-                errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    assert len(results) == n
-    return results
 
 
 @pytest.mark.django_db(transaction=True)

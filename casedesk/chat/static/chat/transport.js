@@ -44,6 +44,9 @@
     );
   }
 
+  // Sockets in a row that may close before their first frame before the page polls.
+  const RECONNECTS = 4;
+
   function Connection(options) {
     this.o = options;
     this.lastId = 0;
@@ -53,6 +56,8 @@
     this.socket = null;
     this.stopped = false;
     this.everOpen = false;
+    this.heard = false; // this socket sent its first frame
+    this.failures = 0; // sockets in a row that closed before their first frame
     this.lastTyping = 0;
   }
 
@@ -115,21 +120,29 @@
       } catch (e) {
         return;
       }
+      self.heard = true;
       self.handle(data);
     };
     socket.onclose = function () {
       clearTimeout(timer);
       self.socket = null;
       if (self.stopped) return;
-      if (self.everOpen) {
-        // A restart or a network blip: reconnect, and the whole history comes again
-        // (the socket's first frame), replacing what is shown.
+      // A socket counts as working once the server's first frame (the history) came.
+      if (self.heard) self.failures = 0;
+      else self.failures += 1;
+      self.heard = false;
+      if (self.everOpen && self.failures < RECONNECTS) {
+        // A restart or a network blip: reconnect (a little later after each failure),
+        // and the whole history comes again (the socket's first frame).
         self.mode = "connecting";
         setTimeout(function () {
           if (!self.stopped) self.openSocket();
-        }, 1000);
+        }, 500 * Math.pow(2, self.failures) * (0.5 + Math.random()));
       } else {
-        self.startPolling(); // never opened: WebSockets are blocked on this path
+        // Never opened (WebSockets are blocked on this path), or closed before the first
+        // frame RECONNECTS times in a row (the server cannot set sockets up now, or this
+        // person holds too many): long polling works without a socket.
+        self.startPolling();
       }
     };
   };

@@ -17,8 +17,10 @@
  * widget's HTML from /chat/widget/ unless the page has it already (open: start or resume a
  * chat; offline: support hours, when chat reopens, the three ways to open a critical case
  * and a leave-a-message form) and puts it in #casedesk-chat (created at the end of <body>
- * when the page has none). Every RECHECK seconds it asks /chat/state and redraws itself
- * when chat opened or closed meanwhile (support hours, agents coming and going).
+ * when the page has none). About every RECHECK seconds (give or take a quarter, so the
+ * open tabs of all visitors do not ask together) it asks /chat/state and redraws itself
+ * when chat opened or closed meanwhile (support hours, agents coming and going), after a
+ * random pause of up to a sixth of RECHECK (every tab sees the change at about once).
  */
 (function () {
   "use strict";
@@ -183,9 +185,14 @@
   Widget.prototype.watch = function () {
     const self = this;
     const every = Math.max(1, Number(this.el.dataset.recheck) || 30);
-    this.recheckTimer = setInterval(function () {
-      self.recheck();
-    }, every * 1000);
+    const next = function () {
+      self.recheckTimer = setTimeout(function () {
+        if (self.retired) return;
+        self.recheck(every);
+        next();
+      }, every * 1000 * (0.75 + Math.random() / 2));
+    };
+    next();
     this.report();
   };
 
@@ -199,7 +206,7 @@
     }));
   };
 
-  Widget.prototype.recheck = function () {
+  Widget.prototype.recheck = function (every) {
     const self = this;
     if (this.busy()) return;
     fetch(origin + "/chat/state", { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -209,16 +216,24 @@
       .then(function (json) {
         if (!json || self.busy()) return;
         if (json.state === self.el.dataset.state && json.customer === (self.el.dataset.customer === "1")) return;
-        return fetchWidget().then(function (html) {
-          if (self.busy()) return;
-          const expanded = !self.q(".cdchat-panel").hidden;
-          clearInterval(self.recheckTimer);
-          self.root.innerHTML = html;
-          const next = new Widget(self.root.querySelector(".cdchat"), self.root);
-          next.bind();
-          if (expanded) next.expand(true);
-          next.watch();
-        });
+        // Spread the redraws: every open tab learns of the change within one recheck.
+        return new Promise(function (resolve) {
+          setTimeout(resolve, (Math.random() * every * 1000) / 6);
+        })
+          .then(function () {
+            return self.busy() ? null : fetchWidget();
+          })
+          .then(function (html) {
+            if (html === null || self.busy() || self.retired) return;
+            const expanded = !self.q(".cdchat-panel").hidden;
+            self.retired = true;
+            clearTimeout(self.recheckTimer);
+            self.root.innerHTML = html;
+            const next = new Widget(self.root.querySelector(".cdchat"), self.root);
+            next.bind();
+            if (expanded) next.expand(true);
+            next.watch();
+          });
       })
       .catch(function () {});
   };
