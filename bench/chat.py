@@ -109,8 +109,9 @@ def prepare(environ: dict[str, str], sessions: int, agents: int) -> list[Pair]:
 async def _open(port: int, chat: int, cookie: str) -> Any:
     socket = await websockets.connect(
         f"ws://127.0.0.1:{port}/ws/chat/{chat}/",
-        # The page of the server itself (a browser on casedesk sends its own origin).
-        additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"},
+        # A browser on casedesk's page sends casedesk's public origin (CASEDESK_BASE_URL,
+        # https in production mode); the server sits behind a TLS-terminating proxy here.
+        additional_headers={"Cookie": cookie, "Origin": os.environ["CASEDESK_BASE_URL"]},
         open_timeout=60,
         max_queue=None,
     )
