@@ -8,7 +8,8 @@ a 404, or its default month).
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 # ASCII digits only: ``\d`` would take any script's digits, which int() then accepts.
 MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
@@ -33,3 +34,16 @@ def parse_month(text: str, first_year: int = FIRST_YEAR, last_year: int = LAST_Y
     if not first_year <= year <= last_year:
         raise MonthError(f"Choose a year from {first_year} to {last_year}.")
     return date(year, month, 1)
+
+
+def next_month(month: date) -> date:
+    """The first day of the month after ``month``'s."""
+    if month.month == 12:
+        return date(month.year + 1, 1, 1)
+    return date(month.year, month.month + 1, 1)
+
+
+def month_span(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The instants ``month``'s calendar month starts and ends at in ``zone``."""
+    start = datetime(month.year, month.month, 1, tzinfo=zone)
+    return start, datetime.combine(next_month(month), time(), tzinfo=zone)

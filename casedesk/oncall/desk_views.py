@@ -24,7 +24,7 @@ from casedesk.cases.desk_views import _staff, staff_only
 from casedesk.cases.models import ACTIVE_STATUSES, Case
 from casedesk.hours.services import current_calendar
 from casedesk.lib.durations import humanize_duration
-from casedesk.lib.months import MonthError, parse_month
+from casedesk.lib.months import MonthError, month_span, parse_month
 from casedesk.lib.spreadsheet import csv_response
 from casedesk.oncall import report, schedules, services
 from casedesk.oncall.models import (
@@ -221,8 +221,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
     if last < first:
         first, last = last, first
     start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
-    after = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
-    end = datetime.combine(after, datetime.min.time(), tzinfo=zone)
+    end = month_span(last, zone)[1]
     built = report.build(start, end, zone)
     if request.GET.get("format") == "csv":
         return csv_response(

@@ -18,11 +18,12 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
 from casedesk.cases.models import Case, Event, EventKind
+from casedesk.lib.months import next_month
 from casedesk.lib.spreadsheet import safe_cell as _safe
 
 PROMISE = timedelta(hours=2)
@@ -226,11 +227,10 @@ def month_labels(start: datetime, end: datetime, zone: zoneinfo.ZoneInfo) -> lis
     """Every month from ``start`` up to (not including) ``end``, empty ones too: "2026-11"."""
     first = start.astimezone(zone)
     last = (end - timedelta(microseconds=1)).astimezone(zone)
-    year, month = first.year, first.month
-    labels = []
-    while (year, month) <= (last.year, last.month):
-        labels.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    month, labels = date(first.year, first.month, 1), []
+    while (month.year, month.month) <= (last.year, last.month):
+        labels.append(f"{month.year:04d}-{month.month:02d}")
+        month = next_month(month)
     return labels
 
 

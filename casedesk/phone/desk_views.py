@@ -9,7 +9,7 @@ change shows the call page again (400) with the message on the form.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
@@ -28,7 +28,7 @@ from casedesk.accounts.models import Organization, OrganizationPhone, User, norm
 from casedesk.cases.desk_views import _staff, staff_only
 from casedesk.hours.services import current_calendar
 from casedesk.lib.durations import humanize_duration
-from casedesk.lib.months import MonthError, parse_month
+from casedesk.lib.months import MonthError, month_span, parse_month
 from casedesk.lib.spreadsheet import csv_response
 from casedesk.phone import fee_report, fees, recordings
 from casedesk.phone.models import Call, CallOutcome, Fee, Leg
@@ -107,7 +107,7 @@ def filtered_calls(data: dict[str, Any]) -> QuerySet[Call]:
         calls = calls.filter(organization=organization)
     if month := data.get("month"):
         zone = current_calendar().zone
-        start, end = fees.month_bounds(datetime(month.year, month.month, 15, tzinfo=zone), zone)
+        start, end = month_span(month, zone)
         calls = calls.filter(started_at__gte=start, started_at__lt=end)
     return calls.order_by("-started_at", "-pk")
 

@@ -27,8 +27,8 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
+from casedesk.lib.months import month_span
 from casedesk.lib.spreadsheet import safe_cell
-from casedesk.phone.fees import month_bounds
 from casedesk.phone.models import Fee
 
 
@@ -124,7 +124,7 @@ def _lines(fees: list[Fee], start: datetime, end: datetime) -> list[Line]:
 
 
 def build(month: date, zone: zoneinfo.ZoneInfo) -> Report:
-    start, end = month_bounds(datetime(month.year, month.month, 15, tzinfo=zone), zone)
+    start, end = month_span(month, zone)
     lines = _lines(list(fees_between(start, end)), start, end)
     per_org: dict[tuple[str, str, str], list[Line]] = defaultdict(list)
     totals: dict[str, Decimal] = defaultdict(Decimal)

@@ -49,6 +49,7 @@ from casedesk.cases import services as case_services
 from casedesk.cases.models import Case, EventKind
 from casedesk.cases.services import CaseError
 from casedesk.core.retry import RetryPolicy, retrying
+from casedesk.lib.months import month_span
 from casedesk.phone.models import Call, Fee
 
 REASON_MAX = 2000
@@ -353,11 +354,8 @@ def cents(amount: Decimal) -> Decimal:
 
 
 def month_bounds(first: datetime, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
-    """The instants a calendar month starts and ends at in ``zone`` (``first``: any day in it)."""
-    local = first.astimezone(zone)
-    start = datetime(local.year, local.month, 1, tzinfo=zone)
-    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-    return start, datetime(year, month, 1, tzinfo=zone)
+    """The instants the calendar month around ``first`` starts and ends at in ``zone``."""
+    return month_span(first.astimezone(zone).date(), zone)
 
 
 def fees_of_month(

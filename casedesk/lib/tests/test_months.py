@@ -1,14 +1,16 @@
-"""The one ``YYYY-MM`` parser: a month, or a MonthError that says what to write."""
+"""The one ``YYYY-MM`` parser (a month, or a MonthError that says what to write) and the
+month arithmetic the reports share."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casedesk.lib.months import MonthError, parse_month
+from casedesk.lib.months import MonthError, month_span, next_month, parse_month
 
 
 @pytest.mark.parametrize(
@@ -57,3 +59,23 @@ def test_any_text_is_a_month_written_exactly_so_or_a_month_error(text: str) -> N
 @given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 12, 31)))
 def test_every_month_in_range_reads_back(day: date) -> None:
     assert parse_month(f"{day:%Y-%m}") == day.replace(day=1)
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 11, 30)))
+def test_the_next_month_starts_the_day_after_this_one_ends(day: date) -> None:
+    month = day.replace(day=1)
+    following = next_month(month)
+    assert following.day == 1
+    assert (following - timedelta(days=1)).replace(day=1) == month
+
+
+def test_a_month_span_runs_from_local_midnight_to_local_midnight_across_a_clock_change() -> None:
+    chicago = ZoneInfo("America/Chicago")
+    start, end = month_span(date(2026, 11, 1), chicago)
+    assert (start, end) == (
+        datetime(2026, 11, 1, tzinfo=chicago),
+        datetime(2026, 12, 1, tzinfo=chicago),
+    )
+    # 30 days and the hour 1 November gave back (the same tzinfo subtracts wall clocks).
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(days=30, hours=1)
+    assert month_span(date(2026, 12, 1), chicago)[1] == datetime(2027, 1, 1, tzinfo=chicago)
