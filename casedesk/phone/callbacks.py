@@ -46,8 +46,9 @@ def recording_ready(data: Recording) -> bool:
             f"({speech.duration(data.seconds)}), recording {data.recording_sid}: it is "
             "copied into the case's files.",
         )
-        call_id = call.pk
-        transaction.on_commit(lambda: recordings.fetch_recording.enqueue(call_id), robust=True)
+        # Queued in this transaction (the task table is in the same database), so the
+        # fetch commits with the recording's note or not at all.
+        recordings.fetch_recording.enqueue(call.pk)
     return True
 
 

@@ -636,8 +636,7 @@ def voicemail(call: Call, response: VoiceResponse) -> None:
         )
         from casedesk.phone import tasks
 
-        call_id = call.pk
-        transaction.on_commit(lambda: tasks.notify_unpaged_call.enqueue(call_id), robust=True)
+        tasks.notify_unpaged_call.enqueue(call.pk)  # commits with the call, as every task
         promise = (
             "Support has your case and will call you back."
             if call.case is not None
