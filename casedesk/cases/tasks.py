@@ -152,7 +152,7 @@ def sweep_sla_breaches() -> int:
 # ---- Mail -------------------------------------------------------------------------
 
 
-def _send(
+def send_case_mail(
     template: str,
     context: dict[str, object],
     to: list[str],
@@ -201,7 +201,7 @@ def send_case_confirmation(case_id: int, auto_reply: bool = False) -> None:
     if case is None or not case.requester.is_active:
         return
     zone = zone_of(case.requester)
-    _send(
+    send_case_mail(
         "cases/email/case_opened",
         {"case": case, "ack": acknowledgement(case, zone)},
         [case.requester.email],
@@ -230,7 +230,7 @@ def notify_reply(event_id: int) -> None:
         recipient = case.assignee
     if recipient is None or not recipient.is_active or recipient == event.author:
         return
-    _send(
+    send_case_mail(
         "cases/email/reply",
         {"case": case, "event": event, "recipient": recipient},
         [recipient.email],
@@ -258,7 +258,7 @@ def notify_sla(notice_id: int) -> None:
             User.objects.filter(role__in=[Role.AGENT, Role.ADMIN], is_active=True).order_by("pk")
         )
     for person in recipients:
-        _send(
+        send_case_mail(
             "cases/email/sla_notice",
             {"case": case, "notice": notice, "recipient": person},
             [person.email],

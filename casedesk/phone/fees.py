@@ -282,7 +282,7 @@ def tell_customer(call_id: int, what: str, person_id: int, reason: str = "") -> 
     One task per recipient: a retry (the mail server failed) mails only this one. The
     recipient must still be one of the call's (not deactivated meanwhile).
     """
-    from casedesk.cases.tasks import _send
+    from casedesk.cases.tasks import send_case_mail
 
     template = TEMPLATES.get(what)
     if template is None:
@@ -307,7 +307,7 @@ def tell_customer(call_id: int, what: str, person_id: int, reason: str = "") -> 
             return
         if what == "withdrawn" and call.non_emergency_at is not None:
             return  # marked again meanwhile: that mark's mail says where things stand
-        _send(
+        send_case_mail(
             template,
             {
                 "call": call,
