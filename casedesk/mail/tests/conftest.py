@@ -40,6 +40,51 @@ def build(
     return message.as_bytes(policy=policy.SMTP)  # CRLF line ends, as on the wire
 
 
+# ---- Hostile messages (issue 16) ------------------------------------------------------
+
+
+def div_soup(count: int = 75_000, subject: str = "CRITICAL: site down") -> bytes:
+    """An HTML-only message of ``<div>x`` ``count`` times (75,000: 450 KB of HTML):
+    it kept the worker in nh3 for minutes."""
+    message = EmailMessage()
+    message["From"] = "Alice Example <alice@acme.example>"
+    message["To"] = "support@example.com"
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="client.example")
+    message.set_content("<div>x" * count, subtype="html", cte="quoted-printable")
+    return message.as_bytes(policy=policy.SMTP)
+
+
+def nested_multipart(depth: int, subject: str = "CRITICAL: nested") -> bytes:
+    """Multiparts inside each other ``depth`` deep, a text part at the bottom."""
+    head = (
+        b"From: Alice Example <alice@acme.example>\r\nTo: support@example.com\r\n"
+        b"Subject: " + subject.encode() + b"\r\nMessage-ID: <nested-%d@client.example>\r\n"
+        b"MIME-Version: 1.0\r\n" % depth
+    )
+    opening = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+        for i in range(depth)
+    )
+    closing = b"".join(b"\r\n--b%d--\r\n" % i for i in reversed(range(depth)))
+    return head + opening + b"Content-Type: text/plain\r\n\r\nthe bottom\r\n" + closing
+
+
+def rfc822_chain(depth: int, subject: str = "CRITICAL: forwarded") -> bytes:
+    """A message/rfc822 inside a message/rfc822 ... ``depth`` deep."""
+    out = b"From: bob@acme.example\r\nSubject: the bottom\r\n\r\nthe bottom\r\n"
+    for level in range(depth):
+        out = (
+            b"From: alice@acme.example\r\nSubject: level %d\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n" % level
+        ) + out
+    return (
+        b"From: Alice Example <alice@acme.example>\r\nTo: support@example.com\r\n"
+        b"Subject: " + subject.encode() + b"\r\nMessage-ID: <chain-%d@client.example>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n" % depth
+    ) + out
+
+
 @pytest.fixture
 def mail_setup(priorities: dict[str, Any], calendars: None, settings: Any, tmp_path: Any) -> None:
     """Priorities, calendars and a file folder for cases opened by mail."""

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casedesk.mail.parse import html_to_text, parse, sanitise_html
+from casedesk.mail import parse as parse_module
+from casedesk.mail.parse import (
+    HTML_MAX_DEPTH,
+    MIME_MAX_DEPTH,
+    Limits,
+    html_depth,
+    html_to_text,
+    parse,
+    sanitise_html,
+)
 from casedesk.mail.rules import delivery_failures
-from casedesk.mail.tests.conftest import build
+from casedesk.mail.tests.conftest import build, div_soup, nested_multipart, rfc822_chain
 
 MAIL_FOLDERS = ("mail-parser", "flanker", "talon", "django-helpdesk")
 
@@ -131,3 +141,90 @@ def test_every_text_field_can_be_stored_in_a_database(noise: bytes) -> None:
     for text in (parsed.from_name, parsed.subject, parsed.text, *parsed.headers.values()):
         text.encode("utf-8")  # no lone surrogates
         assert "\x00" not in text
+
+
+# ---- Hostile input (issue 16): bounded cost, and the message is still read ----------
+
+
+@pytest.fixture
+def sanitised(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What reaches nh3 (recorded and not sanitised: the caps are what is tested)."""
+    seen: list[str] = []
+
+    def record(markup: str) -> str:
+        seen.append(markup)
+        return "<p>sanitised</p>"
+
+    monkeypatch.setattr(parse_module, "sanitise_html", record)
+    return seen
+
+
+def test_html_nested_too_deep_never_reaches_the_sanitiser(sanitised: list[str]) -> None:
+    parsed = parse(div_soup(75_000))
+    assert sanitised == []
+    assert parsed.html == "" and parsed.text.startswith("x\nx\nx")
+    assert "too complex to display" in parsed.notice and "Download the original" in parsed.notice
+    assert f"HTML nested deeper than {HTML_MAX_DEPTH} elements, not sanitised" in parsed.defects
+
+
+def test_html_over_the_size_limit_is_cut_before_it_is_sanitised(sanitised: list[str]) -> None:
+    markup = "<p>All orders fail since 02:00.</p>\n" * 20_000  # 700 KB, flat
+    parsed = parse(build("Orders", "see HTML", html=markup), Limits(html_bytes=256 * 1024))
+    [given] = sanitised
+    assert len(given) <= 256 * 1024 and given.rstrip().endswith("</p>")
+    assert parsed.html == "<p>sanitised</p>" and parsed.text == "see HTML"
+    assert "too large to display (722 KB): only its first 256 KB are shown" in parsed.notice
+
+
+def test_an_ordinary_html_mail_has_no_notice(corpora: Path) -> None:
+    for path in corpus_messages(corpora):
+        assert parse(path.read_bytes()).notice == "", path
+
+
+def test_html_depth_counts_nesting_as_a_browser_builds_it() -> None:
+    assert html_depth("<p>a<br><img src=x>b</p><p>c</p>") == 1
+    assert html_depth("<ul><li>one<li>two<li><b>three</b></ul>") == 3
+    assert html_depth("<div><span>unclosed</div><div>next</div>") == 2
+    assert html_depth("</div></div><div>x</div>") == 1
+    assert html_depth("<div>x" * 75_000) == HTML_MAX_DEPTH + 1  # counting stops there
+    assert html_depth("<div>" * 150 + "</div>" * 150, stop=10**6) == 150
+
+
+def test_multiparts_nested_5000_deep_are_cut_at_the_documented_depth() -> None:
+    parsed = parse(nested_multipart(5000))
+    assert parsed.readable and parsed.subject == "CRITICAL: nested"
+    assert parsed.from_address == "alice@acme.example"
+    assert parsed.message_id == "<nested-5000@client.example>"
+    assert f"parts nested deeper than {MIME_MAX_DEPTH} levels were read as text" in parsed.defects
+    assert "nested more than 50 levels deep" in parsed.notice
+
+
+def test_multiparts_nested_within_the_depth_are_read_whole() -> None:
+    parsed = parse(nested_multipart(6))
+    assert parsed.text == "the bottom" and parsed.notice == ""
+
+
+def test_a_message_rfc822_chain_5000_deep_is_kept_as_an_attachment() -> None:
+    parsed = parse(rfc822_chain(5000))
+    assert parsed.readable and parsed.subject == "CRITICAL: forwarded"
+    [enclosed] = parsed.parts
+    assert enclosed.content_type == "message/rfc822" and enclosed.data.startswith(b"From:")
+    assert "nested more than 50 levels deep" in parsed.notice
+
+
+def test_a_report_returning_deeply_nested_headers_is_read() -> None:
+    returned = nested_multipart(3000)
+    raw = (
+        b"From: MAILER-DAEMON@mx.example\r\nTo: support@example.com\r\nSubject: failure\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; '
+        b'boundary="r"\r\n\r\n--r\r\nContent-Type: text/rfc822-headers\r\n\r\n'
+        + returned
+        + b"\r\n--r--\r\n"
+    )
+    parsed = parse(raw)
+    assert parsed.readable and parsed.returned_ids == ["<nested-3000@client.example>"]
+
+
+def test_the_desk_may_read_a_message_without_sanitising_it(sanitised: list[str]) -> None:
+    parsed = parse(build("Hi", "", html="<p>Hello <b>there</b></p>"), Limits(sanitise=False))
+    assert sanitised == [] and parsed.html == "" and parsed.text == "Hello there"
