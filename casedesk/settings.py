@@ -285,6 +285,13 @@ SMTP_HOST = get_str("CASEDESK_SMTP_HOST", "127.0.0.1")
 SMTP_PORT = get_int("CASEDESK_SMTP_PORT", 2525, minimum=0, maximum=65535)  # 0: not started
 # A message over this size is refused with 552 (and by the pipe with exit 65).
 MAIL_MAX_BYTES = get_int("CASEDESK_MAIL_MAX_MB", 25, minimum=1, maximum=200) * 2**20
+# Hostile mail (issue 16): the HTML body sanitised for display is cut to this size (the
+# original keeps it all), and a large message's parse is stopped after this many
+# seconds (it is then read from its headers and first text; see mail/process.py).
+MAIL_SANITISE_MAX_BYTES = 1024 * get_int(
+    "CASEDESK_MAIL_SANITISE_MAX_KB", 256, minimum=16, maximum=10240
+)
+MAIL_PARSE_SECONDS = get_int("CASEDESK_MAIL_PARSE_SECONDS", 5, minimum=1, maximum=300)
 # STARTTLS is offered when both are set (PEM files).
 SMTP_TLS_CERT = get_str("CASEDESK_SMTP_TLS_CERT", "")
 SMTP_TLS_KEY = get_str("CASEDESK_SMTP_TLS_KEY", "")

@@ -53,6 +53,10 @@ class InboundMessage(models.Model):
     subject = models.CharField(max_length=300, blank=True)
     text = models.TextField(blank=True)  # the full text body (or the HTML's text)
     html = models.TextField(blank=True)  # sanitised with nh3
+    # What processing could not show ("too large to display, download the original"):
+    # the HTML cut at CASEDESK_MAIL_SANITISE_MAX_KB, too deeply nested, or a parse that
+    # ran out of time. "" when the whole message was read.
+    notice = models.TextField(blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     outcome = models.CharField(max_length=400, blank=True)  # "created CD-1042 Critical"
     reason = models.TextField(blank=True)  # why held, ignored or needing attention

@@ -1,10 +1,14 @@
 """A stored message becomes exactly one of: a new case, a reply on a case, a bounce
 record, ignored (with the reason), held for an agent, or "needs attention".
 
-:func:`process` runs in one transaction with the message row locked: the case,
-its events and the message's new state commit together or not at all, so a
-worker killed half-way leaves the message pending and the next run processes it
-once. The order of the checks is the order of this module:
+:func:`process` first parses the message with no transaction open and no lock held
+(:func:`read`: a hostile message may take seconds, and a transaction held that long
+locks SQLite for every log-in), then writes the outcome in one transaction with the
+message row locked, after checking again that the message still waits (a second run
+of the task, or an agent releasing it, may have written it meanwhile): the case, its
+events and the message's new state commit together or not at all, so a worker killed
+half-way leaves the message pending and the next run processes it once. The order
+of the checks is the order of this module:
 
 1. unreadable bytes or no sender: needs attention (kept, shown in the desk);
 2. mail from our own addresses: ignored (a loop with ourselves);
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from casedesk.accounts.models import Role, User
@@ -45,6 +50,7 @@ from casedesk.cases.services import (
 )
 from casedesk.core import ratelimit
 from casedesk.core.mail import reference_of_message_id
+from casedesk.lib.limited import LimitExceeded, TimeLimitExceeded, run_limited
 from casedesk.mail import rules
 from casedesk.mail.models import (
     ATTENTION_STATES,
@@ -54,11 +60,22 @@ from casedesk.mail.models import (
     State,
     UnknownSender,
 )
-from casedesk.mail.parse import Parsed, Part, parse
+from casedesk.mail.parse import Limits, Parsed, Part, parse
 from casedesk.mail.policies import AUTO_REPLY_PER_SENDER, INTO_CASE_PER_SENDER
 from casedesk.mail.quotes import trim_quoted
 
 logger = logging.getLogger("casedesk.mail")
+
+# Messages up to this size are parsed in the worker itself: under mail.parse's caps the
+# worst HTML this size holds sanitises in about 0.2 s, and a child process costs about
+# 15 ms a message (mail arrives at hundreds a second). Larger ones are parsed in a child
+# process that is killed after CASEDESK_MAIL_PARSE_SECONDS.
+PARSE_INLINE_BYTES = 64 * 1024
+# The child's memory beyond the worker's own (a 25 MB message parses in about 250 MB).
+PARSE_MEMORY_MB = 1024
+# When the parse ran out of time: the headers and the text found in this much of the
+# message (parsed without sanitising the HTML, which is linear).
+FALLBACK_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -90,21 +107,65 @@ class _Hold(Exception):
         self.outcome = outcome
 
 
-@transaction.atomic
+def read(raw: bytes) -> Parsed:
+    """``raw`` parsed within the limits: the HTML capped (CASEDESK_MAIL_SANITISE_MAX_KB)
+    and, for a large message, the whole parse stopped after CASEDESK_MAIL_PARSE_SECONDS.
+
+    A parse that runs out of time or memory still gives the headers (sender, subject,
+    threading) and the text of the message's first :data:`FALLBACK_BYTES`, with a
+    notice, so a critical mail still opens its case and pages. Call it with no
+    transaction open (see the module docstring).
+    """
+    limits = Limits(html_bytes=settings.MAIL_SANITISE_MAX_BYTES)
+    if len(raw) <= PARSE_INLINE_BYTES:
+        return parse(raw, limits)
+    seconds = settings.MAIL_PARSE_SECONDS
+    try:
+        return run_limited(parse, raw, limits, seconds=seconds, memory_mb=PARSE_MEMORY_MB)
+    except LimitExceeded as exc:
+        logger.warning("parsing a %d-byte message stopped: %s", len(raw), exc)
+        parsed = parse(raw[:FALLBACK_BYTES], Limits(sanitise=False))
+        parsed.html = ""
+        why = (
+            f"reading it took more than {seconds} s"
+            if isinstance(exc, TimeLimitExceeded)
+            else f"reading it failed: {exc}"
+        )
+        parsed.defects.append(f"parsing stopped: {why}")
+        parsed.notice = (
+            f"This message is too complex to display ({why}): only its headers and the "
+            "text near its start are shown. Download the original to see it."
+        )
+        return parsed
+
+
 def process(message_pk: int, *, released_by: User | None = None) -> Outcome:
     """Process one stored message (idempotent: a processed one returns its outcome)."""
-    message = InboundMessage.objects.select_for_update().get(pk=message_pk)
     may_run = (State.PENDING, *ATTENTION_STATES) if released_by is not None else (State.PENDING,)
+    message = InboundMessage.objects.get(pk=message_pk)
     if message.state not in may_run:
-        return Outcome(message.state, message.outcome, message.reason, message.case)
+        return _done(message)
+    parsed = read(bytes(message.raw))
+    with transaction.atomic():
+        message = InboundMessage.objects.select_for_update().defer("raw").get(pk=message_pk)
+        if message.state not in may_run:  # another run wrote it while we parsed
+            return _done(message)
+        return _write(message, parsed, released_by)
+
+
+def _done(message: InboundMessage) -> Outcome:
+    return Outcome(message.state, message.outcome, message.reason, message.case)
+
+
+def _write(message: InboundMessage, parsed: Parsed, released_by: User | None) -> Outcome:
     if released_by is not None:
         message.released_by = released_by
-    parsed = parse(bytes(message.raw))
     message.message_id = parsed.message_id[:400]
     message.from_address = parsed.from_address[:320]
     message.subject = parsed.subject[:300]
     message.text = parsed.text[: BODY_MAX * 2]
     message.html = parsed.html[: BODY_MAX * 4]
+    message.notice = parsed.notice
     try:
         outcome = _decide(message, parsed, released=released_by is not None)
     except _Hold as hold:
@@ -125,7 +186,7 @@ def process(message_pk: int, *, released_by: User | None = None) -> Outcome:
         from casedesk.mail.tasks import notify_held_critical
 
         notify_held_critical.enqueue(message.pk)
-    # Never write the raw bytes back (megabytes, unchanged).
+    # Never write the raw bytes back (megabytes, unchanged; not even loaded here).
     message.save(
         update_fields=[
             f.name
@@ -341,6 +402,7 @@ def _reply(
     except CaseError as exc:
         return _needs_attention(f"{case.reference} refused the reply: {exc}")
     _note_refused(case, refused)
+    _note_not_shown(case, message, parsed)
     return Outcome(State.REPLIED, f"replied {case.reference}", "", case, event)
 
 
@@ -396,6 +458,7 @@ def _open(
             f"opened as {priority.name}, nobody was paged.",
         )
     _note_refused(case, refused)
+    _note_not_shown(case, message, parsed)
     reason = ""
     if automated:
         reason = f"no auto-reply: {automated.reason}"
@@ -491,3 +554,11 @@ def _note_refused(case: Case, refused: list[str]) -> None:
             "Attachments not stored (the original mail keeps them):\n"
             + "\n".join(f"- {line}" for line in refused),
         )
+
+
+def _note_not_shown(case: Case, message: InboundMessage, parsed: Parsed) -> None:
+    """What of the mail the case cannot show (too large, too complex), and where the
+    original is: the desk's download of the message as received."""
+    if parsed.notice:
+        link = settings.BASE_URL.rstrip("/") + reverse("mail:raw", args=[message.pk])
+        system_note(case, f"{parsed.notice}\nThe original: {link}")

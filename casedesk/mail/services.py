@@ -36,9 +36,13 @@ def _require_waiting(message: InboundMessage) -> None:
         raise CaseError.on("", f"This message was already dealt with ({message.outcome}).")
 
 
-@transaction.atomic
 def assign_sender(message: InboundMessage, organization: Organization, by: User) -> Outcome:
-    """The sender belongs to ``organization``: remember that, and process the message."""
+    """The sender belongs to ``organization``: remember that, and process the message.
+
+    The decision commits on its own, before processing: processing parses the message
+    outside any transaction (a hostile one takes seconds), and a failure to process
+    leaves the message held, the decision standing for the next try.
+    """
     _require_staff(by)
     _require_waiting(message)
     if not message.from_address:
