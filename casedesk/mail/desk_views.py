@@ -3,6 +3,13 @@
 Support staff only (the desk's ``staff_only``: a 404 for anyone else). The raw
 message is served as a download, never rendered; its HTML is shown only after
 nh3 sanitised it, inside a sandboxed frame with no scripts.
+
+The message page stays small and quick whatever the message (issue 16: a 25 MB one
+was rendered inline): it never sanitises (it shows the HTML processing stored, which
+``mail.process`` capped), shows at most :data:`PAGE_TEXT_CHARS` of the text and
+:data:`PAGE_HTML_CHARS` of HTML, and parses a message over :data:`PAGE_PARSE_BYTES`
+only for its headers (read from the database's first bytes of it); the rest is in
+the original, which the page offers as a download.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import BinaryField, Count
+from django.db.models.functions import Substr
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
@@ -23,9 +31,16 @@ from casedesk.cases.desk_views import _staff, staff_only
 from casedesk.cases.services import CaseError
 from casedesk.mail import services
 from casedesk.mail.models import ATTENTION_STATES, InboundMessage, State
-from casedesk.mail.parse import parse
+from casedesk.mail.parse import Limits, Parsed, parse
 
 PER_PAGE = 50
+# What the message page shows of a message, at most (the original has the rest).
+PAGE_TEXT_CHARS = 64 * 1024
+PAGE_HTML_CHARS = 512 * 1024  # processing cuts HTML at 256 KB (CASEDESK_MAIL_SANITISE_MAX_KB)
+# Messages up to this size are parsed for the page (recipients, parts, parser notes);
+# of a larger one only the first HEAD_BYTES are read, for its headers.
+PAGE_PARSE_BYTES = 1024 * 1024
+HEAD_BYTES = 64 * 1024
 # The sanitised HTML is shown in a sandboxed frame (no scripts) whose own policy loads
 # nothing from elsewhere: a tracking pixel in a customer's mail stays unfetched.
 _FRAME_POLICY = (
@@ -93,12 +108,41 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _read_for_page(message: InboundMessage) -> tuple[Parsed, bool]:
+    """The message parsed for its page (never sanitised), and whether it was whole."""
+    if message.size <= PAGE_PARSE_BYTES:
+        return parse(bytes(message.raw), Limits(sanitise=False)), True
+    head = (
+        InboundMessage.objects.filter(pk=message.pk)
+        .annotate(head=Substr("raw", 1, HEAD_BYTES, output_field=BinaryField()))
+        .values_list("head", flat=True)
+        .get()
+    )
+    return parse(_header_block(bytes(head)), Limits(sanitise=False)), False
+
+
+def _header_block(head: bytes) -> bytes:
+    """The header lines at the start of ``head`` (a message's first bytes), and no body."""
+    ends = [end for end in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if end >= 0]
+    if ends:
+        return head[: min(ends)] + b"\r\n\r\n"
+    return head[: head.rfind(b"\n") + 1] + b"\r\n"
+
+
 def _message_context(message: InboundMessage, **forms_: Any) -> dict[str, Any]:
-    parsed = parse(bytes(message.raw))
+    parsed, whole = _read_for_page(message)
+    # Processing stored the text and the sanitised, capped HTML; a message still
+    # pending shows the text read here.
+    text = message.text or parsed.text
+    html = message.html
     return {
         "message": message,
         "parsed": parsed,
-        "html_frame": _FRAME_POLICY + parsed.html if parsed.html else "",
+        "whole": whole,
+        "text": text[:PAGE_TEXT_CHARS],
+        "text_cut": len(text) > PAGE_TEXT_CHARS,
+        "html_frame": _FRAME_POLICY + html if html and len(html) <= PAGE_HTML_CHARS else "",
+        "html_too_large": len(html) > PAGE_HTML_CHARS,
         "waiting": message.state in ATTENTION_STATES,
         "unknown_sender": message.state == State.HELD
         and message.reason.startswith("unknown sender"),
@@ -112,7 +156,8 @@ def _message_context(message: InboundMessage, **forms_: Any) -> dict[str, Any]:
 @staff_only
 @require_safe
 def message_page(request: HttpRequest, pk: int) -> HttpResponse:
-    message = get_object_or_404(InboundMessage.objects.select_related("case"), pk=pk)
+    found = InboundMessage.objects.select_related("case").defer("raw")
+    message = get_object_or_404(found, pk=pk)
     return render(request, "mail/desk/message.html", _message_context(message))
 
 
@@ -132,7 +177,7 @@ def _act(
     request: HttpRequest, pk: int, action: Any, form: forms.Form | None, form_name: str
 ) -> HttpResponse:
     user = _staff(request)
-    message = get_object_or_404(InboundMessage.objects.select_related("case"), pk=pk)
+    message = get_object_or_404(InboundMessage.objects.select_related("case").defer("raw"), pk=pk)
     if form is None or form.is_valid():
         try:
             done = action(message, user, form.cleaned_data if form is not None else {})

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from casedesk.cases.models import Case
 from casedesk.mail.models import InboundMessage, State
-from casedesk.mail.tests.conftest import build
+from casedesk.mail.tests.conftest import build, div_soup
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +111,63 @@ def test_an_emailed_reply_links_to_the_full_message_on_the_case_page(
     outcome = deliver(build("Help", "Hi\n\nOn Mon, Sam wrote:\n> old"))
     page = desk.get(reverse("desk:case", args=[outcome.case.reference]))
     assert reverse("mail:message", args=[InboundMessage.objects.get().pk]).encode() in page.content
+
+
+# ---- Hostile mail (issue 16): the page stays small whatever the message ---------------
+
+
+def _message_of_25_mb() -> bytes:
+    line = "2026-11-28 02:00:01 ERROR checkout failed: payment gateway timed out\n"
+    text = line * (21_500_000 // len(line))
+    return build(
+        "CRITICAL: 20 MB of logs",
+        text,
+        html="<p>" + "All orders fail since 02:00. " * 1000 + "</p>\n" * 3000,
+        attachments=[("trace.log", "text/plain", line.encode() * 30_000)],
+    )
+
+
+def test_the_page_of_a_25_mb_message_stays_small_and_offers_the_original(
+    desk: Client, deliver: Any, alice: Any, settings: Any
+) -> None:
+    raw = _message_of_25_mb()
+    assert 24_000_000 < len(raw) <= settings.MAIL_MAX_BYTES
+    deliver(raw)
+    message = InboundMessage.objects.get()
+    page = desk.get(reverse("mail:message", args=[message.pk]))
+    assert page.status_code == 200
+    assert len(page.content) < 1_000_000
+    raw_link = reverse("mail:raw", args=[message.pk]).encode()
+    assert raw_link in page.content
+    assert b"The text is too large to display in full" in page.content
+    assert b"its parts are not listed here" in page.content
+    assert b"CRITICAL: 20 MB of logs" in page.content  # the headers are read
+    assert b"alice@acme.example" in page.content
+    assert len(desk.get(raw_link.decode()).content) == len(raw)  # the original, whole
+
+
+def test_the_page_says_why_a_hostile_html_body_is_not_shown(
+    desk: Client, deliver: Any, alice: Any
+) -> None:
+    deliver(div_soup(75_000))
+    message = InboundMessage.objects.get()
+    page = desk.get(reverse("mail:message", args=[message.pk]))
+    assert page.status_code == 200
+    assert b'data-testid="mail-notice"' in page.content
+    assert b"too complex to display" in page.content
+    assert b"<iframe" not in page.content
+    assert reverse("mail:raw", args=[message.pk]).encode() in page.content
+
+
+def test_a_pending_message_page_reads_the_text_without_sanitising(
+    desk: Client, mail_setup: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casedesk.mail import parse as parse_module
+    from casedesk.mail.store import store
+
+    sanitised: list[str] = []
+    monkeypatch.setattr(parse_module, "sanitise_html", sanitised.append)
+    stored = store(build("Hi", "", html="<p>Hello <b>there</b></p>"), source="smtp")
+    page = desk.get(reverse("mail:message", args=[stored.message.pk]))
+    assert page.status_code == 200 and b"Hello there" in page.content
+    assert sanitised == []  # a page view never runs nh3: processing did, within its limits

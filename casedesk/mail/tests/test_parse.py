@@ -216,7 +216,7 @@ def test_a_report_returning_deeply_nested_headers_is_read() -> None:
     returned = nested_multipart(3000)
     raw = (
         b"From: MAILER-DAEMON@mx.example\r\nTo: support@example.com\r\nSubject: failure\r\n"
-        b'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; '
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; "
         b'boundary="r"\r\n\r\n--r\r\nContent-Type: text/rfc822-headers\r\n\r\n'
         + returned
         + b"\r\n--r--\r\n"
