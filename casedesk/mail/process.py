@@ -520,7 +520,9 @@ def _priority(critical: bool) -> Priority:
 
 
 def _body(parsed: Parsed, *, trim: bool) -> str:
-    text = trim_quoted(parsed.text) if trim else parsed.text.strip()
+    # Only what a case can keep is trimmed (this runs in the transaction).
+    text = parsed.text[: BODY_MAX * 2]
+    text = trim_quoted(text) if trim else text.strip()
     if len(text) > BODY_MAX:
         text = text[: BODY_MAX - 200] + "\n\n[Cut here: the full message is on the case's mail.]"
     return text

@@ -61,6 +61,13 @@ def trim_quoted(text: str) -> str:
 
 
 def _first_cut(lines: list[str]) -> int | None:
+    # The last line that is neither blank nor quoted: a ">" line after it starts the
+    # trailing quote (found once, so a reply of 20,000 quoted lines costs a linear pass,
+    # not the 20 s that checking the rest of the message at every line took).
+    last_unquoted = max(
+        (i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith(">")),
+        default=-1,
+    )
     for index, line in enumerate(lines):
         if _SEPARATOR.match(line):
             return index
@@ -79,9 +86,7 @@ def _first_cut(lines: list[str]) -> int | None:
                 return index
         if _HEADER_START.match(line) and _outlook_block(lines, index):
             return index
-        if line.lstrip().startswith(">") and all(
-            not rest.strip() or rest.lstrip().startswith(">") for rest in lines[index:]
-        ):
+        if index > last_unquoted and line.lstrip().startswith(">"):
             return index
     return None
 

@@ -50,7 +50,11 @@ _BOUNCE_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _STATUS_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# A match starts only where a run of local-part characters starts: without the
+# look-behind, a bounce text of 40,000 letters took 4 s (each position rescanned the run).
+_ADDRESS = re.compile(
+    r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"
+)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from casedesk.lib.limited import run_limited
 from casedesk.mail.parse import parse
 from casedesk.mail.quotes import trim_quoted
 
@@ -45,3 +46,15 @@ def test_trimming_rules(text: str, kept: str) -> None:
 def test_trimming_never_fails_and_never_invents_text(text: str) -> None:
     trimmed = trim_quoted(text)
     assert trimmed in text.replace("\r\n", "\n") or trimmed == text.strip()
+
+
+# Hostile text (issue 16): this ran inside the write transaction and took minutes on
+# the input below; the deadline is many times what the linear code needs.
+
+
+def test_a_reply_quoting_200000_lines_is_trimmed_in_one_pass() -> None:
+    # Quoted lines, then text: every ">" line used to check all the lines after it.
+    text = "> an old line\n" * 200_000 + "My answer is below, with no attribution line."
+    assert run_limited(trim_quoted, text, seconds=30) == text.strip()
+    top_posted = "My answer is above.\n" + "> an old line\n" * 200_000
+    assert run_limited(trim_quoted, top_posted, seconds=30) == "My answer is above."

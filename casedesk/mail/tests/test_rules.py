@@ -9,8 +9,14 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from casedesk.lib.limited import run_limited
 from casedesk.mail.parse import parse
-from casedesk.mail.rules import automation, is_critical_subject, references_in_subject
+from casedesk.mail.rules import (
+    automation,
+    delivery_failures,
+    is_critical_subject,
+    references_in_subject,
+)
 from casedesk.mail.tests.conftest import build
 
 
@@ -120,3 +126,18 @@ def test_rfc3834_says_which_mail_must_not_be_answered(
 def test_a_noreply_from_address_is_automated_even_without_an_envelope() -> None:
     raw = build(sender="Acme Billing <noreply@acme.example>")
     assert automation(parse(raw), None).reason == "sent from noreply@acme.example"
+
+
+# Hostile text (issue 16): this ran inside the write transaction and took minutes on
+# the input below; the deadline is many times what the linear code needs.
+
+
+def test_a_bounce_notice_of_a_million_letters_is_read_in_one_pass() -> None:
+    raw = build(
+        "Undelivered Mail Returned to Sender",
+        "a" * 1_000_000 + "\n550 5.1.1 <gone@acme.example>: unknown user",
+        sender="MAILER-DAEMON@mx.example",
+    )
+    parsed = parse(raw)
+    [failure] = run_limited(delivery_failures, parsed, "", seconds=30)
+    assert (failure.address, failure.status) == ("gone@acme.example", "5.1.1")
