@@ -291,7 +291,7 @@ MAIL_MAX_BYTES = get_int("CASEDESK_MAIL_MAX_MB", 25, minimum=1, maximum=200) * 2
 MAIL_SANITISE_MAX_BYTES = 1024 * get_int(
     "CASEDESK_MAIL_SANITISE_MAX_KB", 256, minimum=16, maximum=10240
 )
-MAIL_PARSE_SECONDS = get_int("CASEDESK_MAIL_PARSE_SECONDS", 5, minimum=1, maximum=300)
+MAIL_PARSE_SECONDS = get_int("CASEDESK_MAIL_PARSE_SECONDS", 10, minimum=1, maximum=300)
 # STARTTLS is offered when both are set (PEM files).
 SMTP_TLS_CERT = get_str("CASEDESK_SMTP_TLS_CERT", "")
 SMTP_TLS_KEY = get_str("CASEDESK_SMTP_TLS_KEY", "")
