@@ -1,0 +1,33 @@
+"""Hold a database lock from a connection of the test's own, as a stuck process would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connections
+
+
+@contextmanager
+def holding_write_lock(table: str) -> Iterator[None]:
+    """Block writes to ``table`` (on SQLite: to the whole database) until the block ends.
+
+    SQLite has one write lock: ``BEGIN IMMEDIATE`` takes it. PostgreSQL locks per
+    table: ``ACCESS EXCLUSIVE`` blocks every reader and writer of ``table``, as a
+    migration rewriting it does.
+    """
+    holder = connections.create_connection("default")
+    try:
+        with holder.cursor() as cursor:
+            if holder.vendor == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            else:
+                cursor.execute("BEGIN")
+                cursor.execute(f"LOCK TABLE {holder.ops.quote_name(table)} IN ACCESS EXCLUSIVE MODE")
+        yield
+    finally:
+        try:
+            with holder.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+        finally:
+            holder.close()
