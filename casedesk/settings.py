@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
+from casedesk.lib.dbtimeouts import PostgresTimeouts, postgresql_options
 from casedesk.lib.env import (
     ConfigError,
     Rate,
@@ -29,7 +30,6 @@ from casedesk.lib.env import (
     get_url,
     parse_email_url,
 )
-from casedesk.lib.dbtimeouts import PostgresTimeouts, postgresql_options
 from casedesk.lib.names import is_calendar_name
 
 BASE_DIR = Path(__file__).resolve().parent.parent

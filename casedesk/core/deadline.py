@@ -67,6 +67,23 @@ def bounded_connection(seconds: float, using: str = DEFAULT_DB_ALIAS) -> BaseDat
     return type(base)(settings_dict, using)
 
 
+# PostgreSQL's answers when statement_timeout or lock_timeout ended a statement.
+_TIMEOUT_SQLSTATES = {"57014", "55P03"}
+
+
+def _ran_out_of_time(exc: BaseException) -> bool:
+    """Did one of the deadline's own timeouts end the work (not another error)?"""
+    cause = exc.__cause__ if isinstance(exc, OperationalError) else None
+    if cause is None:
+        return False
+    if getattr(cause, "sqlstate", None) in _TIMEOUT_SQLSTATES:
+        return True
+    if type(cause).__name__ == "ConnectionTimeout":  # psycopg's connect_timeout
+        return True
+    # SQLite's busy timeout (the deadline) ran out waiting for the write lock.
+    return type(cause).__module__ == "sqlite3" and "database is locked" in str(cause)
+
+
 class _Attempt:
     """One run of a function on its own bounded connection, in its own thread."""
 
@@ -104,6 +121,10 @@ class _Attempt:
                 self._raw = wrapper.connection
             result = fn(*args, **kwargs)
         except BaseException as exc:
+            if _ran_out_of_time(exc):
+                late = DatabaseTimeout(f"the database did not answer within {self.seconds:g} s")
+                late.__cause__ = exc
+                exc = late
             self.future.set_exception(exc)
         else:
             self.future.set_result(result)

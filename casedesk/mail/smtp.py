@@ -64,8 +64,7 @@ class Handler:
             return f"550 5.1.1 <{address}>: no such mailbox here"
         if len(envelope.rcpt_tos) >= settings.SMTP_MAX_RECIPIENTS:
             return (
-                f"452 4.5.3 Too many recipients: at most {settings.SMTP_MAX_RECIPIENTS} "
-                "per message"
+                f"452 4.5.3 Too many recipients: at most {settings.SMTP_MAX_RECIPIENTS} per message"
             )
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"

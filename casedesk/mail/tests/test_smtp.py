@@ -240,9 +240,7 @@ def test_without_a_certificate_starttls_is_not_offered(receiver: Receiver) -> No
         assert not client.has_extn("starttls")
 
 
-def test_the_101st_recipient_of_a_message_is_refused_with_452(
-    receiver: Receiver, db: None
-) -> None:
+def test_the_101st_recipient_of_a_message_is_refused_with_452(receiver: Receiver, db: None) -> None:
     with _client(receiver) as client:
         client.ehlo()
         client.mail("alice@acme.example")
