@@ -10,9 +10,7 @@ mail/tests/test_smtp.py).
 
 from __future__ import annotations
 
-import smtplib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -22,9 +20,10 @@ from django.db import connection, connections
 from casedesk.core.tests.dblock import holding_write_lock
 from casedesk.core.tests.embedded import free_port
 from casedesk.core.tests.faultproxy import FaultProxy
+from casedesk.core.tests.waiting import wait_for
 from casedesk.mail.models import InboundMessage
 from casedesk.mail.smtp import Receiver
-from casedesk.mail.tests.conftest import build
+from casedesk.mail.tests.conftest import build, send_one
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,21 +89,8 @@ def answered(work: Callable[[], T], what: str) -> T:
     return outcome["result"]  # type: ignore[no-any-return]
 
 
-def wait_for(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + HANG
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def send(receiver: Receiver, raw: bytes) -> tuple[int, bytes]:
-    """One message over a fresh session: the answer to its DATA."""
-    with smtplib.SMTP(receiver.host, receiver.port, timeout=HANG) as client:
-        client.ehlo()
-        client.mail("alice@acme.example")
-        client.rcpt("support@example.com")
-        return client.data(raw)
+    return send_one(receiver.host, receiver.port, raw, timeout=HANG)
 
 
 def stored_copies(raw: bytes) -> int:

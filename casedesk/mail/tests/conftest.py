@@ -40,6 +40,17 @@ def build(
     return message.as_bytes(policy=policy.SMTP)  # CRLF line ends, as on the wire
 
 
+def send_one(host: str, port: int, raw: bytes, timeout: float = 20) -> tuple[int, bytes]:
+    """One message from alice over a fresh SMTP session: the answer to its DATA."""
+    import smtplib
+
+    with smtplib.SMTP(host, port, timeout=timeout) as client:
+        client.ehlo()
+        client.mail("alice@acme.example")
+        client.rcpt("support@example.com")
+        return client.data(raw)
+
+
 @pytest.fixture
 def mail_setup(priorities: dict[str, Any], calendars: None, settings: Any, tmp_path: Any) -> None:
     """Priorities, calendars and a file folder for cases opened by mail."""
