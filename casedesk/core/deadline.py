@@ -152,7 +152,7 @@ class _Attempt:
                         sock.shutdown(socket.SHUT_RDWR)
                 elif self._vendor == "sqlite":
                     raw.interrupt()
-            except (OSError, ValueError, AttributeError):
+            except Exception:  # closed meanwhile (psycopg raises its own error then)
                 logger.debug("cutting a timed-out connection failed", exc_info=True)
 
     def timed_out(self) -> DatabaseTimeout:
