@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
+from casedesk.lib.dbtimeouts import PostgresTimeouts, postgresql_options
 from casedesk.lib.env import (
     ConfigError,
     Rate,
@@ -193,6 +194,37 @@ TEMPLATES = [
 ]
 
 
+def _seconds(name: str, default: timedelta, *, off: bool = False) -> int:
+    """A database timeout in whole seconds; ``0s`` turns it off where ``off`` allows."""
+    value = get_duration(name, default, minimum=timedelta(0) if off else timedelta(seconds=1))
+    return int(value.total_seconds())
+
+
+# Database timeouts (issue 16): without them a database that stops answering (a
+# black-holed network path, a lock held forever) held /health/ and SMTP sessions
+# for as long as the operating system's TCP timers ran, minutes.
+# - connect: giving up on a server that does not answer the connection (libpq
+#   rounds below 2 s up to 2 s);
+# - keepalives: an idle connection to a vanished server is noticed after
+#   idle + interval x count (60 s by default), and the same span bounds how long
+#   sent data may go unacknowledged (tcp_user_timeout), which keepalives alone miss;
+# - statement, lock: the server cancels a statement running, or waiting for a
+#   lock, longer (0s turns either off, e.g. for a long migration);
+# - idle in transaction: the server ends a session that holds a transaction
+#   open and does nothing (a frozen process keeping its locks);
+# - busy (SQLite): how long a write waits for another process's write lock.
+DB_CONNECT_TIMEOUT = _seconds("CASEDESK_DB_CONNECT_TIMEOUT", timedelta(seconds=5))
+DB_KEEPALIVE_IDLE = _seconds("CASEDESK_DB_KEEPALIVE_IDLE", timedelta(seconds=30))
+DB_KEEPALIVE_INTERVAL = _seconds("CASEDESK_DB_KEEPALIVE_INTERVAL", timedelta(seconds=10))
+DB_KEEPALIVE_COUNT = get_int("CASEDESK_DB_KEEPALIVE_COUNT", 3, minimum=1, maximum=100)
+DB_STATEMENT_TIMEOUT = _seconds("CASEDESK_DB_STATEMENT_TIMEOUT", timedelta(seconds=30), off=True)
+DB_LOCK_TIMEOUT = _seconds("CASEDESK_DB_LOCK_TIMEOUT", timedelta(seconds=10), off=True)
+DB_IDLE_IN_TRANSACTION_TIMEOUT = _seconds(
+    "CASEDESK_DB_IDLE_IN_TRANSACTION_TIMEOUT", timedelta(minutes=5), off=True
+)
+DB_BUSY_TIMEOUT = _seconds("CASEDESK_DB_BUSY_TIMEOUT", timedelta(seconds=20))
+
+
 def _databases() -> dict[str, dict[str, object]]:
     url = get_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'casedesk.sqlite3'}")
     try:
@@ -211,14 +243,28 @@ def _databases() -> dict[str, dict[str, object]]:
         config["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
+            "timeout": DB_BUSY_TIMEOUT,
         }
         # Tests get a file too, not Django's shared-cache in-memory database:
         # that one answers "table is locked" at once when a worker thread
         # writes, where a real WAL file waits, so threaded tests would test
         # something production never runs.
         config["TEST"] = {"NAME": str(VAR_DIR / "test_casedesk.sqlite3")}
-    elif engine not in ("django.db.backends.postgresql",):
+    elif engine == "django.db.backends.postgresql":
+        # Options given in DATABASE_URL's query (?connect_timeout=10) win.
+        config["OPTIONS"] = postgresql_options(
+            PostgresTimeouts(
+                connect=DB_CONNECT_TIMEOUT,
+                keepalive_idle=DB_KEEPALIVE_IDLE,
+                keepalive_interval=DB_KEEPALIVE_INTERVAL,
+                keepalive_count=DB_KEEPALIVE_COUNT,
+                statement=DB_STATEMENT_TIMEOUT,
+                lock=DB_LOCK_TIMEOUT,
+                idle_in_transaction=DB_IDLE_IN_TRANSACTION_TIMEOUT,
+            ),
+            given=config.get("OPTIONS") or {},  # type: ignore[arg-type]
+        )
+    else:
         raise ConfigError(
             "DATABASE_URL", f"casedesk supports SQLite and PostgreSQL, not {engine!r}"
         )
@@ -227,6 +273,10 @@ def _databases() -> dict[str, dict[str, object]]:
 
 
 DATABASES = _databases()
+# /health/ says 503 when the database cannot commit a write (and answer the
+# queue's questions) within this many seconds: a load balancer must hear that in
+# seconds, not after the database's own timeouts.
+HEALTH_DB_SECONDS = get_int("CASEDESK_HEALTH_DB_SECONDS", 2, minimum=1, maximum=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = get_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"), hostless=("unix",))
@@ -297,6 +347,13 @@ SMTP_TLS_CERT = get_str("CASEDESK_SMTP_TLS_CERT", "")
 SMTP_TLS_KEY = get_str("CASEDESK_SMTP_TLS_KEY", "")
 if bool(SMTP_TLS_CERT) != bool(SMTP_TLS_KEY):
     raise ConfigError("CASEDESK_SMTP_TLS_CERT", "set both _CERT and _KEY (PEM files), or neither")
+# A message is acknowledged (250) only once committed; when the database cannot
+# commit it within this many seconds the sender hears 451 and tries again later
+# (a sending server retries for days), instead of waiting on a dead database.
+SMTP_COMMIT_SECONDS = get_int("CASEDESK_SMTP_COMMIT_SECONDS", 5, minimum=1, maximum=300)
+# Recipients one message may name: RFC 5321 (4.5.3.1.8) asks a receiver to take
+# at least 100; the 101st hears 452 and the sender sends it again for the rest.
+SMTP_MAX_RECIPIENTS = get_int("CASEDESK_SMTP_MAX_RECIPIENTS", 100, minimum=1, maximum=10_000)
 # IMAP mailboxes for `casedesk imap`: comma-separated URLs,
 # imaps://user:password@host[:993]/INBOX?move=Processed (see README).
 IMAP_MAILBOXES = get_list("CASEDESK_IMAP_MAILBOXES", [])

@@ -10,7 +10,9 @@ from django.utils import timezone
 from casedesk.core.models import WorkerHeartbeat
 from casedesk.core.tasks import requeue_abandoned_tasks
 
-pytestmark = pytest.mark.django_db
+# /health/ works on a connection of its own (casedesk.core.deadline): it sees
+# committed rows only, and must be able to take the write lock.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_health_reports_the_database_and_an_empty_queue(client):
@@ -57,3 +59,22 @@ def test_staff_see_which_worker_stopped_beating(admin_client):
 
 def test_health_refuses_to_change_state(client):
     assert client.post("/health/").status_code == 405
+
+
+def test_health_is_unhealthy_while_the_database_cannot_take_a_write(client, settings):
+    """A write lock held elsewhere (a stuck process, a migration): 503 with the reason,
+    within the deadline, not 200 from a database that only answers reads, and not a hang."""
+    from django_tasks_db.models import DBTaskResult
+
+    from casedesk.core.tests.dblock import holding_write_lock
+
+    settings.HEALTH_DB_SECONDS = 1
+    with holding_write_lock(DBTaskResult._meta.db_table):
+        response = client.get("/health/")
+    assert response.status_code == 503
+    assert response["Cache-Control"] == "no-store"
+    body = response.json()
+    assert body["database"] == "error"
+    assert body["reason"] == "the database did not take a write within 1 s"
+    # The lock is gone: healthy again.
+    assert client.get("/health/").status_code == 200

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import smtplib
 import socket
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from django.db import DatabaseError
 
 from casedesk.cases.models import Case
+from casedesk.core.tests.dblock import holding_write_lock
 from casedesk.core.tests.embedded import free_port
+from casedesk.core.tests.waiting import wait_for
 from casedesk.mail.models import InboundMessage, State
 from casedesk.mail.smtp import Receiver, support_address
-from casedesk.mail.tests.conftest import build
+from casedesk.mail.tests.conftest import build, send_one
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,43 +133,42 @@ def test_a_database_outage_answers_451_and_the_retry_is_stored_once(
     assert Case.objects.count() == 1
 
 
-def test_casedesk_smtpd_answers_451_while_its_database_is_unreachable(tmp_path: Any) -> None:
-    """No stand-in: `casedesk smtpd` runs with a PostgreSQL address where nothing listens."""
-    import os
-    import subprocess
-    import sys
-    import time
-
+@contextmanager
+def _smtpd(tmp_path: Any, **environ: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`casedesk smtpd` in a process of its own, listening on a free port."""
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://nobody@127.0.0.1:{free_port()}/casedesk",
-        "CASEDESK_VAR_DIR": str(tmp_path),
-    }
+    env = {**os.environ, "CASEDESK_VAR_DIR": str(tmp_path), **environ}
     server = subprocess.Popen(
         [sys.executable, "-m", "casedesk", "smtpd", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+    def listening() -> bool:
+        assert server.poll() is None, server.stdout.read() if server.stdout else ""
+        return not _refuses_connections("127.0.0.1", port)
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client = smtplib.SMTP("127.0.0.1", port, timeout=10)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        with client:
-            client.ehlo()
-            client.mail("alice@acme.example")
-            client.rcpt("support@example.com")
-            code, answer = client.data(build("Down"))
+        wait_for(listening, "casedesk smtpd to listen", 60)
+        yield port, server
     finally:
-        server.terminate()
-        server.wait(10)
+        if server.poll() is None:
+            server.terminate()
+        server.wait(30)
+
+
+def test_casedesk_smtpd_answers_451_while_its_database_is_unreachable(tmp_path: Any) -> None:
+    """No stand-in: `casedesk smtpd` runs with a PostgreSQL address where nothing listens."""
+    nowhere = f"postgres://nobody@127.0.0.1:{free_port()}/casedesk"
+    with (
+        _smtpd(tmp_path, DATABASE_URL=nowhere) as (port, _),
+        smtplib.SMTP("127.0.0.1", port, timeout=30) as client,
+    ):
+        client.ehlo()
+        client.mail("alice@acme.example")
+        client.rcpt("support@example.com")
+        code, answer = client.data(build("Down"))
     assert code == 451 and b"try again later" in answer
 
 
@@ -238,3 +245,115 @@ def test_without_a_certificate_starttls_is_not_offered(receiver: Receiver) -> No
     with _client(receiver) as client:
         client.ehlo()
         assert not client.has_extn("starttls")
+
+
+def test_the_101st_recipient_of_a_message_is_refused_with_452(receiver: Receiver, db: None) -> None:
+    with _client(receiver) as client:
+        client.ehlo()
+        client.mail("alice@acme.example")
+        answers = [client.rcpt(f"support+{n}@example.com") for n in range(101)]
+    assert {code for code, _ in answers[:100]} == {250}
+    code, answer = answers[100]
+    assert code == 452 and b"4.5.3" in answer
+
+
+def test_a_database_locked_past_the_commit_deadline_answers_451_and_the_retry_is_stored_once(
+    receiver: Receiver, alice: Any, settings: Any, run_tasks: Any
+) -> None:
+    """Not a hang, and not a 250 before the commit: the sender hears 451 and retries.
+
+    Before the deadline, SQLite waited its 20 s busy timeout and PostgreSQL
+    forever; the client here gives up after 15 s.
+    """
+    settings.SMTP_COMMIT_SECONDS = 1
+    raw = build("Locked out", message_id="<locked@client.example>")
+    with holding_write_lock("mail_inboundmessage"):
+        code, answer = send_one(receiver.host, receiver.port, raw)
+    assert code == 451 and b"4.3.0" in answer
+    assert not InboundMessage.objects.exists()
+
+    for _ in range(2):  # the sending server tries again later (twice, for good measure)
+        assert send_one(receiver.host, receiver.port, raw)[0] == 250
+    run_tasks()
+    assert InboundMessage.objects.count() == 1
+    assert Case.objects.count() == 1
+
+
+def _refuses_connections(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    answers = b""
+    while chunk := sock.recv(4096):
+        answers += chunk
+    return answers
+
+
+def test_sessions_open_at_shutdown_hear_421_and_are_closed(mail_setup: None, db: None) -> None:
+    running = Receiver("127.0.0.1", free_port())
+    running.start()
+    with socket.create_connection((running.host, running.port), timeout=10) as idle:
+        assert idle.recv(1024).startswith(b"220")
+        idle.sendall(b"EHLO mx.acme.example\r\nMAIL FROM:<alice@acme.example>\r\n")
+        wait_for(lambda: b"250 OK" in idle.recv(4096, socket.MSG_PEEK), "MAIL's answer")
+        idle.recv(4096)
+        stopping = threading.Thread(target=running.stop)
+        stopping.start()
+        answers = _read_until_closed(idle)  # returns once the receiver closed the connection
+        stopping.join(30)
+    assert answers.startswith(b"421 4.3.2"), answers
+    assert not stopping.is_alive()
+    assert _refuses_connections(running.host, running.port)
+
+
+def test_a_message_being_committed_at_shutdown_is_answered_before_the_421(
+    mail_setup: None, alice: Any, transactional_db: None
+) -> None:
+
+    running = Receiver("127.0.0.1", free_port())
+    running.start()
+    client = smtplib.SMTP(running.host, running.port, timeout=30)
+    client.ehlo()
+    client.mail("alice@acme.example")
+    client.rcpt("support@example.com")
+    answer: dict[str, Any] = {}
+    stopping = threading.Thread(target=running.stop)
+    with holding_write_lock("mail_inboundmessage"):
+        sending = threading.Thread(
+            target=lambda: answer.update(data=client.data(build("Committing at shutdown")))
+        )
+        sending.start()
+        wait_for(lambda: any(s.committing for s in list(running.sessions)), "the commit")
+        stopping.start()
+        wait_for(
+            lambda: _refuses_connections(running.host, running.port),
+            "the receiver to stop listening",
+        )
+    # The lock is gone: the commit lands and its answer goes out before the goodbye.
+    sending.join(30)
+    code, text = answer["data"]
+    assert code == 250, text
+    assert client.getreply()[0] == 421
+    client.close()
+    stopping.join(30)
+    assert not stopping.is_alive()
+    assert InboundMessage.objects.count() == 1
+
+
+def test_casedesk_smtpd_answers_421_to_open_sessions_on_sigterm(tmp_path: Any) -> None:
+    # The session below never reaches the database.
+    with _smtpd(tmp_path) as (port, server):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            assert sock.recv(1024).startswith(b"220")
+            sock.sendall(b"EHLO mx.acme.example\r\n")
+            wait_for(lambda: b"250 " in sock.recv(4096, socket.MSG_PEEK), "EHLO's answer")
+            sock.recv(4096)
+            server.send_signal(signal.SIGTERM)
+            answers = _read_until_closed(sock)
+        assert answers.startswith(b"421 4.3.2"), answers
+        assert server.wait(30) == 0
