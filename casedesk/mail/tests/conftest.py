@@ -83,6 +83,8 @@ def rfc822_chain(depth: int, subject: str = "CRITICAL: forwarded") -> bytes:
         b"Subject: " + subject.encode() + b"\r\nMessage-ID: <chain-%d@client.example>\r\n"
         b"MIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n" % depth
     ) + out
+
+
 def send_one(host: str, port: int, raw: bytes, timeout: float = 20) -> tuple[int, bytes]:
     """One message from alice over a fresh SMTP session: the answer to its DATA."""
     import smtplib
