@@ -40,7 +40,13 @@ from django_tasks_db.models import DBTaskResult
 
 from casedesk.core.periodic import enqueue_due
 from casedesk.core.retry import TimeBudgetExceeded, retry_after_timeout
-from casedesk.core.tasks import budget_of, record_heartbeat, release, watch_critical_queue
+from casedesk.core.tasks import (
+    CRITICAL,
+    budget_of,
+    record_heartbeat,
+    release,
+    watch_critical_queue,
+)
 
 logger = logging.getLogger("casedesk.worker")
 
@@ -224,6 +230,11 @@ class CasedeskWorker:
 
 
 # ---- Lanes: one child process per queue, supervised --------------------------------
+
+# Lanes other than the critical one run at a lower CPU priority: on a small machine a
+# CPU-bound mail (sanitising a hostile body) must not starve paging or the web pages.
+# Lowering needs no privilege; raising the critical lane would.
+BACKGROUND_NICENESS = 10
 
 # A lane that dies at once (a broken set-up) is started again at most this often.
 RESPAWN_AT_MOST_EVERY = 1.0
@@ -488,6 +499,8 @@ class _suppress_lookup:
 def _run_lane(lane: _Lane, write_fd: int, interval: float) -> None:
     """The body of a lane's process: the task loop on its queue, reporting on the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
+    if lane.queue != CRITICAL:
+        os.nice(BACKGROUND_NICENESS)
 
     def report(line: str) -> None:
         try:
