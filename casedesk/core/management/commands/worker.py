@@ -101,6 +101,11 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, shutdown)
         signal.signal(signal.SIGINT, shutdown)
+        if "critical" not in options["queue"]:
+            self.stderr.write(
+                "this worker does not serve the critical queue (paging): run another "
+                "`casedesk worker` or `casedesk worker --queue critical`, or pages wait"
+            )
         if options["verbosity"] > 0:
             lanes = ", ".join(options["queue"])
             self.stdout.write(f"casedesk worker {supervisor.worker_id} started (lanes: {lanes})")
