@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import FrameType
 from typing import Any
 
@@ -78,6 +79,26 @@ def new_worker_id() -> str:
 
     At most 53 characters, so a lane's id (``<id>/<queue>``) fits the 64 of the table."""
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def housekeep(worker_ids: list[str], started_at: datetime, *, schedule: bool) -> None:
+    """Beat for each worker (so a task it holds is not taken for abandoned), enqueue due
+    periodic tasks and watch the critical queue."""
+    try:
+        for worker_id in worker_ids:
+            record_heartbeat(worker_id, started_at)
+        if schedule:
+            for name in enqueue_due():
+                logger.debug("enqueued periodic task %s", name)
+            watch_critical_queue()
+    except Exception:
+        # The database may be briefly unavailable or locked; a due run stays due and
+        # the next pass claims it. Whatever went wrong, the caller's loop must live
+        # on, or the worker stops beating and its running task would be taken for
+        # abandoned.
+        logger.exception("worker housekeeping failed; will retry")
+    finally:
+        _close_connection()
 
 
 class _Runner(Worker):
@@ -137,23 +158,10 @@ class CasedeskWorker:
     def _housekeeping_loop(self) -> None:
         """Beat (so a task this worker holds is not taken for abandoned) and schedule."""
         while not self._stop.is_set():
-            try:
-                if self._task_thread is not None and not self._task_thread.is_alive():
-                    # A worker that no longer runs tasks must not look alive.
-                    return
-                record_heartbeat(self.worker.worker_id, self.started_at)
-                if self.schedule:
-                    for name in enqueue_due():
-                        logger.debug("enqueued periodic task %s", name)
-                    watch_critical_queue()
-            except Exception:
-                # The database may be briefly unavailable or locked; a due run
-                # stays due and the next pass claims it. Whatever went wrong,
-                # this thread must live on, or the worker stops beating and its
-                # running task would be taken for abandoned.
-                logger.exception("worker housekeeping failed; will retry")
-            finally:
-                _close_connection()
+            if self._task_thread is not None and not self._task_thread.is_alive():
+                # A worker that no longer runs tasks must not look alive.
+                return
+            housekeep([self.worker.worker_id], self.started_at, schedule=self.schedule)
             self._stop.wait(HOUSEKEEPING_EVERY_SECONDS)
 
     def _task_loop(self) -> None:
@@ -451,20 +459,8 @@ class Supervisor:
             _close_connection()
 
     def _housekeeping(self) -> None:
-        try:
-            for lane in self.lanes:
-                if lane.pid:
-                    record_heartbeat(lane.worker_id, self.started_at)
-            if self.schedule:
-                for name in enqueue_due():
-                    logger.debug("enqueued periodic task %s", name)
-                watch_critical_queue()
-        except Exception:
-            # As in CasedeskWorker's housekeeping: a due run stays due, and this loop
-            # must live on whatever went wrong.
-            logger.exception("worker housekeeping failed; will retry")
-        finally:
-            _close_connection()
+        lanes = [lane.worker_id for lane in self.lanes if lane.pid]
+        housekeep(lanes, self.started_at, schedule=self.schedule)
 
     def _shutdown(self) -> None:
         for lane in self.lanes:

@@ -13,12 +13,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
 from casedesk.core.models import PeriodicSchedule
 from casedesk.core.tests.faultproxy import FaultProxy
-from casedesk.core.tests.workerproc import once_slow, page, start_worker, stop_worker, wait_for
+from casedesk.core.tests.workerproc import (
+    once_slow,
+    page,
+    proxy_to_test_database,
+    start_worker,
+    stop_worker,
+    wait_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BURST = 60
@@ -26,10 +32,7 @@ BURST = 60
 
 @pytest.fixture
 def proxy():
-    if connection.vendor != "postgresql":
-        pytest.skip("the database-fault proxy stands between casedesk and PostgreSQL only")
-    config = connection.settings_dict
-    with FaultProxy(config["HOST"] or "127.0.0.1", int(config["PORT"] or 5432)) as fault:
+    with proxy_to_test_database() as fault:
         yield fault
 
 

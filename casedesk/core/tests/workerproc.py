@@ -14,10 +14,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from django.db import connection
 from django_tasks import task
 
 from casedesk.core.retry import RetryPolicy, retrying, time_budget
+from casedesk.core.tests.faultproxy import FaultProxy
 
 
 def database_url(port: int | None = None) -> str:
@@ -27,6 +29,14 @@ def database_url(port: int | None = None) -> str:
         return f"sqlite:///{config['NAME']}"
     user = config.get("USER") or "postgres"
     return f"postgres://{user}@{config['HOST']}:{port or config['PORT']}/{config['NAME']}"
+
+
+def proxy_to_test_database() -> FaultProxy:
+    """A fault proxy in front of this test's PostgreSQL (the test skips on SQLite)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the database-fault proxy stands between casedesk and PostgreSQL only")
+    config = connection.settings_dict
+    return FaultProxy(config["HOST"] or "127.0.0.1", int(config["PORT"] or 5432))
 
 
 def start_worker(
