@@ -2,14 +2,22 @@
 
 Run from the repository root::
 
-    python bench/paging.py [--cases 200] [--every 0.25]
+    python bench/paging.py [--cases 200] [--every 0.25] [--backlog 5000] [--hostile]
+    DATABASE_URL=postgres://.../casedesk_bench_paging python bench/paging.py ...
 
-1. Sets up a throw-away embedded SQLite database in a temporary folder and a support
-   calendar that is never open (so every case is "after hours"); an on-call team (a
-   primary and a secondary, SMS and mail at once) and ``--cases`` client
-   organizations, one customer each, so that every case opens its own page.
+1. Sets up a throw-away database (embedded SQLite in a temporary folder; or the
+   PostgreSQL database of ``DATABASE_URL``, whose name must contain "bench": it is
+   emptied first) and a support calendar that is never open (so every case is "after
+   hours"); an on-call team (a primary and a secondary, SMS and mail at once) and
+   ``--cases`` client organizations, one customer each, so that every case opens its
+   own page.
+   ``--backlog N`` stores N ordinary mails from those customers (N process_message
+   tasks queued on the default lane); ``--hostile`` stores, ahead of them, a 600 KB
+   ``text/html`` body of ``<div>x`` repeated 75,000 times (issue 16), and the cases
+   are opened only once its processing has started.
 2. Starts the local Twilio stand-in (``casedesk.oncall.twilio_standin``) in this
-   process and the real ``casedesk run`` (web and worker, one process) with
+   process and the real ``casedesk run`` (web, and its worker with a critical and a
+   default lane) with
    ``TWILIO_API_BASE`` pointing at the stand-in.
 3. Opens the cases one every ``--every`` seconds through ``cases.services.open_case``
    in this process (the signal pages after commit; the worker of ``casedesk run``
@@ -18,8 +26,9 @@ Run from the repository root::
    the SMS naming it.
 
 Prints p50, p90, p99 and the maximum. Target: p99 under 2 s on the embedded default
-(SQLite). The worker polls its queue every second (``casedesk run``'s worker
-interval), which bounds the wait for an idle worker.
+(SQLite), and with a 5,000-task backlog and the hostile message in flight, on SQLite
+and on PostgreSQL: paging runs on the critical lane, which waits on no mail. Then
+what is left of the backlog and what became of the hostile message.
 """
 
 from __future__ import annotations
@@ -34,8 +43,12 @@ import sys
 import tempfile
 import time
 from datetime import timedelta
+from email import policy
+from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
@@ -92,11 +105,71 @@ def set_up(count: int) -> list[Any]:
     return customers
 
 
+HOSTILE_HTML = "<div>x" * 75_000  # 600 KB: minutes of sanitising before issue 16
+
+
+def mail(sender: str, subject: str, html: str = "") -> bytes:
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = sender
+    message["To"] = "support@example.com"
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="client.example")
+    if html:
+        message.set_content(html, subtype="html")
+    else:
+        message.set_content(f"Hello support,\n\n{subject}: could you have a look?\n")
+    return message.as_bytes()
+
+
+def queue_mail(customers: list[Any], backlog: int, hostile: bool) -> int | None:
+    """Store the hostile message (first in the queue) and the backlog; its message id."""
+    from casedesk.mail.store import store
+
+    hostile_id = None
+    if hostile:
+        sender = customers[0].email
+        raw = mail(sender, "Layout broken", HOSTILE_HTML)
+        hostile_id = store(raw, source="smtp", envelope_from=sender).message.pk
+    for n in tqdm(range(backlog), desc="queueing the mail backlog", unit="mail"):
+        sender = customers[n % len(customers)].email
+        store(mail(sender, f"Question {n}"), source="smtp", envelope_from=sender)
+    return hostile_id
+
+
+def wait_until(check: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def wipe_postgres(url: str) -> None:
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(
+            f"DATABASE_URL names {name!r}: the bench empties its database, so the name "
+            "must contain 'bench' (e.g. casedesk_bench_paging)"
+        )
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as db:
+        db.execute("DROP SCHEMA public CASCADE")
+        db.execute("CREATE SCHEMA public")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--every", type=float, default=0.25, help="seconds between cases")
+    parser.add_argument("--backlog", type=int, default=0, help="ordinary mails queued first")
+    parser.add_argument(
+        "--hostile", action="store_true", help="a 600 KB nested-HTML mail in flight"
+    )
     args = parser.parse_args()
+    postgres = os.environ.get("DATABASE_URL", "")
+    if postgres and not postgres.startswith("postgres"):
+        postgres = ""  # an SQLite URL: the bench makes its own throw-away file
 
     standin = TwilioStandIn().start()
     with tempfile.TemporaryDirectory(prefix="casedesk-paging-") as folder:
@@ -113,15 +186,25 @@ def main() -> None:
             TWILIO_API_BASE=standin.base_url,
             DJANGO_SETTINGS_MODULE="casedesk.settings",
         )
-        print("setting up a throw-away embedded database ...", flush=True)
+        if postgres:
+            environ["DATABASE_URL"] = postgres
+            wipe_postgres(postgres)
+        engine = "PostgreSQL" if postgres else "SQLite"
+        print(f"setting up a throw-away {engine} database ...", flush=True)
         run(environ, "migrate", "--noinput")
         os.environ.update(environ)
         import django
 
         django.setup()
+        from django.db import DatabaseError
+        from django_tasks_db.models import DBTaskResult
+
+        from casedesk.core.models import WorkerHeartbeat
+        from casedesk.mail.models import InboundMessage
         from casedesk.oncall.demo import critical_case
 
         customers = set_up(args.cases)
+        hostile_id = queue_mail(customers, args.backlog, args.hostile)
         server = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
             [sys.executable, "-m", "casedesk", "run", "--port", str(port), "--smtp-port", "0"],
             env=environ,
@@ -130,14 +213,41 @@ def main() -> None:
             text=True,
         )
         try:
-            time.sleep(3)  # the worker's start-up delay
+            wait_until(
+                lambda: WorkerHeartbeat.objects.filter(worker_id__endswith="/critical").exists(),
+                60,
+                "the critical lane to start",
+            )
+            if hostile_id is not None:
+                wait_until(
+                    lambda: DBTaskResult.objects.filter(
+                        status="RUNNING", args_kwargs__args=[hostile_id]
+                    ).exists(),
+                    120,
+                    "the hostile message to be in processing",
+                )
             opened: dict[str, float] = {}
+            refused: list[str] = []
             for customer in tqdm(customers, desc="opening critical cases", unit="case"):
                 started = time.time()
-                case = critical_case(customer, "Nobody can log in")
+                try:
+                    case = critical_case(customer, "Nobody can log in")
+                except DatabaseError as exc:  # e.g. SQLite locked by a long mail transaction
+                    refused.append(f"{exc} after {time.time() - started:.1f} s")
+                    continue
                 opened[case.reference] = started
                 time.sleep(args.every)
             sent = standin.wait_for(len(opened), timeout=120, kind="Messages")
+            left = DBTaskResult.objects.filter(
+                status__in=["READY", "RUNNING"], task_path="casedesk.mail.tasks.process_message"
+            ).count()
+            hostile_line = ""
+            if hostile_id is not None:
+                message = InboundMessage.objects.get(pk=hostile_id)
+                hostile_line = (
+                    f"hostile message: {message.state} after {message.attempts} attempt(s)"
+                    f" {message.outcome[:120]!r}"
+                )
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -157,7 +267,13 @@ def main() -> None:
         raise SystemExit("no SMS reached the stand-in")
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     p50, p90, p99 = cuts[49], cuts[89], cuts[98]
-    print(f"\n{len(latencies)} of {len(opened)} critical cases paged ({missing} missing)")
+    print(f"\n{engine}, backlog {args.backlog} mails, hostile message: {args.hostile}")
+    print(f"mail tasks still queued when the last page went out: {left}")
+    if hostile_line:
+        print(hostile_line)
+    if refused:
+        print(f"{len(refused)} critical case(s) could not be opened: {refused[0]}")
+    print(f"{len(latencies)} of {len(opened)} critical cases paged ({missing} missing)")
     print("case opened -> first SMS received by the Twilio stand-in:")
     print(f"  p50 {p50 * 1000:7.0f} ms")
     print(f"  p90 {p90 * 1000:7.0f} ms")
@@ -167,7 +283,7 @@ def main() -> None:
         f"{p99 / TARGET_P99_SECONDS:.2f} x the target, {verdict})"
     )
     print(f"  max {latencies[-1] * 1000:7.0f} ms")
-    if missing:
+    if missing or refused:
         raise SystemExit(1)
 
 

@@ -291,12 +291,33 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Two queues, each served by its own lane (a child process of `casedesk worker`):
+# "critical" (paging, escalation, clock alarms, SLA deadlines, the emergency line) never
+# waits behind "default" (mail processing, reports, webhooks, status mail).
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["default"],
+        "QUEUES": ["default", "critical"],
     }
 }
+# Every task has a time budget: the worker stops one that runs over it and retries it by
+# its retry policy, or parks it (failed, with the reason). A task may set its own
+# (core.retry.time_budget); these are the defaults of each queue. Critical tasks talk to
+# SMS/voice APIs with their own timeouts of seconds: a minute is ample.
+TASK_BUDGET_SECONDS = get_int("CASEDESK_TASK_BUDGET_SECONDS", 300, minimum=1, maximum=86_400)
+CRITICAL_TASK_BUDGET_SECONDS = get_int(
+    "CASEDESK_CRITICAL_TASK_BUDGET_SECONDS", 60, minimum=1, maximum=3_600
+)
+# A critical task ready for longer than this means no worker serves the critical queue
+# (or it is stuck): every worker logs an error (at most every 5 minutes) and mails the admins.
+CRITICAL_WAIT_ALERT_SECONDS = get_int(
+    "CASEDESK_CRITICAL_WAIT_ALERT_SECONDS", 60, minimum=5, maximum=86_400
+)
+# Default 1 mail in 30 minutes (CASEDESK_RATE_CRITICAL_WAIT_MAIL): the admins hear of a
+# stalled critical queue at once, then twice an hour while it lasts, not every 5 seconds.
+RATE_CRITICAL_WAIT_MAIL = get_rate(
+    "CASEDESK_RATE_CRITICAL_WAIT_MAIL", Rate(1, timedelta(minutes=30))
+)
 
 _email = parse_email_url("EMAIL_URL", get_str("EMAIL_URL", "console:"))
 EMAIL_BACKEND = _email.backend

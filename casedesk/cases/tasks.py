@@ -48,7 +48,7 @@ _MAIL_RETRY = RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=30))
 # ---- Deadlines --------------------------------------------------------------------
 
 
-@task()
+@task(queue_name="critical")
 def check_sla(case_id: int, target: str, stage: str, due: str) -> str:
     """Act on one SLA deadline if it still stands; returns what it did (for logs and tests)."""
     return act_on_deadline(case_id, target, stage, datetime.fromisoformat(due))
@@ -121,7 +121,7 @@ def _left(case: Case, now: datetime, due: datetime) -> str:
 
 
 @periodic(every=timedelta(minutes=5))
-@task()
+@task(queue_name="critical")
 def sweep_sla_breaches() -> int:
     """The safety net: act on any deadline that passed without its task having run.
 
@@ -239,7 +239,7 @@ def notify_reply(event_id: int) -> None:
     )
 
 
-@task()
+@task(queue_name="critical")
 @retrying(_MAIL_RETRY)
 def notify_sla(notice_id: int) -> None:
     """An SLA warning or breach goes to the assignee, or to every agent when unassigned."""

@@ -16,6 +16,12 @@ policy's backoff, then the error is re-raised so this attempt is recorded as
 failed with its traceback. The attempt number travels as the keyword argument
 ``attempt``; the wrapped function does not see it. Any other exception is not
 retried: unknown failures are bugs, and retrying a bug only repeats it.
+
+Every task also has a time budget (:func:`time_budget`, else its queue's default):
+the worker stops a task that runs over it and records it as failed with the
+reason; a task with a retry policy is then retried by that policy
+(:func:`retry_after_timeout`), and one without, or out of attempts, is parked
+(failed, with the reason; its ``on_give_up`` hook, if any, runs).
 """
 
 from __future__ import annotations
@@ -72,7 +78,22 @@ class RetryPolicy:
         return timedelta(seconds=min(seconds, self.max_delay.total_seconds()))
 
 
-def retrying(policy: RetryPolicy | None = None) -> Callable[[Callable[..., R]], Callable[..., R]]:
+def _enqueue_next(
+    task_path: str, policy: RetryPolicy, attempt: int, args: Any, kwargs: Any
+) -> timedelta:
+    """Enqueue attempt ``attempt + 1`` after the policy's delay; returns the delay."""
+    wait = policy.delay(attempt)
+    # The module attribute is the Task object that @task() made of the function.
+    task = import_string(task_path)
+    task.using(run_after=timezone.now() + wait).enqueue(*args, attempt=attempt + 1, **kwargs)
+    return wait
+
+
+def retrying(
+    policy: RetryPolicy | None = None, *, on_give_up: Callable[..., Any] | None = None
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """``on_give_up(*args, reason=..., **kwargs)`` runs when the worker stopped the last
+    attempt over its time budget (an exception the function raises is its own business)."""
     policy = policy or RetryPolicy()
 
     def decorate(func: Callable[..., R]) -> Callable[..., R]:
@@ -89,12 +110,7 @@ def retrying(policy: RetryPolicy | None = None) -> Callable[[Callable[..., R]], 
                 if attempt >= policy.max_attempts:
                     logger.error("%s gave up after %d attempts: %s", task_path, attempt, exc)
                     raise
-                wait = policy.delay(attempt)
-                # The module attribute is the Task object that @task() made of us.
-                task = import_string(task_path)
-                task.using(run_after=timezone.now() + wait).enqueue(
-                    *args, attempt=attempt + 1, **kwargs
-                )
+                wait = _enqueue_next(task_path, policy, attempt, args, kwargs)
                 logger.warning(
                     "%s attempt %d failed (%s); attempt %d in %s",
                     task_path,
@@ -105,6 +121,41 @@ def retrying(policy: RetryPolicy | None = None) -> Callable[[Callable[..., R]], 
                 )
                 raise
 
+        run.retry_policy = policy  # type: ignore[attr-defined]
+        run.on_give_up = on_give_up  # type: ignore[attr-defined]
         return run
 
     return decorate
+
+
+class TimeBudgetExceeded(Exception):
+    """What a task stopped by the worker for running over its time budget is recorded as."""
+
+
+def time_budget(seconds: float) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Give a task its own time budget (under ``@task()``, above or below ``@retrying``)."""
+    if not seconds > 0:
+        raise ValueError("a time budget must be positive")
+
+    def decorate(func: Callable[..., R]) -> Callable[..., R]:
+        func.time_budget = float(seconds)  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+def retry_after_timeout(task: Any, args: list[Any], kwargs: dict[str, Any], reason: str) -> str:
+    """After the worker stopped ``task`` over its budget: the next attempt by its retry
+    policy, or parked (its ``on_give_up`` hook told). Returns what happened, for the log.
+    Call it in the transaction that records the attempt as failed."""
+    func = task.func
+    policy: RetryPolicy | None = getattr(func, "retry_policy", None)
+    attempt = int(kwargs.get("attempt", 1))
+    rest = {k: v for k, v in kwargs.items() if k != "attempt"}
+    if policy is not None and attempt < policy.max_attempts:
+        wait = _enqueue_next(task.module_path, policy, attempt, args, rest)
+        return f"attempt {attempt + 1} in {wait}"
+    hook = getattr(func, "on_give_up", None)
+    if hook is not None:
+        hook(*args, reason=reason, **rest)
+    return f"parked after {attempt} attempt(s)" if policy is not None else "parked (no retries)"

@@ -2,16 +2,24 @@ from __future__ import annotations
 
 import logging
 import os
+import smtplib
 import socket
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_tasks import task
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from casedesk.core import ratelimit
 from casedesk.core.models import WorkerHeartbeat
 from casedesk.core.periodic import periodic
+from casedesk.core.retry import RetryableError, RetryPolicy, retrying
+
+CRITICAL = "critical"
 
 logger = logging.getLogger("casedesk.worker")
 
@@ -21,6 +29,110 @@ logger = logging.getLogger("casedesk.worker")
 WORKER_STALE_AFTER = timedelta(minutes=3)
 # Heartbeats of workers gone for this long are deleted.
 HEARTBEAT_KEPT_FOR = timedelta(days=1)
+# A task RUNNING this much longer than its time budget is abandoned whoever holds it: a
+# living worker stops its task at the budget, and releases one whose outcome it could
+# not store as soon as the database is back; this covers a worker that could not.
+BUDGET_GRACE = timedelta(minutes=1)
+
+CRITICAL_WAIT_MAIL = ratelimit.RatePolicy(
+    name="critical-wait-mail",
+    setting="RATE_CRITICAL_WAIT_MAIL",
+    why="tells the admins of a stalled critical queue without flooding them",
+)
+
+
+def budget_of(task_path: str, queue_name: str = "default") -> timedelta:
+    """A task's time budget: its own (``core.retry.time_budget``), else its queue's."""
+    try:
+        seconds = getattr(import_string(task_path).func, "time_budget", None)
+    except (ImportError, AttributeError):
+        seconds = None
+    if seconds is None:
+        seconds = (
+            settings.CRITICAL_TASK_BUDGET_SECONDS
+            if queue_name == CRITICAL
+            else settings.TASK_BUDGET_SECONDS
+        )
+    return timedelta(seconds=seconds)
+
+
+def release(result_id: Any, started_at: datetime | None) -> bool:
+    """Put a RUNNING task back in the queue (READY), unless it moved on meanwhile."""
+    return bool(
+        DBTaskResult.objects.filter(id=result_id, status="RUNNING", started_at=started_at).update(
+            status="READY", started_at=None
+        )
+    )
+
+
+def still_queued(task: Any, now: datetime | None = None) -> QuerySet[DBTaskResult[Any, Any]]:
+    """The rows of ``task`` that will still run: READY, or RUNNING within its budget.
+
+    For the sweeps that enqueue again what lost its task: a RUNNING row older than its
+    budget is as good as lost (its worker died or could not store the outcome), and
+    ``requeue_abandoned_tasks`` puts it back soon anyway."""
+    now = now or timezone.now()
+    budget = budget_of(task.module_path, task.queue_name)
+    return DBTaskResult.objects.filter(task_path=task.module_path).filter(
+        Q(status="READY") | Q(status="RUNNING", started_at__gte=now - budget)
+    )
+
+
+def critical_waiting_since(now: datetime | None = None) -> datetime | None:
+    """Since when the oldest critical task ready to run has waited (None: none waits)."""
+    now = now or timezone.now()
+    ready = DBTaskResult.objects.ready().filter(queue_name=CRITICAL)
+    never = get_date_max()
+    oldest = ready.aggregate(
+        queued=Min("enqueued_at", filter=Q(run_after=never)),
+        due=Min("run_after", filter=~Q(run_after=never)),
+    )
+    times = [t for t in (oldest["queued"], oldest["due"]) if t is not None]
+    return min(times) if times else None
+
+
+def watch_critical_queue(now: datetime | None = None) -> float | None:
+    """Every worker's housekeeping: if a critical task has waited longer than
+    ``CRITICAL_WAIT_ALERT_SECONDS``, log an error and (rate-limited) mail the admins.
+    Pages would otherwise sit in a queue nobody serves. Returns the wait in seconds."""
+    now = now or timezone.now()
+    since = critical_waiting_since(now)
+    if since is None:
+        return None
+    waited = (now - since).total_seconds()
+    if waited > settings.CRITICAL_WAIT_ALERT_SECONDS:
+        logger.error(
+            "critical tasks (paging) have waited %.0f s: is a worker serving the critical "
+            "queue running? (`casedesk worker` serves it; `casedesk worker --queue default` "
+            "does not)",
+            waited,
+        )
+        if ratelimit.attempt(CRITICAL_WAIT_MAIL, "admins").allowed:
+            mail_admins_critical_waiting.enqueue(int(waited))
+    return waited
+
+
+@task()
+@retrying(RetryPolicy(max_attempts=3, first_delay=timedelta(seconds=30)))
+def mail_admins_critical_waiting(seconds: int) -> int:
+    """Tell every active admin that critical tasks wait (on the default queue, which
+    is served when the critical one is not). Returns how many were mailed."""
+    from casedesk.accounts.models import Role, User
+    from casedesk.core.mail import send_templated
+
+    admins = list(User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk"))
+    for admin in admins:
+        try:
+            send_templated(
+                "core/email/critical_waiting",
+                {"seconds": seconds, "recipient": admin, "base_url": settings.BASE_URL},
+                [admin.email],
+            )
+        except (smtplib.SMTPException, OSError) as exc:
+            raise RetryableError(
+                f"could not mail the admins about the critical queue: {exc}"
+            ) from exc
+    return len(admins)
 
 
 def record_heartbeat(worker_id: str, started_at: datetime) -> None:
@@ -38,16 +150,20 @@ def record_heartbeat(worker_id: str, started_at: datetime) -> None:
 
 
 @periodic(every=timedelta(minutes=1))
-@task()
+@task(queue_name=CRITICAL)
 def requeue_abandoned_tasks() -> int:
     """Put back in the queue the tasks whose worker died while running them.
 
     django-tasks-db marks a claimed task RUNNING and nothing ever looks at it
     again if the worker is killed. A task is abandoned when it has been RUNNING
     longer than WORKER_STALE_AFTER and the worker that claimed it has not
-    beaten since then. Each is reset with a conditional UPDATE (still RUNNING,
-    same start), so a worker finishing it at that moment wins. Tasks are
-    idempotent by rule, so running one again is safe. Returns how many.
+    beaten since then, or, whatever its worker's heartbeat says, when it has
+    been RUNNING longer than its time budget and BUDGET_GRACE (a worker stops a
+    task at its budget; one still RUNNING after it was lost by a worker that
+    lives on). Each is reset with a conditional UPDATE (still RUNNING, same
+    start), so a worker finishing it at that moment wins. Tasks are idempotent
+    by rule, so running one again is safe. On the critical queue: a jammed
+    default lane must not keep a page's task stranded. Returns how many.
     """
     now = timezone.now()
     cutoff = now - WORKER_STALE_AFTER
@@ -55,21 +171,25 @@ def requeue_abandoned_tasks() -> int:
         WorkerHeartbeat.objects.filter(seen_at__gte=cutoff).values_list("worker_id", flat=True)
     )
     requeued = 0
-    running = DBTaskResult.objects.filter(status="RUNNING", started_at__lt=cutoff)
-    for result in running.only("id", "worker_ids", "started_at", "task_path"):
+    running = DBTaskResult.objects.filter(status="RUNNING", started_at__isnull=False)
+    for result in running.only("id", "worker_ids", "started_at", "task_path", "queue_name"):
         worker = result.worker_ids[-1] if result.worker_ids else None
-        if worker in alive:
+        assert result.started_at is not None
+        overdue = result.started_at < now - budget_of(result.task_path, result.queue_name) - (
+            BUDGET_GRACE
+        )
+        dead = result.started_at < cutoff and worker not in alive
+        if not (overdue or dead):
             continue
-        changed = DBTaskResult.objects.filter(
-            id=result.id, status="RUNNING", started_at=result.started_at
-        ).update(status="READY", started_at=None)
-        if changed:
+        if release(result.id, result.started_at):
             requeued += 1
             logger.warning(
-                "requeued task %s (%s): its worker %s stopped beating",
+                "requeued task %s (%s): %s",
                 result.id,
                 result.task_path,
-                worker,
+                f"its worker {worker} stopped beating"
+                if dead
+                else "it ran past its time budget and its worker did not stop it",
             )
     WorkerHeartbeat.objects.filter(seen_at__lt=now - HEARTBEAT_KEPT_FOR).delete()
     return requeued

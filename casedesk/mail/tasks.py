@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from casedesk.core.periodic import periodic
-from casedesk.core.retry import RetryableError, RetryPolicy, retrying
+from casedesk.core.retry import RetryableError, RetryPolicy, retrying, time_budget
 from casedesk.mail.models import InboundMessage, State
 
 logger = logging.getLogger("casedesk.mail")
@@ -27,8 +27,16 @@ _PROCESS_RETRY = RetryPolicy(max_attempts=6, first_delay=timedelta(seconds=10))
 STALE_AFTER = timedelta(minutes=5)
 
 
+def _park(message_id: int, *, reason: str) -> None:
+    """Every attempt ran over its time budget: an agent must look (the raw bytes stay)."""
+    _flag(message_id, TimeoutError(reason))
+
+
+# A message is processed in well under a second; one still running after 30 s is hostile
+# or pathological and must not hold the default lane (the worker stops it there).
 @task()
-@retrying(_PROCESS_RETRY)
+@retrying(_PROCESS_RETRY, on_give_up=_park)
+@time_budget(seconds=30)
 def process_message(message_id: int) -> str:
     """Process one stored message; returns the outcome line (for logs and tests)."""
     return run_processing(message_id)
@@ -80,8 +88,9 @@ def _flag(message_id: int, exc: Exception) -> str:
 @task()
 def sweep_pending_mail() -> int:
     """The safety net: messages still pending long after they arrived get a new task,
-    unless a task for them is still waiting in the queue (a backlog, not a loss)."""
-    from django_tasks_db.models import DBTaskResult
+    unless a task for them is still waiting in the queue (a backlog, not a loss) or
+    running within its time budget (one RUNNING longer was lost with its worker)."""
+    from casedesk.core.tasks import still_queued
 
     cutoff = timezone.now() - STALE_AFTER
     stale = list(
@@ -90,9 +99,7 @@ def sweep_pending_mail() -> int:
         .values_list("pk", flat=True)[:500]
     )
     if stale:
-        queued = DBTaskResult.objects.filter(
-            status__in=["READY", "RUNNING"], task_path=process_message.module_path
-        ).values_list("args_kwargs", flat=True)
+        queued = still_queued(process_message).values_list("args_kwargs", flat=True)
         waiting = {entry["args"][0] for entry in queued if entry.get("args")}
         stale = [pk for pk in stale if pk not in waiting]
     for pk in stale:

@@ -16,7 +16,6 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks import task
-from django_tasks_db.models import DBTaskResult
 
 from casedesk.accounts.models import Role, User
 from casedesk.accounts.services import zone_of
@@ -25,6 +24,7 @@ from casedesk.cases.models import ACTIVE_STATUSES, Case, Event, EventKind
 from casedesk.core.mail import send_templated
 from casedesk.core.periodic import periodic
 from casedesk.core.retry import PermanentError, RetryableError, RetryPolicy, retrying
+from casedesk.core.tasks import still_queued
 from casedesk.oncall import schedules, services
 from casedesk.oncall.models import (
     Channel,
@@ -63,19 +63,19 @@ _STEP_RETRY = RetryPolicy(
 STEP_GRACE = timedelta(minutes=2)
 
 
-@task(priority=PAGING_PRIORITY)
+@task(priority=PAGING_PRIORITY, queue_name="critical")
 @retrying(_STEP_RETRY)
 def escalate(page_id: int, number: int) -> str:
     return services.escalate(page_id, number)
 
 
-@task(priority=PAGING_PRIORITY)
+@task(priority=PAGING_PRIORITY, queue_name="critical")
 @retrying(_STEP_RETRY)
 def clock_alarm(page_id: int, case_id: int, minutes: int) -> str:
     return services.clock_alarm(page_id, case_id, minutes)
 
 
-@task(priority=PAGING_PRIORITY)
+@task(priority=PAGING_PRIORITY, queue_name="critical")
 @retrying()
 def mail_admins_unreachable(page_id: int, reason: str) -> int:
     """A step reached nobody or the chain ran out: every active admin is mailed at once."""
@@ -103,7 +103,7 @@ def mail_admins_unreachable(page_id: int, reason: str) -> int:
     return len(admins)
 
 
-@task(priority=PAGING_PRIORITY)
+@task(priority=PAGING_PRIORITY, queue_name="critical")
 @retrying(_SEND_RETRY)
 def send_notification(notification_id: int) -> str:
     """Hand one notification to its transport, unless an acknowledgement made it moot."""
@@ -240,7 +240,7 @@ def build_message(notification: Notification) -> Message:
 
 
 @periodic(every=timedelta(minutes=1))
-@task()
+@task(queue_name="critical")
 def sweep_pages() -> str:
     """Page any recent critical after-hours case left without a page (and, if configured,
     an in-hours critical case nobody took); resolve answered pages."""
@@ -279,11 +279,10 @@ def sweep_pages() -> str:
 
 
 def _pending_steps() -> set[tuple[int, int]]:
-    """(page id, step number) of every escalation task still queued or running."""
+    """(page id, step number) of every escalation task still queued, or running within
+    its time budget (one RUNNING longer was lost with its worker: re-arm it)."""
     pending = set()
-    for args_kwargs in DBTaskResult.objects.filter(
-        task_path=f"{__name__}.escalate", status__in=["READY", "RUNNING"]
-    ).values_list("args_kwargs", flat=True):
+    for args_kwargs in still_queued(escalate).values_list("args_kwargs", flat=True):
         args = (args_kwargs or {}).get("args") or []
         if len(args) == 2 and all(isinstance(a, int) for a in args):
             pending.add((args[0], args[1]))

@@ -105,7 +105,7 @@ def _note(call: Call, why: str) -> None:
         )
 
 
-@task()
+@task(queue_name="critical")
 @retrying(_FETCH_RETRY)
 def fetch_recording(call_id: int) -> str:
     """Copy the call's voicemail into its case's files (once)."""

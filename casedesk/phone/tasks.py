@@ -11,7 +11,7 @@ from casedesk.mail.tasks import mail_agents
 from casedesk.phone.models import Call
 
 
-@task()
+@task(queue_name="critical")
 @retrying(RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=30)))
 def notify_unpaged_call(call_id: int) -> None:
     """Tell every agent that an emergency call reached nobody and no page went out (no

@@ -49,9 +49,28 @@ def test_a_task_held_by_a_worker_that_never_beat_is_requeued():
     assert status(row) == "READY"
 
 
-def test_a_long_task_of_a_living_worker_is_left_running():
+def test_a_long_task_of_a_living_worker_within_its_budget_is_left_running(settings):
+    settings.CRITICAL_TASK_BUDGET_SECONDS = 3600  # the sweep's own queue
     beat("busy-worker", minutes_ago=0)
     row = running_task("busy-worker", started_minutes_ago=30)
+    assert requeue_abandoned_tasks.call() == 0
+    assert status(row) == "RUNNING"
+
+
+def test_a_task_running_past_its_budget_is_requeued_even_if_its_worker_beats(settings):
+    """The database blip of issue 16: the worker lived on, beating, and never released
+    the task it held; it stayed RUNNING until the worker was restarted."""
+    settings.CRITICAL_TASK_BUDGET_SECONDS = 60
+    beat("blipped-worker", minutes_ago=0)
+    row = running_task("blipped-worker", started_minutes_ago=3)  # 60 s budget + 1 min grace
+    assert requeue_abandoned_tasks.call() == 1
+    assert status(row) == "READY"
+
+
+def test_a_task_just_past_its_budget_is_left_to_its_worker_for_a_grace_minute(settings):
+    settings.CRITICAL_TASK_BUDGET_SECONDS = 60
+    beat("busy-worker", minutes_ago=0)
+    row = running_task("busy-worker", started_minutes_ago=1.5)
     assert requeue_abandoned_tasks.call() == 0
     assert status(row) == "RUNNING"
 

@@ -138,6 +138,8 @@ def test_worker_ids_differ_even_for_the_same_process():
         (["--interval", "-1"], "zero or greater"),
         (["--max-tasks", "0"], "greater than zero"),
         (["--queue", "default,,mail"], "queue names must not be empty"),
+        (["--queue", "critcal"], "unknown queue 'critcal' (the queues: default, critical)"),
+        (["--queue", "critical,critical"], "a queue is named twice"),
     ],
 )
 def test_the_worker_command_refuses_nonsense_arguments(tmp_path, args, message):

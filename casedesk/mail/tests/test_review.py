@@ -182,6 +182,28 @@ def test_the_sweep_leaves_messages_whose_task_still_waits(mail_setup: None, alic
     assert DBTaskResult.objects.filter(args_kwargs__args=[lost.pk]).count() == 1
 
 
+def test_the_sweep_enqueues_again_a_message_whose_task_ran_past_its_time_budget(
+    mail_setup: None, alice: Any
+) -> None:
+    """Issue 16: a task left RUNNING by a worker that lived on (a database blip) was
+    counted as queued by every sweep, and its message stayed pending for 24 minutes."""
+    from django_tasks_db.models import DBTaskResult
+
+    from casedesk.mail.store import store
+    from casedesk.mail.tasks import sweep_pending_mail
+
+    stuck = store(build("Held through a blip"), source="smtp").message
+    busy = store(build("Being processed now"), source="smtp").message
+    for message, started in ((stuck, timedelta(minutes=10)), (busy, timedelta(seconds=5))):
+        row = DBTaskResult.objects.get(args_kwargs__args=[message.pk])
+        row.claim("a-worker-that-still-beats")
+        DBTaskResult.objects.filter(pk=row.pk).update(started_at=timezone.now() - started)
+    InboundMessage.objects.update(received_at=timezone.now() - timedelta(minutes=10))
+    assert sweep_pending_mail.call() == 1
+    assert DBTaskResult.objects.filter(args_kwargs__args=[stuck.pk], status="READY").count() == 1
+    assert DBTaskResult.objects.filter(args_kwargs__args=[busy.pk]).count() == 1
+
+
 def test_sla_notices_to_agents_do_not_thread_into_the_case(
     alice: Any, agent: Any, open_case: Any, run_tasks: Any, transactional_db: None
 ) -> None:

@@ -62,6 +62,26 @@ def test_the_sweep_re_arms_an_open_page_whose_next_step_is_overdue_with_no_task(
     assert len(bodies_to(standin, KIM_PHONE)) == 1
 
 
+def test_the_sweep_re_arms_a_step_whose_task_is_running_past_its_time_budget(
+    sms_only, alice, open_case, standin, run_tasks
+):
+    """Issue 16: a step task left RUNNING by a worker that lived on (a database blip)
+    counted as pending for ever; one RUNNING past its budget is lost, and re-armed."""
+    with at(NIGHT):
+        open_case(alice, "Critical")
+        run_tasks()
+    step = DBTaskResult.objects.get(task_path="casedesk.oncall.tasks.escalate", status="READY")
+    step.claim("a-worker-that-still-beats")
+    DBTaskResult.objects.filter(pk=step.pk).update(started_at=NIGHT + timedelta(minutes=15))
+    with at(NIGHT + timedelta(minutes=15, seconds=30)):
+        assert "re-armed 0" in tasks.sweep_pages.call()  # running, within its budget
+    with at(NIGHT + timedelta(minutes=17, seconds=1)):
+        assert "re-armed 1" in tasks.sweep_pages.call()
+        run_tasks()
+    assert PageStep.objects.filter(key="1").exists()
+    assert len(bodies_to(standin, KIM_PHONE)) == 1
+
+
 def test_a_send_that_fails_every_retry_is_marked_failed_on_the_timeline(
     sms_only, alice, open_case, standin, run_tasks
 ):

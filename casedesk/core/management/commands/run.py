@@ -1,13 +1,18 @@
 """casedesk run: the whole desk in one process (the embedded default).
 
-The ASGI web server (uvicorn) runs in the main thread; the task worker and the
-periodic scheduler run in background threads. Later channels (SMTP receiver,
-...) add their listeners here, each with its own port option.
+The ASGI web server (uvicorn) runs in the main thread and the SMTP receiver in a
+thread; the task worker runs as a child process (`casedesk worker`: a supervisor
+with a critical lane and a default lane, each a process of its own, so a page
+never waits behind mail and a task over its time budget can really be stopped).
+The child is started before any thread, dies with this process, and is stopped
+(finishing its running tasks) when this process stops.
 """
 
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from typing import Any
 
 import uvicorn
@@ -16,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from casedesk.core.demo import existing_demo_logins
-from casedesk.core.worker import CasedeskWorker
+from casedesk.core.worker import LANES, die_with_parent
 
 # 64 KiB: the largest WebSocket frame a client may send (see uvicorn.Config below).
 WS_MAX_SIZE = 65536
@@ -49,9 +54,7 @@ class Command(BaseCommand):
         web = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
         self.stdout.write(self._banner(web, worker=not options["no_worker"], smtp_port=smtp_port))
 
-        worker = None if options["no_worker"] else CasedeskWorker()
-        if worker is not None:
-            worker.start()
+        worker = None if options["no_worker"] else self._start_worker()
         receiver = None
         if smtp_port:
             from casedesk.mail.smtp import Receiver
@@ -61,7 +64,7 @@ class Command(BaseCommand):
                 receiver.start()
             except OSError as exc:
                 if worker is not None:
-                    worker.stop()
+                    self._stop_worker(worker)
                 raise CommandError(
                     f"cannot listen for mail on {settings.SMTP_HOST}:{smtp_port}: {exc} "
                     "(--smtp-port 0 runs without the SMTP receiver)"
@@ -90,8 +93,25 @@ class Command(BaseCommand):
             if receiver is not None:
                 receiver.stop()
             if worker is not None:
-                self.stdout.write("stopping the worker (finishing the current task)...")
-                worker.stop()
+                self.stdout.write("stopping the worker (finishing the running tasks)...")
+                self._stop_worker(worker)
+
+    def _start_worker(self) -> subprocess.Popen[bytes]:
+        # Its own session: a Ctrl-C in the terminal reaches this process only, which then
+        # stops the worker once (a second signal would abandon the running tasks).
+        return subprocess.Popen(
+            [sys.executable, "-m", "casedesk", "worker", "-v0"],
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # safe: no thread runs yet
+        )
+
+    def _stop_worker(self, worker: subprocess.Popen[bytes]) -> None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=35)  # the worker gives its lanes 30 s
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
     def _check_migrated(self) -> None:
         from django.db import connection
@@ -130,7 +150,11 @@ class Command(BaseCommand):
             f"  help              {web}/help/",
             f"  admin             {web}/admin/",
             f"  health            {web}/health/",
-            f"  task worker       {'in this process' if worker else 'not started (--no-worker)'}",
+            (
+                f"  task worker       lanes {', '.join(LANES)} (a child process)"
+                if worker
+                else "  task worker       not started (--no-worker)"
+            ),
             (
                 f"  mail (SMTP)       {settings.SMTP_HOST}:{smtp_port} for "
                 f"{', '.join(settings.SUPPORT_EMAILS)}"
