@@ -165,6 +165,7 @@ def test_a_replayed_ack_does_not_acknowledge_a_page_opened_later(
 def test_an_ack_that_arrived_before_the_page_was_sent_does_not_acknowledge_it(one_page, sms_only):
     services.acknowledge(one_page, sms_only["kim"], "desk")
     page_sent = Notification.objects.get(page=one_page, person=sms_only["pat"]).sent_at
+    assert page_sent is not None
     Page.objects.filter(pk=one_page.pk).update(status=PageStatus.OPEN)
     answer = services.handle_sms_reply(
         PAT_PHONE, "ACK", received_at=page_sent - timedelta(seconds=1)
