@@ -192,6 +192,10 @@ class Case(models.Model):
     # sorts on. Kept by services.refresh_next_due(); None when no clock runs.
     next_due = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The portal form's one-time token (a hidden random field): a second post of the same
+    # form (a double click, three tabs, a retried request) finds this case instead of
+    # opening another. Empty for every other channel.
+    submission_token = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -210,6 +214,12 @@ class Case(models.Model):
             models.CheckConstraint(
                 condition=Q(characteristics__in=CHARACTERISTIC_SETS),
                 name="case_characteristics_abc",
+            ),
+            # One case per posted form, even when the posts race (services.open_case).
+            models.UniqueConstraint(
+                fields=["requester", "submission_token"],
+                condition=~Q(submission_token=""),
+                name="one_case_per_submission",
             ),
         ]
 

@@ -7,9 +7,12 @@ which :func:`show_case_error` puts next to the fields it names.
 
 from __future__ import annotations
 
+import re
+import secrets
 from typing import Any
 
 from django import forms
+from django.utils.functional import cached_property
 
 from casedesk.cases.models import Characteristic, Priority
 from casedesk.cases.services import CaseError
@@ -33,6 +36,9 @@ class MultipleFileField(forms.FileField):
             return [single(item, initial) for item in data]
         return [single(data, initial)] if data else []
 
+
+# What secrets.token_urlsafe makes, 16 to 64 characters (Case.submission_token's length).
+SUBMISSION_TOKEN_RE = re.compile(r"\A[A-Za-z0-9_-]{16,64}\Z")
 
 FILES_HELP = "Logs, screenshots, HAR captures or archives; you can choose several files."
 
@@ -74,6 +80,29 @@ class NewCaseForm(forms.Form):
         help_text="Who cannot work, how many people, and since when.",
     )
     attachments = MultipleFileField(label="Files", help_text=FILES_HELP)
+    # One random token per displayed form (services.open_case opens one case per token):
+    # posting the same form twice shows the case the first post opened. Optional, so a
+    # form without it (an older page, a script) still opens a case, without that guard.
+    submission = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        token = cleaned.get("submission") or ""
+        if token and not SUBMISSION_TOKEN_RE.fullmatch(token):
+            cleaned["submission"] = ""
+            raise forms.ValidationError(
+                "This form was damaged in transit: check the fields and submit it again."
+            )
+        return cleaned
+
+    @cached_property
+    def submission_token(self) -> str:
+        """The token the page carries: the posted one (a form shown again with its errors
+        keeps it, so its corrected post is still one submission), else a new one."""
+        posted = self.data.get("submission", "") if self.is_bound else ""
+        if isinstance(posted, str) and SUBMISSION_TOKEN_RE.fullmatch(posted):
+            return posted
+        return secrets.token_urlsafe(24)
 
 
 class ReplyForm(forms.Form):

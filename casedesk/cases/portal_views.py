@@ -165,6 +165,7 @@ def new_case(request: HttpRequest) -> HttpResponse:
                     characteristics="".join(data["characteristics"]),
                     business_impact=data["business_impact"],
                     attachments=request.FILES.getlist("attachments"),
+                    submission_token=data["submission"],
                 )
             )
         except services.CaseError as error:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -79,6 +79,8 @@ class NewCase:
     # Mail the requester the confirmation. Email turns it off and sends it itself,
     # as an RFC 3834 auto-reply, only when the message may be answered.
     confirm: bool = True
+    # The portal form's one-time token: a repeat post returns the case it opened.
+    submission_token: str = ""
 
 
 def _normalize_characteristics(letters: str | Sequence[str]) -> str:
@@ -113,8 +115,19 @@ def open_case(new: NewCase) -> Case:
     business-hours clock simply has not started); a critical one records
     ``after_hours_critical`` on the timeline and sends
     ``critical_case_opened_after_hours`` once the transaction commits.
+
+    With a ``submission_token`` the case is opened once per token and requester: a
+    repeat (a double click, a retried post) returns the case the first one opened,
+    unchecked and unchanged. Racing posts meet at the unique constraint
+    ``one_case_per_submission``: on PostgreSQL the loser's insert waits for the
+    winner's commit, fails, and reads the winner's case; SQLite's ``IMMEDIATE``
+    transactions run them one after the other, so the loser finds it first.
     """
     requester = new.requester
+    if new.submission_token:
+        earlier = _submitted(requester, new.submission_token)
+        if earlier is not None:
+            return earlier
     organization = new.organization or requester.organization
     errors: dict[str, list[str]] = {}
     if organization is None:
@@ -165,11 +178,19 @@ def open_case(new: NewCase) -> Case:
         channel=new.channel,
         opened_at=opened_at,
         opened_after_hours=not sla.is_support_open(opened_at),
+        submission_token=new.submission_token,
     )
     case.take_targets(new.priority)
     case.after_hours_alarm = new.priority.is_critical and case.opened_after_hours
     deadlines = _apply_deadlines(case)
-    case.save()
+    try:
+        with transaction.atomic():
+            case.save()
+    except IntegrityError:
+        earlier = _submitted(requester, new.submission_token) if new.submission_token else None
+        if earlier is None:
+            raise
+        return earlier  # a racing post of the same form committed first
     opened = _event(
         case,
         EventKind.OPENED,
@@ -187,6 +208,10 @@ def open_case(new: NewCase) -> Case:
 
         tasks.send_case_confirmation.enqueue(case.pk)
     return case
+
+
+def _submitted(requester: User, token: str) -> Case | None:
+    return Case.objects.filter(requester=requester, submission_token=token).first()
 
 
 def _raise_after_hours_alarm(case: Case) -> None:

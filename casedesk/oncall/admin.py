@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from casedesk.oncall.models import (
     EscalationPolicy,
     EscalationStep,
+    InboundSms,
     Layer,
     LayerMember,
     Notification,
@@ -98,3 +99,9 @@ class PageStepAdmin(ReadOnly):
 class NotificationAdmin(ReadOnly):
     list_display = ["page", "person", "channel", "due_at", "status", "sent_at"]
     list_filter = ["status", "channel"]
+
+
+@admin.register(InboundSms)
+class InboundSmsAdmin(ReadOnly):
+    list_display = ["received_at", "from_number", "body", "answer"]
+    search_fields = ["from_number", "sid"]

@@ -333,3 +333,31 @@ class FeedToken(models.Model):
 
     def __str__(self) -> str:
         return f"feed of {self.person}"
+
+
+# Twilio's MessageSid: SM (SMS) or MM (MMS) and 32 hex digits; older accounts' SIDs vary
+# in length, so 8 to 62 characters as the phone app's CallSid.
+MESSAGE_SID_RE = re.compile(r"(SM|MM)[0-9A-Za-z]{8,62}")
+
+
+class InboundSms(models.Model):
+    """An SMS reply as Twilio posted it, stored before it is acted on, one row per MessageSid.
+
+    The unique ``sid`` is what makes a replayed webhook (Twilio's signature has no
+    timestamp, so a captured request verifies for ever) change nothing: the second
+    insert fails and the reply is not processed again. Rows are kept: forgetting a SID
+    would make its request replayable again."""
+
+    sid = models.CharField(max_length=64, unique=True)
+    from_number = models.CharField(max_length=32)
+    body = models.CharField(max_length=1600, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    answer = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = "inbound SMS"
+        verbose_name_plural = "inbound SMS"
+
+    def __str__(self) -> str:
+        return f"SMS {self.sid} from {self.from_number}"

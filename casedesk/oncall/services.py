@@ -44,6 +44,7 @@ from casedesk.oncall.models import (
     LIVE_PAGE_STATUSES,
     Channel,
     EscalationPolicy,
+    InboundSms,
     Notification,
     NotificationRule,
     NotificationStatus,
@@ -535,14 +536,39 @@ ACK_WORDS = {"1", "ACK"}
 _WORD_RE = re.compile(r"[A-Z0-9]+")
 
 
-def handle_sms_reply(from_number: str, body: str) -> str:
+def receive_sms(sid: str, from_number: str, body: str) -> str | None:
+    """A signed SMS webhook: store it under its ``MessageSid``, then answer it.
+
+    ``None`` for a SID already received (a replayed request, or Twilio's retry): nothing
+    is acknowledged again and nothing is answered. The row and the acknowledgement
+    commit together, so a failure half-way leaves the SID free for Twilio's retry."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                row = InboundSms.objects.create(
+                    sid=sid, from_number=(from_number or "")[:32], body=(body or "")[:1600]
+                )
+        except IntegrityError:
+            logger.warning("SMS %s from %s is a replay: ignored", sid[:64], from_number[:32])
+            return None
+        answer = handle_sms_reply(from_number, body, received_at=row.received_at)
+        InboundSms.objects.filter(pk=row.pk).update(answer=answer[:400])
+    return answer
+
+
+def handle_sms_reply(from_number: str, body: str, *, received_at: datetime | None = None) -> str:
     """An SMS from an on-call person: ``1`` or ``ACK``, with the page's code when they
     have several open pages. Returns the text to answer with ("" for a stranger).
 
     Written as people write at 3 a.m.: punctuation is ignored ("Ack."), and a second
     word counts as a code only if it is the code of one of their pages ("ACK omw",
     "1 thanks" and "ACK SURE" acknowledge their one open page). A phone shared by
-    several people (a team's on-call phone) acknowledges as the one paged on it."""
+    several people (a team's on-call phone) acknowledges as the one paged on it.
+
+    An SMS answers what its sender had been told when it arrived (``received_at``,
+    default now): a page counts only if one of its notifications to these people was
+    sent before that, and a bare ``ACK`` only one sent to this number (SMS or voice), so
+    a reply is never taken for a page opened after it."""
     number = normalize_phone(from_number or "")
     if not E164_RE.fullmatch(number):
         return ""  # not a phone number: nothing to look up
@@ -556,16 +582,19 @@ def handle_sms_reply(from_number: str, body: str) -> str:
         return (
             "Reply 1 or ACK to acknowledge your page (ACK and the page's code if you have several)."
         )
+    arrived = received_at or timezone.now()
+    told = Notification.objects.filter(
+        person__in=people, status=NotificationStatus.SENT, sent_at__lte=arrived
+    )
     open_pages = list(
-        Page.objects.filter(status=PageStatus.OPEN, notifications__person__in=people)
-        .distinct()
+        Page.objects.filter(status=PageStatus.OPEN, pk__in=told.values("page"))
         .select_related("organization")
         .order_by("opened_at")
     )
     second = words[1] if len(words) > 1 else ""
     if second and second not in {p.code for p in open_pages}:
         earlier = (
-            Page.objects.filter(code=second, notifications__person__in=people)
+            Page.objects.filter(code=second, pk__in=told.values("page"))
             .select_related("acknowledged_by")
             .first()
         )
@@ -576,14 +605,20 @@ def handle_sms_reply(from_number: str, body: str) -> str:
         second = ""  # "ACK omw", "1 thanks": words, not a code
     if second:
         chosen = next(p for p in open_pages if p.code == second)
-    elif len(open_pages) > 1:
-        return (
-            f"You have {len(open_pages)} open pages: {_list(open_pages)}. Reply ACK and the code."
-        )
-    elif open_pages:
-        chosen = open_pages[0]
     else:
-        return "No open page for you to acknowledge."
+        # Without a code: only the pages this phone itself was texted or called about.
+        by_phone = set(
+            told.filter(channel__in=[Channel.SMS, Channel.VOICE]).values_list("page", flat=True)
+        )
+        open_pages = [p for p in open_pages if p.pk in by_phone]
+        if len(open_pages) > 1:
+            return (
+                f"You have {len(open_pages)} open pages: {_list(open_pages)}. "
+                "Reply ACK and the code."
+            )
+        if not open_pages:
+            return "No open page for you to acknowledge."
+        chosen = open_pages[0]
     # Of the people on this phone, the one paged for it most recently acknowledges.
     notified = (
         Notification.objects.filter(page=chosen, person__in=people)

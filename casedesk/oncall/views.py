@@ -25,7 +25,13 @@ from twilio.twiml.voice_response import VoiceResponse
 from casedesk.accounts.services import zone_of
 from casedesk.cases.models import Case
 from casedesk.oncall import feeds, services
-from casedesk.oncall.models import FEED_TOKEN_RE, FeedToken, Notification, Schedule
+from casedesk.oncall.models import (
+    FEED_TOKEN_RE,
+    MESSAGE_SID_RE,
+    FeedToken,
+    Notification,
+    Schedule,
+)
 
 logger = logging.getLogger("casedesk.oncall")
 
@@ -155,7 +161,14 @@ def voice_ack(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 @twilio_signed
 def sms(request: HttpRequest) -> HttpResponse:
-    reply = services.handle_sms_reply(request.POST.get("From", ""), request.POST.get("Body", ""))
+    """Twilio's signature has no timestamp: a captured request verifies for ever. Each
+    ``MessageSid`` is therefore taken once; a replay gets an empty answer."""
+    sid = request.POST.get("MessageSid", "")
+    if not MESSAGE_SID_RE.fullmatch(sid):
+        reason = "MessageSid is missing." if not sid else "MessageSid is not a Twilio SID."
+        logger.warning("SMS webhook refused: %s", reason)
+        return HttpResponse(reason, status=400, content_type="text/plain; charset=utf-8")
+    reply = services.receive_sms(sid, request.POST.get("From", ""), request.POST.get("Body", ""))
     response = MessagingResponse()
     if reply:
         response.message(reply)

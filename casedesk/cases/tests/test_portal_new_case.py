@@ -3,11 +3,13 @@ questions, after-hours words, files, and the confirmation page."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from casedesk.cases.models import Case, EventKind
@@ -220,3 +222,95 @@ def test_the_confirmation_uses_the_customers_own_zone(client, alice, priorities)
     assert (
         "Tuesday 1 December, 21:30 CET" in page and "(Tuesday 14:30 CST, America/Chicago)" in page
     )
+
+
+# ---- One case per form: the hidden token ---------------------------------------------
+
+
+def _token(html: str) -> str:
+    found = re.search(r'<input type="hidden" name="submission" value="([^"]+)">', html)
+    assert found, "the form carries no submission token"
+    return found.group(1)
+
+
+def test_each_form_carries_its_own_submission_token(logged_in):
+    first = _token(logged_in.get(reverse("portal:new")).content.decode())
+    second = _token(logged_in.get(reverse("portal:new")).content.decode())
+    assert first != second and len(first) >= 32
+
+
+def test_posting_the_same_form_again_shows_the_case_it_opened(logged_in, priorities):
+    token = _token(logged_in.get(reverse("portal:new")).content.decode())
+    form = critical_form(priorities, submission=token)
+    first = logged_in.post(reverse("portal:new"), form)
+    again = logged_in.post(reverse("portal:new"), {**form, "subject": "Edited after"})
+    assert first.status_code == again.status_code == 302
+    assert first["Location"] == again["Location"]
+    case = Case.objects.get()
+    assert case.subject == "Nobody can log in"
+    # A new form (a new token) opens a new case.
+    fresh = _token(logged_in.get(reverse("portal:new")).content.decode())
+    logged_in.post(reverse("portal:new"), critical_form(priorities, submission=fresh))
+    assert Case.objects.count() == 2
+
+
+def test_a_form_shown_again_with_errors_keeps_its_token(logged_in, priorities):
+    token = _token(logged_in.get(reverse("portal:new")).content.decode())
+    refused = logged_in.post(
+        reverse("portal:new"), critical_form(priorities, submission=token, business_impact="")
+    )
+    assert refused.status_code == 400
+    assert _token(refused.content.decode()) == token
+    assert not Case.objects.exists()
+    assert logged_in.post(reverse("portal:new"), critical_form(priorities, submission=token))[
+        "Location"
+    ].endswith("/opened/")
+    assert Case.objects.count() == 1
+
+
+def test_a_damaged_token_is_refused_with_a_reason_and_a_new_token(logged_in, priorities):
+    response = logged_in.post(
+        reverse("portal:new"), critical_form(priorities, submission="<script>x</script>")
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "This form was damaged in transit" in html
+    assert "script" not in _token(html)
+    assert not Case.objects.exists()
+
+
+def test_another_customer_with_the_same_token_gets_a_case_of_their_own(
+    client, alice, bob, priorities, calendars
+):
+    form = critical_form(priorities, submission="t" * 32)
+    client.force_login(alice)
+    client.post(reverse("portal:new"), form)
+    client.force_login(bob)
+    client.post(reverse("portal:new"), form)
+    assert sorted(c.requester.email for c in Case.objects.all()) == sorted([alice.email, bob.email])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_three_concurrent_posts_of_one_form_open_one_case(alice, priorities, calendars, settings):
+    """Three posts of one form at the same instant (a triple click, a proxy's retries),
+    each in its own thread with its own database connection: one case, and all three
+    land on its confirmation."""
+    from casedesk.core.tests.concurrency import race
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    browser = Client()
+    browser.force_login(alice)
+    token = _token(browser.get(reverse("portal:new")).content.decode())
+    form = critical_form(priorities, submission=token)
+    cookies = browser.cookies
+
+    def post() -> tuple[int, str]:
+        tab = Client()
+        tab.cookies = cookies
+        response = tab.post(reverse("portal:new"), form)
+        return response.status_code, response.get("Location", "")
+
+    results = race(3, post)
+    assert Case.objects.count() == 1
+    case = Case.objects.get()
+    assert set(results) == {(302, reverse("portal:opened", args=[case.reference]))}

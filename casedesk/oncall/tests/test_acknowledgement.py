@@ -95,7 +95,9 @@ def test_a_forged_or_mangled_link_is_not_found(paged, token):
 def test_an_expired_link_is_not_found(paged, team, settings):
     page, _ = paged
     path = services.ack_url(sms_notification(page, team["pat"])).removeprefix(BASE)
-    with time_machine.travel(datetime.now(CT) + settings.ONCALL_ACK_LINK_LIFETIME + timedelta(minutes=1)):
+    with time_machine.travel(
+        datetime.now(CT) + settings.ONCALL_ACK_LINK_LIFETIME + timedelta(minutes=1)
+    ):
         assert Client().post(path).status_code == 404
 
 
@@ -131,7 +133,9 @@ def test_replying_1_or_ack_acknowledges_the_only_open_page(paged, team, body):
     assert page.acknowledged_by == team["pat"]
 
 
-def test_with_several_open_pages_the_reply_must_name_the_code(paged, team, bob, open_case, run_tasks):
+def test_with_several_open_pages_the_reply_must_name_the_code(
+    paged, team, bob, open_case, run_tasks
+):
     first, _ = paged
     with time_machine.travel(NIGHT + timedelta(minutes=2), tick=False):
         open_case(bob, "Critical")
@@ -179,10 +183,12 @@ def test_someone_never_paged_for_it_cannot_acknowledge_by_sms(paged, team):
 
 def test_the_sms_webhook_checks_twilios_signature_first(paged, standin):
     page, _ = paged
-    params = {"From": PAT_PHONE, "Body": "1"}
+    params = {"From": PAT_PHONE, "Body": "1", "MessageSid": "SM" + "1" * 32}
     client = Client()
     assert client.post("/oncall/sms", params).status_code == 403  # unsigned
-    tampered = signed_post(client, standin, "/oncall/sms", {"From": KIM_PHONE, "Body": "1"})
+    tampered = signed_post(
+        client, standin, "/oncall/sms", {**params, "From": KIM_PHONE, "MessageSid": "SM" + "2" * 32}
+    )
     assert tampered.status_code == 200  # signed for what it says: Kim has no page
     forged = signed_post(client, standin, "/oncall/sms", params, token="not-the-token")
     assert forged.status_code == 403

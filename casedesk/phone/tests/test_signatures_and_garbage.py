@@ -163,19 +163,33 @@ def test_the_published_vectors_pass_or_fail_our_webhook_as_twilio_says(corpora, 
     assert checked >= 5
 
 
-def test_sms_replies_acknowledge_pages(caller, line):
+def test_sms_replies_acknowledge_pages(caller, line, settings):
     """/phone/sms is the on-call SMS handler behind the same signature check."""
     from casedesk.oncall.models import Notification, Page
     from casedesk.oncall.services import escalate
+    from casedesk.oncall.tasks import send_notification
+    from casedesk.oncall.twilio_standin import TwilioStandIn
 
-    with at(datetime(2026, 11, 29, 4, 0, tzinfo=UTC)):
-        caller.ring()
-        caller.press("1")
-        page = Page.objects.get()
-        escalate(page.pk, 0)  # the first step's task: Pat is notified
-        assert Notification.objects.filter(page=page, person=line["pat"]).exists()
-        params = {"From": PAT_PHONE, "Body": "ack", "To": "+15555550199"}
-        response = signed(Client(), "/phone/sms", params)
+    twilio = TwilioStandIn(auth_token=TOKEN).start()
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_API_BASE = twilio.account_sid, twilio.base_url
+    settings.TWILIO_FROM_NUMBER = "+15555550199"
+    try:
+        with at(datetime(2026, 11, 29, 4, 0, tzinfo=UTC)):
+            caller.ring()
+            caller.press("1")
+            page = Page.objects.get()
+            escalate(page.pk, 0)  # the first step's task: Pat is notified
+            for notification in Notification.objects.filter(page=page, person=line["pat"]):
+                send_notification.call(notification.pk)  # the texts Pat answers
+            params = {
+                "From": PAT_PHONE,
+                "Body": "ack",
+                "To": "+15555550199",
+                "MessageSid": "SM" + sid()[2:],
+            }
+            response = signed(Client(), "/phone/sms", params)
+    finally:
+        twilio.stop()
     assert response.status_code == 200 and b"Acknowledged page" in response.content
     assert b"<Message>" in response.content
     page.refresh_from_db()
@@ -205,3 +219,30 @@ def test_a_base_url_with_a_path_prefix_signs_and_links_under_the_prefix(
         "/phone/voice", params, HTTP_X_TWILIO_SIGNATURE=unprefixed, SCRIPT_NAME=script_name
     )
     assert refused.status_code == 403
+
+
+def test_a_replayed_call_changes_nothing(caller, line):
+    """Twilio's signature has no timestamp: a captured /phone/voice (and the menu's
+    "1" after it) verifies for ever. The call is keyed by its CallSid, so replaying an
+    old call's requests 20 minutes later opens no case, pages no one and leaves the
+    call as it ended."""
+    from django.forms.models import model_to_dict
+
+    from casedesk.cases.models import Case, Event
+    from casedesk.oncall.models import Notification, Page
+
+    with at(datetime(2026, 11, 29, 4, 0, tzinfo=UTC)):
+        caller.ring()
+        caller.press("1")
+        caller.dialed("no-answer")
+        caller.status("completed", CallDuration="60", SequenceNumber="3")
+    call = Call.objects.get(sid=caller.sid)
+    before = model_to_dict(call)
+    counts = [m.objects.count() for m in (Call, Case, Event, Page, Notification)]
+    with at(datetime(2026, 11, 29, 4, 20, tzinfo=UTC)):
+        answers = [caller.ring(), caller.press("1"), caller.press("1", "/phone/voice/account")]
+    for answer in answers:
+        assert "<Gather" not in answer and "<Dial" not in answer and "<Say" not in answer
+    call.refresh_from_db()
+    assert model_to_dict(call) == before
+    assert [m.objects.count() for m in (Call, Case, Event, Page, Notification)] == counts
