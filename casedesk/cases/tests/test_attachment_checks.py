@@ -143,7 +143,7 @@ HARMLESS: list[tuple[str, bytes, str]] = [
 
 
 def upload(name: str, content: bytes, declared: str) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, content, content_type=declared or None)
+    return SimpleUploadedFile(name, content, content_type=declared)
 
 
 @pytest.mark.parametrize(

@@ -49,8 +49,13 @@ def test_a_chat_file_downloads_exactly_as_a_case_file_does(
     for response in (from_chat, from_case):
         assert response.status_code == 200
         assert b"".join(response.streaming_content) == b"<r>ok</r>"
-    headers = ("Content-Type", "Content-Disposition", "X-Content-Type-Options")
-    headers += ("Content-Security-Policy", "Cache-Control")
+    headers = (
+        "Content-Type",
+        "Content-Disposition",
+        "X-Content-Type-Options",
+        "Content-Security-Policy",
+        "Cache-Control",
+    )
     assert {h: from_chat[h] for h in headers} == {h: from_case[h] for h in headers}
     assert from_chat["Content-Disposition"] == 'attachment; filename="trace.xml"'
     assert from_chat["Content-Security-Policy"] == "sandbox; default-src 'none'"
@@ -124,12 +129,11 @@ def test_ordinary_files_are_accepted_in_chat(
     chat: Any, alice: Any, settings: Any, name: str, content: bytes, declared: str
 ) -> None:
     settings.RATE_CHAT_FILES = Rate(100, timedelta(minutes=1))
-    upload = SimpleUploadedFile(name, content, content_type=declared or None)
+    upload = SimpleUploadedFile(name, content, content_type=declared)
     answer = logged_in(alice).post(f"/chat/{chat.pk}/file", {"file": upload})
     assert answer.status_code == 200, answer.json()
-    assert b"".join(logged_in(alice).get(answer.json()["message"]["url"]).streaming_content) == (
-        content
-    )
+    download: Any = logged_in(alice).get(answer.json()["message"]["url"])
+    assert b"".join(download.streaming_content) == content
 
 
 @pytest.mark.parametrize(

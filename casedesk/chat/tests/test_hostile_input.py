@@ -77,6 +77,16 @@ FRAMES = st.lists(
 )
 
 
+def fuzz(examples: int) -> settings:
+    """Hypothesis settings for these tests: each example drives real sockets and requests
+    (no per-example deadline), on the test's one chat (function-scoped fixtures)."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
 @pytest.mark.parametrize("huge", HUGE)
 @pytest.mark.parametrize(("method", "url"), CUSTOMER_URLS)
 def test_a_chat_id_past_the_database_range_is_a_404_for_a_customer(
@@ -166,11 +176,7 @@ def test_a_surrogate_encoded_in_a_posted_form_is_not_a_500(chat: Any, alice: Any
     assert left.status_code == 200 and left.json()["reference"]
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz(40)
 @given(frames=FRAMES)
 def test_garbage_frames_never_drop_a_customers_socket(
     chat: Any, alice: Any, django_settings: Any, frames: list[str | bytes]
@@ -179,11 +185,7 @@ def test_garbage_frames_never_drop_a_customers_socket(
     _survives(f"/ws/chat/{chat.pk}/", alice, frames)
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz(25)
 @given(frames=FRAMES)
 def test_garbage_frames_never_drop_an_agents_sockets(
     chat: Any, on_duty: Any, frames: list[str | bytes]
@@ -192,11 +194,7 @@ def test_garbage_frames_never_drop_an_agents_sockets(
     _survives("/ws/desk/chat/", on_duty, frames)
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz(60)
 @given(
     pk=st.one_of(
         st.integers(min_value=0, max_value=10**450).map(str),
