@@ -16,7 +16,7 @@ from casedesk.accounts.models import User
 from casedesk.cases.models import Case
 from casedesk.chat import services
 from casedesk.chat.models import ChatMessage, MessageKind, Presence
-from casedesk.chat.tests.conftest import WEDNESDAY_10AM
+from casedesk.chat.tests.conftest import WEDNESDAY_10AM, wait_until
 from conftest import PASSWORD
 from e2e import chat_support
 from e2e.chat_support import chat_page, in_thread
@@ -57,7 +57,12 @@ def test_the_available_switch_shows_the_agents_kept_choice(
         )
         sam.reload()
         expect(switch).not_to_be_checked()
-        sam.wait_for_timeout(500)  # the reload's first heartbeat went out
+        # A heartbeat of the reloaded page (every 5 s) has come in: it kept him away.
+        seen = Presence.objects.get(agent=agent).last_seen
+        wait_until(
+            lambda: Presence.objects.get(agent=agent).last_seen > seen,
+            "a heartbeat of the reloaded console",
+        )
         assert Presence.objects.get(agent=agent).available is False
         expect(sam.get_by_test_id("chat-open-state")).to_have_text(
             "Chat is closed: no agent is available."
@@ -66,7 +71,7 @@ def test_the_available_switch_shows_the_agents_kept_choice(
         other = sam.context.new_page()
         other.goto(f"{base}/desk/chat/")
         other.get_by_test_id("chat-available").check()
-        expect(switch).to_be_checked(timeout=8_000)
+        expect(switch).to_be_checked(timeout=30_000)
         sam.reload()
         expect(switch).to_be_checked()
         assert Presence.objects.get(agent=agent).available is True

@@ -74,7 +74,9 @@ def test_the_widget_opens_and_closes_as_agents_come_and_go(
         # A customer halfway through the leave-a-message form keeps what they wrote.
         customer.get_by_test_id("chat-leave-form").locator("input[name=subject]").fill("Half")
         services.heartbeat(agent, available=True)
-        customer.wait_for_timeout(2500)
+        # Two rechecks later (about a second each here) it still has not redrawn itself.
+        rechecked = int(widget.get_attribute("data-rechecked") or 0)
+        expect(widget).to_have_attribute("data-rechecked", str(rechecked + 2), timeout=15_000)
         expect(widget).to_have_attribute("data-state", "offline")
         expect(
             customer.get_by_test_id("chat-leave-form").locator("input[name=subject]")

@@ -2,8 +2,9 @@
 
 Thin, like views: every change goes through ``chat.services``, which stores it and then
 announces it to the chat's group; the consumers relay group events to their sockets.
-Anything a client sends that is not a small JSON object of a known type is answered with
-an error event (the socket stays open); a person who may not see the chat is refused at
+Anything a client sends that is not a small JSON object of a known type, or that holds
+text no database stores (a lone surrogate), is answered with an error event (the socket
+stays open); a person who may not see the chat is refused at
 the handshake (close code 4403), before anything of the chat is sent.
 """
 
@@ -155,6 +156,18 @@ class _JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kw: Any
     ) -> None:
+        """Answer one frame. Should answering fail (a bug, the database gone), the place is
+        given back and the socket closed (1011) before the error goes on to the log: the
+        server drops a socket whose application failed without calling disconnect()."""
+        try:
+            await self._receive(text_data)
+        except BaseException:
+            self.release_count()
+            with contextlib.suppress(Exception):
+                await self.close(code=INTERNAL_ERROR)
+            raise
+
+    async def _receive(self, text_data: str | None) -> None:
         if text_data is None or len(text_data) > FRAME_MAX:
             await self.send_json(
                 {"type": "error", "error": "Send JSON text frames, at most 16 kB."}
@@ -167,6 +180,11 @@ class _JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             await self.send_json({"type": "error", "error": "Send an object with a type."})
+            return
+        if not services.storable(json.dumps(content, ensure_ascii=False)):
+            # A lone surrogate anywhere ("\ud800"): answered here, before any of it reaches
+            # the database (which cannot store it) and fails the socket.
+            await self.send_json({"type": "error", "error": services.UNSTORABLE})
             return
         await self.receive_json(content)
 

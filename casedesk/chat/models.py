@@ -3,6 +3,8 @@ and the canned replies agents pick from."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -77,7 +79,8 @@ class MessageKind(models.TextChoices):
 
 
 def chat_file_path(instance: ChatMessage, filename: str) -> str:
-    return f"chat/{instance.session_id}/{filename}"
+    # As a case's files: never the sender's name on disk (the clean one is in `file_name`).
+    return f"chat/{instance.session_id}/{uuid.uuid4().hex}"
 
 
 class ChatMessage(models.Model):

@@ -231,11 +231,30 @@ def _require_participant(session: ChatSession, author: User) -> None:
         raise ChatError("This chat has ended.")
 
 
+# JSON can carry a lone surrogate ("\ud800") that no UTF-8 database can store.
+UNSTORABLE = "That text has a character we cannot store (a lone surrogate); type it again."
+
+
+def storable(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8 (it has no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _require_storable(*texts: object) -> None:
+    if not all(storable(text) for text in texts if isinstance(text, str)):
+        raise ChatError(UNSTORABLE)
+
+
 def post(session: ChatSession, author: User, body: object) -> ChatMessage:
     """Store one text message (then announce it)."""
     text = body.strip() if isinstance(body, str) else ""
     if not text:
         raise ChatError("Write a message.")
+    _require_storable(text)
     if len(text) > MESSAGE_MAX or "\x00" in text:
         raise ChatError(f"Keep a message under {MESSAGE_MAX} characters, or attach a file.")
     session.refresh_from_db(fields=["status", "agent"])
@@ -426,6 +445,7 @@ def _chat_case(
     """A customer's case on the chat channel."""
     if not customer.is_customer:
         raise ChatError("Only customers leave messages here.")
+    _require_storable(subject, body)
     try:
         return cases.open_case(
             cases.NewCase(
@@ -471,6 +491,7 @@ def to_case(session: ChatSession, agent: User, subject: object = "") -> Case:
     _require_staff(agent)
     customer = session.customer
     text = subject.strip() if isinstance(subject, str) else ""
+    _require_storable(text)
     with transaction.atomic():
         locked = ChatSession.objects.select_for_update().get(pk=session.pk)
         if locked.case_id is not None:

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from casedesk.chat import views
+from casedesk.lib import ids  # noqa: F401  (registers <id:...>)
 
 app_name = "chat"
 urlpatterns = [
@@ -10,10 +11,10 @@ urlpatterns = [
     path("embed/signed-in/", views.signed_in, name="signed_in"),
     path("start", views.start, name="start"),
     path("leave", views.leave_message, name="leave"),
-    path("<int:pk>/send", views.send, name="send"),
-    path("<int:pk>/file", views.send_file, name="send_file"),
-    path("<int:pk>/poll", views.poll, name="poll"),
-    path("<int:pk>/end", views.end, name="end"),
-    path("<int:pk>/leave-case", views.leave_case, name="leave_case"),
-    path("<int:pk>/files/<int:message>", views.download, name="file"),
+    path("<id:pk>/send", views.send, name="send"),
+    path("<id:pk>/file", views.send_file, name="send_file"),
+    path("<id:pk>/poll", views.poll, name="poll"),
+    path("<id:pk>/end", views.end, name="end"),
+    path("<id:pk>/leave-case", views.leave_case, name="leave_case"),
+    path("<id:pk>/files/<id:message>", views.download, name="file"),
 ]

@@ -30,6 +30,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from casedesk.accounts.models import User
+from casedesk.cases import files
 from casedesk.chat import broadcast, consumers, services
 from casedesk.chat.models import ChatSession, MessageKind
 from casedesk.core.middleware import viewer_zone
@@ -309,10 +310,10 @@ def _case_answer(reference: str) -> JsonResponse:
 @login_required
 @require_safe
 def download(request: HttpRequest, pk: int, message: int) -> FileResponse:
+    """A chat's file, for the chat's own people (``chat_or_404``): the same download as a
+    case's file (``cases.files.serve``)."""
     session = chat_or_404(request, pk)
     found = session.messages.filter(pk=message, kind=MessageKind.FILE).first()
     if found is None or not found.file:
         raise Http404("no such file")
-    response = FileResponse(found.file.open("rb"), as_attachment=True, filename=found.file_name)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return files.serve(found.file, found.file_name)

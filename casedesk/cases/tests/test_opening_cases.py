@@ -147,7 +147,7 @@ def test_a_file_too_big_or_of_a_wrong_type_is_refused_with_the_reason(alice, ope
 
 
 def test_attached_files_are_stored_under_a_random_name_with_a_clean_one_kept(alice, open_case):
-    upload = SimpleUploadedFile("../../etc/passwd\x00.txt", b"hello", content_type="text/html")
+    upload = SimpleUploadedFile("../../etc/passwd\x00.txt", b"hello", content_type="image/png")
     case = open_case(alice, "Low", attachments=[upload])
     stored = case.attachments.get()
     assert stored.name == "passwd.txt"

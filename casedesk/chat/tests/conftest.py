@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -105,6 +105,40 @@ async def next_of(socket: Any, kind: str, timeout: float = 5) -> dict[str, Any]:
             return event
 
 
+# How long a test waits for something that should happen at once; only a machine stalled
+# far beyond any load reaches it (a test never waits it out when all is well).
+PATIENCE = 60.0
+
+
+def wait_until(condition: Callable[[], object], what: str, patience: float = PATIENCE) -> None:
+    """Return as soon as ``condition()`` holds; fail naming ``what`` past ``patience``
+    seconds. Tests wait on what they need, never a fixed time."""
+    deadline = time.monotonic() + patience
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {patience:.0f} s for {what}"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def polls_waiting(monkeypatch: Any) -> Callable[[int], None]:
+    """``polls_waiting(n)`` returns once ``n`` long polls have looked in the database
+    (and let go of its connection): from then on, each waits on the channel layer, where
+    it is subscribed since before it looked, so nothing sent after this is missed."""
+    from casedesk.chat import views
+
+    looked: list[int] = []
+    real = views._poll_once
+
+    def counted(*args: Any) -> Any:
+        try:
+            return real(*args)
+        finally:
+            looked.append(1)
+
+    monkeypatch.setattr(views, "_poll_once", counted)
+    return lambda n: wait_until(lambda: len(looked) >= n, f"{n} long polls to wait")
+
+
 def logged_in(user: Any, csrf: bool = False) -> Client:
     """A test client logged in as ``user`` now (under a travelled clock: at that time)."""
     client = Client(enforce_csrf_checks=csrf)
@@ -132,11 +166,7 @@ def serve_asgi(**options: Any) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
+    wait_until(lambda: server.started, "uvicorn to start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -144,7 +174,32 @@ def serve_asgi(**options: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
+def send_through(base: str, chat_pk: int, user: Any, body: str) -> None:
+    """``user`` writes ``body`` in the chat through the server at ``base`` (as the console
+    does), so that the server's own channel layer announces it to its waiting polls."""
+    import urllib.parse
+    import urllib.request
+
+    from django.middleware.csrf import _get_new_csrf_string
+
+    token = _get_new_csrf_string()
+    cookie = cookie_for(user)[1].decode()
+    send = urllib.request.Request(
+        f"{base}/chat/{chat_pk}/send",
+        data=urllib.parse.urlencode({"body": body}).encode(),
+        headers={
+            "Cookie": f"{cookie}; {django_settings.CSRF_COOKIE_NAME}={token}",
+            "X-CSRFToken": token,
+            "Origin": base,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    with urllib.request.urlopen(send, timeout=PATIENCE) as response:
+        assert response.status == 200
+
+
+# The run's own Redis (REDIS_URL, as on the PostgreSQL pass of .ci/run), else database 14.
+REDIS_URL = django_settings.REDIS_URL or "redis://127.0.0.1:6379/14"
 
 
 def use_redis_layer(settings: Any, name: str) -> None:

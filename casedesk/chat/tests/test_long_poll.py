@@ -16,7 +16,7 @@ from django.test import AsyncClient, Client
 
 from casedesk.chat import broadcast, services
 from casedesk.chat.models import ChatMessage
-from casedesk.chat.tests.conftest import logged_in
+from casedesk.chat.tests.conftest import PATIENCE, logged_in
 
 pytestmark = pytest.mark.usefixtures("chat_db", "support_open")
 
@@ -136,64 +136,81 @@ def test_garbage_have_is_refused_with_400(chat: Any, alice: Any, have: str) -> N
     assert "error" in response.json()
 
 
-def timed_poll(
-    user: Any, chat: Any, meanwhile: Callable[[], Awaitable[None]]
-) -> tuple[float, dict[str, Any]]:
+def poll_while(user: Any, chat: Any, meanwhile: Callable[[], Awaitable[None]]) -> dict[str, Any]:
     """``user`` polls for what comes after the chat's last message while ``meanwhile``
-    runs: how long the poll took, and its answer."""
+    runs: the poll's answer (which must come within PATIENCE: the tests set a poll time
+    far longer, so an answer is a poll that was woken)."""
     last = ChatMessage.objects.filter(session=chat).latest("pk").pk
     name = django_settings.SESSION_COOKIE_NAME
     cookie = logged_in(user).cookies[name].value
 
-    async def scenario() -> tuple[float, dict[str, Any]]:
+    async def scenario() -> dict[str, Any]:
         client = AsyncClient()
         client.cookies[name] = cookie
-        loop = asyncio.get_running_loop()
-        began = loop.time()
         task = asyncio.ensure_future(client.get(f"/chat/{chat.pk}/poll?after={last}"))
         await meanwhile()
-        response = await task
-        return loop.time() - began, response.json()
+        async with asyncio.timeout(PATIENCE):
+            response = await task
+        answer: dict[str, Any] = response.json()
+        return answer
 
     return async_to_sync(scenario)()
 
 
-def test_typing_does_not_end_a_waiting_poll(chat: Any, alice: Any, settings: Any) -> None:
+def test_typing_does_not_end_a_waiting_poll(
+    chat: Any, alice: Any, on_duty: Any, settings: Any, polls_waiting: Any
+) -> None:
     """Only a message or a change of the chat's state answers a waiting poll: while the
-    agent types (an event every 2 s) a polling customer does not ask again every 2 s."""
-    settings.CHAT_POLL_SECONDS = 3
+    agent types (an event every 2 s) a polling customer does not ask again every 2 s.
+    The poll hears the typing (its queue on the channel layer empties), waits on, and
+    answers with the message that follows."""
+    settings.CHAT_POLL_SECONDS = 3600
+    layer = get_channel_layer()
+    group = broadcast.session_group(chat.pk)
 
-    async def typing() -> None:
+    async def heard_by_the_poll() -> bool:
+        return all(layer.channels[c].empty() for c in layer.groups.get(group, {}))
+
+    async def typing_then_a_message() -> None:
+        await sync_to_async(polls_waiting, thread_sensitive=False)(1)
         for _ in range(2):
-            await asyncio.sleep(0.8)
-            await get_channel_layer().group_send(
-                broadcast.session_group(chat.pk),
-                {"type": "chat.typing", "user": 0, "name": "Sam", "role": "agent"},
+            await layer.group_send(
+                group, {"type": "chat.typing", "user": 0, "name": "Sam", "role": "agent"}
             )
+        async with asyncio.timeout(PATIENCE):
+            while not await heard_by_the_poll():
+                await asyncio.sleep(0.01)
+        await sync_to_async(_in_own_thread(services.post), thread_sensitive=False)(
+            chat, on_duty, "After typing"
+        )
 
-    took, answer = timed_poll(alice, chat, typing)
-    assert answer["messages"] == []
-    assert took >= 2.8, f"an empty answer after {took:.1f} s of a 3 s poll (woken by typing)"
+    answer = poll_while(alice, chat, typing_then_a_message)
+    assert [m["body"] for m in answer["messages"]] == ["After typing"]
 
 
 def test_a_state_change_answers_a_waiting_poll_at_once(
-    chat: Any, alice: Any, on_duty: Any, settings: Any
+    chat: Any, alice: Any, on_duty: Any, settings: Any, polls_waiting: Any
 ) -> None:
-    settings.CHAT_POLL_SECONDS = 20
+    settings.CHAT_POLL_SECONDS = 3600  # an answer within PATIENCE was woken by the change
 
-    def end() -> None:
+    async def ending() -> None:
+        await sync_to_async(polls_waiting, thread_sensitive=False)(1)
+        # In a thread of its own: the test client runs the waiting poll's sync middleware
+        # in this context's thread, as one server thread would.
+        await sync_to_async(_in_own_thread(services.end), thread_sensitive=False)(chat, on_duty)
+
+    answer = poll_while(alice, chat, ending)
+    assert answer["session"]["status"] == "ended"
+    assert [m["body"] for m in answer["messages"]] == ["Sam ended the chat."]
+
+
+def _in_own_thread(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function``, closing the database connection of the thread it ran in."""
+
+    def run(*args: Any) -> Any:
         try:
-            services.end(chat, on_duty)
+            return function(*args)
         finally:
             connection.close()
 
-    async def ending() -> None:
-        await asyncio.sleep(0.5)
-        # In a thread of its own: the test client runs the waiting poll's sync middleware
-        # in this context's thread, as one server thread would.
-        await sync_to_async(end, thread_sensitive=False)()
-
-    took, answer = timed_poll(alice, chat, ending)
-    assert took < 10
-    assert answer["session"]["status"] == "ended"
-    assert [m["body"] for m in answer["messages"]] == ["Sam ended the chat."]
+    return run

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.request
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 from django.db.backends.signals import connection_created
-from django.middleware.csrf import _get_new_csrf_string
 
 from casedesk.chat.models import ChatMessage
-from casedesk.chat.tests.conftest import cookie_for, serve_asgi, use_redis_layer
+from casedesk.chat.tests.conftest import (
+    PATIENCE,
+    cookie_for,
+    send_through,
+    serve_asgi,
+    use_redis_layer,
+    wait_until,
+)
 
 pytestmark = [
     pytest.mark.usefixtures("chat_db", "support_open"),
@@ -46,10 +50,10 @@ def _server_connections() -> int:
 
 
 def test_waiting_polls_hold_no_database_connection_and_wake_on_a_message(
-    layer: str, chat: Any, alice: Any, on_duty: Any, settings: Any
+    layer: str, chat: Any, alice: Any, on_duty: Any, settings: Any, polls_waiting: Any
 ) -> None:
     # Far longer than the test waits: a poll that returns did so because it was woken.
-    settings.CHAT_POLL_SECONDS = 30
+    settings.CHAT_POLL_SECONDS = 3600
     opened: list[Any] = []
     main = threading.current_thread()
 
@@ -72,7 +76,7 @@ def test_waiting_polls_hold_no_database_connection_and_wake_on_a_message(
                     f"{base}/chat/{chat.pk}/poll?after={last}", headers={"Cookie": customer_cookie}
                 )
                 try:
-                    with urllib.request.urlopen(request, timeout=15) as response:
+                    with urllib.request.urlopen(request, timeout=PATIENCE) as response:
                         answers.append(json.loads(response.read()))
                 except BaseException as exc:
                     failures.append(exc)
@@ -81,33 +85,20 @@ def test_waiting_polls_hold_no_database_connection_and_wake_on_a_message(
             for thread in threads:
                 thread.start()
             # Every poll has looked in the database and is waiting now.
-            deadline = time.monotonic() + 10
-            while len(opened) < POLLS and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.5)
+            polls_waiting(POLLS)
             assert answers == [] and failures == []
             held = [wrapper for wrapper in opened if wrapper.connection is not None]
             assert held == [], f"{len(held)} of {POLLS} waiting polls hold a connection"
-            if postgres:
-                assert _server_connections() - baseline < 2
+            if postgres:  # a closed connection's server process ends a moment later
+                wait_until(
+                    lambda: _server_connections() - baseline < 2,
+                    "the waiting polls' server connections to end",
+                )
 
             # The agent writes (through the server, as the console does): every poll wakes.
-            token = _get_new_csrf_string()
-            agent_cookie = cookie_for(on_duty)[1].decode()
-            send = urllib.request.Request(
-                f"{base}/chat/{chat.pk}/send",
-                data=b"body=Here+I+am",
-                headers={
-                    "Cookie": f"{agent_cookie}; {django_settings.CSRF_COOKIE_NAME}={token}",
-                    "X-CSRFToken": token,
-                    "Origin": base,
-                    "Content-Type": "application/x-www-form-urlencoded",
-                },
-            )
-            with urllib.request.urlopen(send, timeout=10) as response:
-                assert response.status == 200
+            send_through(base, chat.pk, on_duty, "Here I am")
             for thread in threads:
-                thread.join(timeout=15)
+                thread.join(timeout=PATIENCE)
     finally:
         connection_created.disconnect(record)
     assert failures == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -16,7 +15,15 @@ from asgiref.sync import async_to_sync
 
 from casedesk.chat import consumers
 from casedesk.chat.models import ChatMessage
-from casedesk.chat.tests.conftest import communicator, connected, cookie_for, serve_asgi
+from casedesk.chat.tests.conftest import (
+    PATIENCE,
+    communicator,
+    connected,
+    cookie_for,
+    send_through,
+    serve_asgi,
+    wait_until,
+)
 
 pytestmark = pytest.mark.usefixtures("chat_db", "support_open")
 
@@ -111,11 +118,13 @@ def test_a_socket_whose_setup_fails_gives_its_place_back(
 
 
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
-def test_waiting_long_polls_take_places_too(chat: Any, alice: Any, settings: Any) -> None:
+def test_waiting_long_polls_take_places_too(
+    chat: Any, alice: Any, on_duty: Any, settings: Any
+) -> None:
     """Long polls are held open like sockets: past the cap a poll is answered 429 at once
     (nothing read), and an answered poll gives its place back."""
     settings.CHAT_SOCKETS_PER_USER = 2
-    settings.CHAT_POLL_SECONDS = 3
+    settings.CHAT_POLL_SECONDS = 3600  # they wait until the agent writes
     last = ChatMessage.objects.filter(session=chat).latest("pk").pk
     cookie = cookie_for(alice)[1].decode()
     answers: list[int] = []
@@ -127,7 +136,7 @@ def test_waiting_long_polls_take_places_too(chat: Any, alice: Any, settings: Any
                 f"{base}/chat/{chat.pk}/poll?after={after}", headers={"Cookie": cookie}
             )
             try:
-                with urllib.request.urlopen(request, timeout=15) as response:
+                with urllib.request.urlopen(request, timeout=PATIENCE) as response:
                     return int(response.status)
             except urllib.error.HTTPError as error:
                 assert error.code != 429 or "Too many" in json.loads(error.read())["error"]
@@ -136,14 +145,13 @@ def test_waiting_long_polls_take_places_too(chat: Any, alice: Any, settings: Any
         threads = [threading.Thread(target=lambda: answers.append(poll())) for _ in range(2)]
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 10
-        while consumers.open_sockets(alice.pk) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: consumers.open_sockets(alice.pk) >= 2, "two polls to wait")
         assert consumers.open_sockets(alice.pk) == 2
         assert poll() == 429
         assert answers == []  # the two are still waiting
+        send_through(base, chat.pk, on_duty, "Answering both")
         for thread in threads:
-            thread.join(timeout=15)
+            thread.join(timeout=PATIENCE)
         assert answers == [200, 200]
         assert consumers.open_sockets(alice.pk) == 0
         assert poll(after=0) == 200
