@@ -52,6 +52,11 @@ def browser() -> Iterator[Any]:
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
+        from playwright.sync_api import expect
+
+        # expect() waits 5 s by default, half what pages get (10 s): on a loaded machine
+        # (CI runs two workers, each with a Chromium and a live server) that was tight.
+        expect.set_options(timeout=10_000)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             yield browser
