@@ -8,6 +8,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# pytest-xdist processes for `make test`: one per core (WORKERS=0: all in this process).
+WORKERS ?= auto
 
 .PHONY: run test setup lint typecheck migrations-check pytest bench clean
 
@@ -34,8 +36,10 @@ typecheck: $(STAMP)
 migrations-check: $(STAMP)
 	$(BIN)/casedesk makemigrations --check --dry-run
 
+# worksteal: an idle worker takes queued tests from a busy one, so the few long subprocess
+# and browser tests do not leave one core waiting at the end.
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist worksteal --maxprocesses 4
 
 test: lint typecheck migrations-check pytest
 

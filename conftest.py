@@ -2,14 +2,75 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 REPO = Path(__file__).resolve().parent
 CORPORA = REPO.parent / "shared" / "corpora"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs ``-n auto``), give each worker its own Redis db.
+
+    pytest-django already gives each worker its own test database (``_gw0``, ``_gw1``, ...).
+    Redis needs the same: ``cache.clear()`` empties the whole Redis database, so a worker
+    sharing one would wipe another's rate-limit counters and cached pages mid-test. Worker
+    ``gwN`` uses database (REDIS_URL's + N); subprocesses the tests start inherit it.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and os.environ.get("REDIS_URL"):
+        _use_redis_db(os.environ["REDIS_URL"], int(worker.removeprefix("gw")))
+
+
+# Fixtures that reach the test database: a test marked no_database must use none of them.
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server", "run_tasks"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Check the ``no_database`` promises: CI's PostgreSQL pass skips those tests, so one
+    that did reach the database would never be run against PostgreSQL."""
+    for item in items:
+        if item.get_closest_marker("no_database") is None:
+            continue
+        fixtures = set(getattr(item, "fixturenames", ())) & DATABASE_FIXTURES
+        if fixtures or item.get_closest_marker("django_db") is not None:
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked no_database but uses the database "
+                f"({', '.join(sorted(fixtures)) or 'django_db'})"
+            )
+
+
+def _use_redis_db(url: str, offset: int) -> None:
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    from casedesk.settings import redis_channel_layer
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise pytest.UsageError(f"REDIS_URL: use redis:// with pytest -n, not {parts.scheme}://")
+    number = int(parts.path.strip("/") or 0) + offset
+    if number > 15:
+        raise pytest.UsageError(
+            f"REDIS_URL: worker {offset} would need Redis database {number} (0-15): "
+            "start from a lower database or run fewer workers"
+        )
+    mine = parts._replace(path=f"/{number}").geturl()
+    os.environ["REDIS_URL"] = mine
+    cache = {**settings.CACHES["default"], "LOCATION": mine}
+    layer = settings.CHANNEL_LAYERS["default"]
+    if layer["BACKEND"] == "channels_redis.core.RedisChannelLayer":
+        layer = redis_channel_layer(mine, layer["CONFIG"]["prefix"])
+    # For the whole run: override_settings tells Django's cache handler to reconnect.
+    run_wide = override_settings(
+        REDIS_URL=mine, CACHES={"default": cache}, CHANNEL_LAYERS={"default": layer}
+    )
+    run_wide.enable()
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +109,28 @@ def help_articles(django_db_blocker: Any) -> None:
 
     with django_db_blocker.unblock():
         ensure_articles()
+
+
+@pytest.fixture(scope="session")
+def migrated_set_up(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An embedded set-up (SQLite file and var/) migrated once per session and worker.
+
+    Tests that run `casedesk` subprocesses copy it (``embedded.copy_set_up``) rather than
+    migrate their own; never change it in place.
+    """
+    from casedesk.core.tests.embedded import prepare_set_up
+
+    return prepare_set_up(tmp_path_factory.mktemp("migrated"), ("migrate", "-v0"))
+
+
+@pytest.fixture(scope="session")
+def demo_set_up(migrated_set_up: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Like ``migrated_set_up``, with `casedesk demo` run on it."""
+    from casedesk.core.tests.embedded import copy_set_up, prepare_set_up
+
+    root = tmp_path_factory.mktemp("demo")
+    copy_set_up(migrated_set_up, root)
+    return prepare_set_up(root, ("demo",))
 
 
 @pytest.fixture

@@ -135,6 +135,7 @@ def _late_message(chat_id: int, gap: int, author: Any) -> None:
         services._announce_message(message)
 
 
+@pytest.mark.every_database  # ids and commit order are the database's: run on PostgreSQL too
 def test_a_message_committed_late_is_shown_in_its_place_not_at_the_bottom(
     browser: Any, base: str, alice: Any, agent: Any
 ) -> None:

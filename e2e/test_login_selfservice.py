@@ -151,7 +151,7 @@ def test_a_customer_who_forgot_her_password_sets_a_new_one_from_the_mailed_link(
 
 def test_logging_in_lands_a_customer_on_her_cases(page, live_server, alice, priorities):
     log_in(page, live_server.url, alice.email, PASSWORD)
-    expect(page).to_have_url(f"{live_server.url}/portal/", timeout=2_000)
+    expect(page).to_have_url(f"{live_server.url}/portal/")
 
 
 def test_the_password_rules_are_the_new_password_fields_description(page, live_server, alice):
@@ -159,7 +159,7 @@ def test_the_password_rules_are_the_new_password_fields_description(page, live_s
     token = default_token_generator.make_token(alice)
     page.goto(f"{live_server.url}/accounts/reset/{uid}/{token}/")
     field = page.get_by_label("New password", exact=True)
-    expect(field).to_have_accessible_description(re.compile("at least 8 characters"), timeout=2_000)
+    expect(field).to_have_accessible_description(re.compile("at least 8 characters"))
 
 
 # ---- Lock-out ----

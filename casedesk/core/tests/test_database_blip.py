@@ -17,13 +17,13 @@ from django_tasks_db.models import DBTaskResult
 
 from casedesk.core.models import PeriodicSchedule
 from casedesk.core.tests.faultproxy import FaultProxy
+from casedesk.core.tests.waiting import wait_until
 from casedesk.core.tests.workerproc import (
     once_slow,
     page,
     proxy_to_test_database,
     start_worker,
     stop_worker,
-    wait_for,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,15 +42,15 @@ def test_a_task_running_when_the_database_is_refused_runs_again_once_it_is_back(
     held = once_slow.enqueue(str(tmp_path), 3)
     worker = start_worker(tmp_path, port=proxy.port, CASEDESK_WORKER_POLL_MS="50")
     try:
-        wait_for((tmp_path / "once_slow").exists, 30, "the task to start")
+        wait_until((tmp_path / "once_slow").exists, 30, "the task to start")
         pages = [page.enqueue(str(tmp_path), f"p{n}") for n in range(BURST)]
-        wait_for((tmp_path / "page-p0").exists, 30, "the burst of pages to start")
+        wait_until((tmp_path / "page-p0").exists, 30, "the burst of pages to start")
         proxy.refuse()  # cuts every open connection: the held task's write fails
         accepted = proxy.accepted
         # The lanes and the supervisor knock again and again while it is refused.
-        wait_for(lambda: proxy.accepted >= accepted + 3, 30, "the worker to try again")
+        wait_until(lambda: proxy.accepted >= accepted + 3, 30, "the worker to try again")
         proxy.heal()
-        wait_for(
+        wait_until(
             lambda: not DBTaskResult.objects.exclude(status="SUCCESSFUL").exists(),
             90,
             "every task to succeed without restarting the worker",

@@ -20,7 +20,7 @@ from django.db import connection, connections
 from casedesk.core.tests.dblock import holding_write_lock
 from casedesk.core.tests.embedded import free_port
 from casedesk.core.tests.faultproxy import FaultProxy
-from casedesk.core.tests.waiting import wait_for
+from casedesk.core.tests.waiting import wait_until
 from casedesk.mail.models import InboundMessage
 from casedesk.mail.smtp import Receiver
 from casedesk.mail.tests.conftest import build, send_one
@@ -156,17 +156,14 @@ def test_a_commit_black_holed_midway_answers_451_frees_its_thread_and_commits_no
     sending = threading.Thread(target=lambda: outcome.update(answer=send(receiver, raw)))
     with holding_write_lock("mail_inboundmessage", **direct):
         sending.start()
-        wait_for(lambda: _waiting_on_a_lock(direct), "the insert to wait on the lock")
+        wait_until(lambda: _waiting_on_a_lock(direct), what="the insert to wait on the lock")
         proxied.blackhole()
     # The insert now goes through on the server; its answer and the COMMIT never pass.
     sending.join(HANG)
     assert not sending.is_alive(), "the SMTP session hung"
     code, answer = outcome["answer"]
     assert code == 451 and b"4.3.0" in answer
-    wait_for(
-        lambda: not any(t.name == "db-deadline" for t in threading.enumerate()),
-        "the timed-out commit's thread to end",
-    )
+    wait_until(lambda: not any(t.name == "db-deadline" for t in threading.enumerate()), what="the timed-out commit's thread to end")
     proxied.heal()
     assert stored_copies(raw) == 0
     assert send(receiver, raw)[0] == 250
@@ -197,9 +194,9 @@ def test_refusing_the_database_during_a_burst_loses_no_acknowledged_message(
     senders = [threading.Thread(target=sender, args=(range(i, 60, 3),)) for i in range(3)]
     for thread in senders:
         thread.start()
-    wait_for(lambda: count(250) >= 10, "the first messages to be stored")
+    wait_until(lambda: count(250) >= 10, what="the first messages to be stored")
     proxied.refuse()
-    wait_for(lambda: count(451) >= 5, "messages refused while the database is away")
+    wait_until(lambda: count(451) >= 5, what="messages refused while the database is away")
     proxied.heal()
     for thread in senders:
         thread.join(HANG * 3)

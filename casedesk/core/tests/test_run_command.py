@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from casedesk.core.tests.embedded import casedesk_command, embedded_environ, free_port, run_casedesk
+from casedesk.core.tests.embedded import (
+    casedesk_command,
+    copy_set_up,
+    embedded_environ,
+    free_port,
+    run_casedesk,
+)
+
+pytestmark = pytest.mark.no_database  # subprocesses on their own embedded SQLite: the PostgreSQL pass skips it
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -25,16 +33,20 @@ def embedded_env(tmp_path):
     return embedded_environ(tmp_path)
 
 
+@pytest.fixture
+def migrated_env(migrated_set_up, tmp_path):
+    return copy_set_up(migrated_set_up, tmp_path)
+
+
 def test_run_refuses_to_start_on_an_unmigrated_database(embedded_env):
     result = run_casedesk(embedded_env, "run", "--port", str(free_port()))
     assert result.returncode != 0
     assert "run `casedesk migrate` first" in result.stderr
 
 
-def test_demo_is_idempotent_and_prints_the_logins(embedded_env):
-    assert run_casedesk(embedded_env, "migrate", "-v0").returncode == 0
-    first = run_casedesk(embedded_env, "demo")
-    second = run_casedesk(embedded_env, "demo")
+def test_demo_is_idempotent_and_prints_the_logins(migrated_env):
+    first = run_casedesk(migrated_env, "demo")
+    second = run_casedesk(migrated_env, "demo")
     assert "created admin" in first.stdout
     assert "demo data already loaded" in second.stdout
     for login in (
@@ -47,21 +59,19 @@ def test_demo_is_idempotent_and_prints_the_logins(embedded_env):
         assert f"demo login {login}" in second.stdout
 
 
-def test_demo_refuses_production_mode_without_force(embedded_env):
-    embedded_env.update(
+def test_demo_refuses_production_mode_without_force(migrated_env):
+    migrated_env.update(
         CASEDESK_DEBUG="0",
         SECRET_KEY="prod-" + "k3y" * 20,
         CASEDESK_BASE_URL="https://desk.example.com",
     )
-    assert run_casedesk(embedded_env, "migrate", "-v0").returncode == 0
-    result = run_casedesk(embedded_env, "demo")
+    result = run_casedesk(migrated_env, "demo")
     assert result.returncode != 0
     assert "refusing to create demo logins" in result.stderr
 
 
-def test_run_serves_pages_and_runs_the_worker_in_one_process(embedded_env):
-    assert run_casedesk(embedded_env, "migrate", "-v0").returncode == 0
-    assert run_casedesk(embedded_env, "demo").returncode == 0
+def test_run_serves_pages_and_runs_the_worker_in_one_process(demo_set_up, tmp_path):
+    embedded_env = copy_set_up(demo_set_up, tmp_path)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(

@@ -7,6 +7,8 @@ import pytest
 
 from casedesk.core.tests.embedded import embedded_environ, run_casedesk
 
+pytestmark = pytest.mark.no_database  # subprocesses on their own embedded SQLite: the PostgreSQL pass skips it
+
 
 def casedesk(tmp_path, *args, **env):
     return run_casedesk(embedded_environ(tmp_path, **env), *args)

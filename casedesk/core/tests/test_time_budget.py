@@ -14,6 +14,7 @@ from django_tasks_db.models import DBTaskResult
 
 from casedesk.core.retry import TimeBudgetExceeded
 from casedesk.core.tasks import mail_admins_critical_waiting, watch_critical_queue
+from casedesk.core.tests.waiting import wait_until
 from casedesk.core.tests.workerproc import (
     nap,
     once_slow,
@@ -21,7 +22,6 @@ from casedesk.core.tests.workerproc import (
     spin,
     start_worker,
     stop_worker,
-    wait_for,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,15 +44,15 @@ def test_a_task_over_its_budget_is_stopped_recorded_retried_then_parked(tmp_path
     spin.enqueue(str(tmp_path))
     worker = start_worker(tmp_path)
     try:
-        wait_for(
+        wait_until(
             lambda: DBTaskResult.objects.filter(task_path=SPIN, status="FAILED").count() == 2,
             60,
             "both attempts to be stopped",
         )
-        wait_for((tmp_path / "parked").exists, 10, "the task to be parked")
+        wait_until((tmp_path / "parked").exists, 10, "the task to be parked")
         # The lane that ran it was replaced: the worker goes on serving.
         after = page.enqueue(str(tmp_path), "after")
-        wait_for(lambda: status(after) == "SUCCESSFUL", 30, "a task after the stopped ones")
+        wait_until(lambda: status(after) == "SUCCESSFUL", 30, "a task after the stopped ones")
     finally:
         errors = stop_worker(worker)
     attempts = list(DBTaskResult.objects.filter(task_path=SPIN).order_by("enqueued_at"))
@@ -71,9 +71,9 @@ def test_a_page_is_not_delayed_by_a_slow_task_on_the_default_lane(tmp_path: Path
     slow = nap.enqueue(str(tmp_path), 60)
     worker = start_worker(tmp_path)
     try:
-        wait_for((tmp_path / "nap").exists, 30, "the slow task to start")
+        wait_until((tmp_path / "nap").exists, 30, "the slow task to start")
         urgent = page.enqueue(str(tmp_path), "urgent")
-        wait_for(lambda: status(urgent) == "SUCCESSFUL", 20, "the page")
+        wait_until(lambda: status(urgent) == "SUCCESSFUL", 20, "the page")
         assert status(slow) == "RUNNING"
     finally:
         stop_worker(worker)
@@ -84,10 +84,10 @@ def test_a_lane_killed_mid_task_puts_its_task_back_at_once(tmp_path: Path):
     result = once_slow.enqueue(str(tmp_path), 60)
     worker = start_worker(tmp_path)
     try:
-        wait_for((tmp_path / "once_slow").exists, 30, "the task to start")
+        wait_until((tmp_path / "once_slow").exists, 30, "the task to start")
         lane = int((tmp_path / "once_slow").read_text())
         os.kill(lane, 9)
-        wait_for(lambda: status(result) == "SUCCESSFUL", 30, "the task to run again")
+        wait_until(lambda: status(result) == "SUCCESSFUL", 30, "the task to run again")
     finally:
         stop_worker(worker)
     row = DBTaskResult.objects.get(id=result.id)
@@ -99,7 +99,7 @@ def test_a_plain_worker_stops_its_lanes_cleanly_on_sigterm(tmp_path: Path):
     worker = start_worker(tmp_path)
     try:
         urgent = page.enqueue(str(tmp_path), "first")
-        wait_for(lambda: status(urgent) == "SUCCESSFUL", 30, "the worker to serve")
+        wait_until(lambda: status(urgent) == "SUCCESSFUL", 30, "the worker to serve")
         lane = int((tmp_path / "page-first").read_text())
         worker.terminate()
         worker.wait(timeout=30)
@@ -107,7 +107,7 @@ def test_a_plain_worker_stops_its_lanes_cleanly_on_sigterm(tmp_path: Path):
         if worker.returncode is None:
             stop_worker(worker)
     assert worker.returncode == 0
-    wait_for(lambda: not alive(lane), 10, "the lane to stop")
+    wait_until(lambda: not alive(lane), 10, "the lane to stop")
 
 
 def test_critical_tasks_nobody_serves_are_logged_and_mailed_to_the_admins(caplog, settings):

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -65,13 +64,6 @@ def stop_worker(worker: subprocess.Popen[str]) -> str:
     _, errors = worker.communicate(timeout=30)
     return errors
 
-
-def wait_for(check: Callable[[], object], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
 
 
 def _mark(folder: str, name: str, text: str = "") -> None:

@@ -28,6 +28,8 @@ from casedesk.hours.clock import (
     parse_duration,
 )
 
+pytestmark = pytest.mark.no_database  # the clock's pure arithmetic: the PostgreSQL pass skips it
+
 UTC = dt.UTC
 CHICAGO = ZoneInfo("America/Chicago")
 MINUTE = dt.timedelta(minutes=1)

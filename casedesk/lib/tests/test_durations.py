@@ -9,6 +9,8 @@ import pytest
 from casedesk.lib.durations import describe_rate, humanize_duration
 from casedesk.lib.env import Rate
 
+pytestmark = pytest.mark.no_database  # pure helpers: the PostgreSQL pass skips it
+
 
 @pytest.mark.parametrize(
     ("duration", "words"),

@@ -22,6 +22,8 @@ from casedesk.lib.env import (
     parse_email_url,
 )
 
+pytestmark = pytest.mark.no_database  # pure helpers: the PostgreSQL pass skips it
+
 
 @pytest.mark.parametrize("raw", ["1", "true", "YES", "On", " true "])
 def test_bool_accepts_the_usual_spellings_of_true(raw):

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from casedesk.lib.months import MonthError, month_span, next_month, parse_month
 
+pytestmark = pytest.mark.no_database  # pure helpers: the PostgreSQL pass skips it
+
 
 @pytest.mark.parametrize(
     ("text", "month"),

@@ -6,6 +6,8 @@ import pytest
 
 from casedesk.lib.names import is_calendar_name, is_time_zone
 
+pytestmark = pytest.mark.no_database  # pure helpers: the PostgreSQL pass skips it
+
 
 @pytest.mark.parametrize("name", ["default", "24x7", "emea-support", "a_b", "x" * 50])
 def test_slugs_up_to_50_characters_are_calendar_names(name):

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from casedesk.lib.spreadsheet import FORMULA_STARTS, csv_response, safe_cell
 
+pytestmark = pytest.mark.no_database  # pure helpers: the PostgreSQL pass skips it
+
 
 @pytest.mark.parametrize(
     ("text", "cell"),

@@ -34,6 +34,7 @@ from imapclient import IMAPClient
 
 from casedesk.cases.models import Case, Channel
 from casedesk.core.tests.embedded import free_port as _free_port
+from casedesk.core.tests.waiting import wait_until
 from casedesk.mail import imap
 from casedesk.mail.models import InboundMessage, MailboxState, Source
 from casedesk.mail.tests.conftest import build
@@ -424,9 +425,12 @@ def test_starttls_asked_of_a_server_without_it_refuses_before_sending_the_passwo
     mailbox = dovecot.mailbox(query="starttls=1")
     with pytest.raises(imap.InsecureConnection, match="does not offer STARTTLS"):
         imap.connect(mailbox)
-    time.sleep(0.3)  # Dovecot logs the disconnection asynchronously
-    log = dovecot.output()
-    assert "no auth attempts" in log
+    # Dovecot logs the disconnection asynchronously: wait for the line, not a fixed time.
+    def disconnection_logged() -> str:
+        log = dovecot.output()
+        return log if "no auth attempts" in log else ""
+
+    log = wait_until(disconnection_logged, what="Dovecot to log the disconnection")
     assert "Login:" not in log and USER not in log
 
 

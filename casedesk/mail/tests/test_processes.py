@@ -7,8 +7,6 @@ import signal
 import smtplib
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from casedesk.cases.models import Case, EventKind
 from casedesk.core.models import WorkerHeartbeat
 from casedesk.core.tasks import requeue_abandoned_tasks
 from casedesk.core.tests.embedded import free_port
+from casedesk.core.tests.waiting import wait_until as _wait_for
 from casedesk.mail.models import InboundMessage, State
 from casedesk.mail.store import store
 from casedesk.mail.tests.conftest import build
@@ -36,14 +35,6 @@ def _env(tmp_path: Path) -> dict[str, str]:
         "CASEDESK_VAR_DIR": str(tmp_path),
         "CASEDESK_FILES_DIR": str(tmp_path / "files"),
     }
-
-
-def _wait_for(check: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_casedesk_run_accepts_mail_on_its_smtp_port(

@@ -19,7 +19,7 @@ from django.db import DatabaseError
 from casedesk.cases.models import Case
 from casedesk.core.tests.dblock import holding_write_lock
 from casedesk.core.tests.embedded import free_port
-from casedesk.core.tests.waiting import wait_for
+from casedesk.core.tests.waiting import wait_until
 from casedesk.mail.models import InboundMessage, State
 from casedesk.mail.smtp import Receiver, support_address
 from casedesk.mail.tests.conftest import build, send_one
@@ -150,7 +150,7 @@ def _smtpd(tmp_path: Any, **environ: str) -> Iterator[tuple[int, subprocess.Pope
         return not _refuses_connections("127.0.0.1", port)
 
     try:
-        wait_for(listening, "casedesk smtpd to listen", 60)
+        wait_until(listening, 60, "casedesk smtpd to listen")
         yield port, server
     finally:
         if server.poll() is None:
@@ -300,7 +300,7 @@ def test_sessions_open_at_shutdown_hear_421_and_are_closed(mail_setup: None, db:
     with socket.create_connection((running.host, running.port), timeout=10) as idle:
         assert idle.recv(1024).startswith(b"220")
         idle.sendall(b"EHLO mx.acme.example\r\nMAIL FROM:<alice@acme.example>\r\n")
-        wait_for(lambda: b"250 OK" in idle.recv(4096, socket.MSG_PEEK), "MAIL's answer")
+        wait_until(lambda: b"250 OK" in idle.recv(4096, socket.MSG_PEEK), what="MAIL's answer")
         idle.recv(4096)
         stopping = threading.Thread(target=running.stop)
         stopping.start()
@@ -328,12 +328,9 @@ def test_a_message_being_committed_at_shutdown_is_answered_before_the_421(
             target=lambda: answer.update(data=client.data(build("Committing at shutdown")))
         )
         sending.start()
-        wait_for(lambda: any(s.committing for s in list(running.sessions)), "the commit")
+        wait_until(lambda: any(s.committing for s in list(running.sessions)), what="the commit")
         stopping.start()
-        wait_for(
-            lambda: _refuses_connections(running.host, running.port),
-            "the receiver to stop listening",
-        )
+        wait_until(lambda: _refuses_connections(running.host, running.port), what="the receiver to stop listening")
     # The lock is gone: the commit lands and its answer goes out before the goodbye.
     sending.join(30)
     code, text = answer["data"]
@@ -351,7 +348,7 @@ def test_casedesk_smtpd_answers_421_to_open_sessions_on_sigterm(tmp_path: Any) -
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             assert sock.recv(1024).startswith(b"220")
             sock.sendall(b"EHLO mx.acme.example\r\n")
-            wait_for(lambda: b"250 " in sock.recv(4096, socket.MSG_PEEK), "EHLO's answer")
+            wait_until(lambda: b"250 " in sock.recv(4096, socket.MSG_PEEK), what="EHLO's answer")
             sock.recv(4096)
             server.send_signal(signal.SIGTERM)
             answers = _read_until_closed(sock)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from casedesk.core.tests.waiting import wait_until
 from casedesk.core.tests.workerproc import (
     proxy_to_test_database,
     start_worker,
     stop_worker,
-    wait_for,
 )
 
 from .conftest import PAT_PHONE
@@ -61,14 +61,14 @@ def test_every_page_goes_out_once_through_a_refused_database(
     )
     try:
         first = open_case(alice, "Critical", subject="Acme is down")
-        wait_for(lambda: first.reference in pages_to_pat(standin), 60, "the first page")
+        wait_until(lambda: first.reference in pages_to_pat(standin), 60, "the first page")
         proxy.refuse()
         second = open_case(bob, "Critical", subject="Globex is down")  # the worker is cut off
         accepted = proxy.accepted
-        wait_for(lambda: proxy.accepted >= accepted + 3, 30, "the worker to knock again")
+        wait_until(lambda: proxy.accepted >= accepted + 3, 30, "the worker to knock again")
         assert second.reference not in pages_to_pat(standin)
         proxy.heal()
-        wait_for(lambda: second.reference in pages_to_pat(standin), 60, "the second page")
+        wait_until(lambda: second.reference in pages_to_pat(standin), 60, "the second page")
     finally:
         stop_worker(worker)
     assert sorted(pages_to_pat(standin)) == sorted([first.reference, second.reference])

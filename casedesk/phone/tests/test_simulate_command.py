@@ -11,7 +11,9 @@ import urllib.request
 
 import pytest
 
-from casedesk.core.tests.embedded import casedesk_command, embedded_environ, free_port, run_casedesk
+from casedesk.core.tests.embedded import casedesk_command, copy_set_up, free_port, run_casedesk
+
+pytestmark = pytest.mark.no_database  # subprocesses on their own embedded SQLite: the PostgreSQL pass skips it
 
 CLOSE_THE_DESK = """
 from django.utils import timezone
@@ -34,15 +36,14 @@ print("answered", call.case.first_responded_at is not None, call.case.channel)
 
 
 @pytest.fixture
-def server(tmp_path):
-    environ = embedded_environ(tmp_path)
+def server(demo_set_up, tmp_path):
+    environ = copy_set_up(demo_set_up, tmp_path)
     environ.pop("TWILIO_AUTH_TOKEN", None)
     environ.pop("TWILIO_ACCOUNT_SID", None)
     port = free_port()
     environ["CASEDESK_BASE_URL"] = f"http://127.0.0.1:{port}"
-    for step in (("migrate", "-v0"), ("demo",), ("shell", "-c", CLOSE_THE_DESK)):
-        result = run_casedesk(environ, *step)
-        assert result.returncode == 0, result.stderr
+    result = run_casedesk(environ, "shell", "-c", CLOSE_THE_DESK)
+    assert result.returncode == 0, result.stderr
     process = subprocess.Popen(
         casedesk_command("run", "--port", str(port), "--smtp-port", "0", "--no-worker"),
         env=environ,
