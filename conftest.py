@@ -63,7 +63,7 @@ def _use_redis_db(url: str, offset: int) -> None:
     mine = parts._replace(path=f"/{number}").geturl()
     os.environ["REDIS_URL"] = mine
     cache = {**settings.CACHES["default"], "LOCATION": mine}
-    layer = settings.CHANNEL_LAYERS["default"]
+    layer: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
     if layer["BACKEND"] == "channels_redis.core.RedisChannelLayer":
         layer = redis_channel_layer(mine, layer["CONFIG"]["prefix"])
     # For the whole run: override_settings tells Django's cache handler to reconnect.
