@@ -8,6 +8,7 @@ opened (and paged, when critical) with what could be read, and the rest flagged.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -17,7 +18,6 @@ from django.utils import timezone
 
 from casedesk.accounts.models import User
 from casedesk.cases.models import Case, EventKind
-from casedesk.lib import limited
 from casedesk.mail import process as process_module
 from casedesk.mail.models import InboundMessage, MessageKey, State
 from casedesk.mail.parse import parse
@@ -171,7 +171,7 @@ def test_a_worker_that_cannot_start_a_child_still_opens_the_case(
     def no_more_processes() -> int:
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(limited.os, "fork", no_more_processes)
+    monkeypatch.setattr(os, "fork", no_more_processes)
     outcome = deliver(build("CRITICAL: checkout down", "Nobody can pay.", html="<p>x</p>" * 20_000))
     case = Case.objects.get()
     assert outcome.line == f"created {case.reference} Critical"
