@@ -8,6 +8,7 @@ opened (and paged, when critical) with what could be read, and the rest flagged.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -159,3 +160,20 @@ def test_the_worker_gets_through_a_hostile_mail_and_the_mail_after_it(
     states = dict(InboundMessage.objects.values_list("pk", "state"))
     assert states == {hostile.message.pk: State.CREATED, after.message.pk: State.CREATED}
     assert Case.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_worker_that_cannot_start_a_child_still_opens_the_case(
+    deliver: Any, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process table is full (EAGAIN): the headers and first text still page."""
+
+    def no_more_processes() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_more_processes)
+    outcome = deliver(build("CRITICAL: checkout down", "Nobody can pay.", html="<p>x</p>" * 20_000))
+    case = Case.objects.get()
+    assert outcome.line == f"created {case.reference} Critical"
+    assert case.description == "Nobody can pay."
+    assert "reading it failed: [Errno 11]" in InboundMessage.objects.get().notice
