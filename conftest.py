@@ -71,6 +71,26 @@ def _use_redis_db(url: str, offset: int) -> None:
         REDIS_URL=mine, CACHES={"default": cache}, CHANNEL_LAYERS={"default": layer}
     )
     run_wide.enable()
+@pytest.fixture(scope="session", autouse=True)
+def _no_statement_timeout_making_test_databases() -> Iterator[None]:
+    """CREATE and DROP DATABASE wait for a checkpoint, which on a busy machine outlasts
+    CASEDESK_DB_STATEMENT_TIMEOUT (30 s): pytest-django's set-up and teardown of the
+    test database lift it on their maintenance connection only (tests keep it)."""
+    from contextlib import contextmanager
+
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    original = DatabaseWrapper._nodb_cursor
+
+    @contextmanager
+    def nodb_cursor(self: Any) -> Iterator[Any]:
+        with original(self) as cursor:
+            cursor.execute("SET statement_timeout = 0")
+            yield cursor
+
+    DatabaseWrapper._nodb_cursor = nodb_cursor  # type: ignore[method-assign]
+    yield
+    DatabaseWrapper._nodb_cursor = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)
