@@ -52,18 +52,21 @@ _HTML_SNIFF = (
     b"<object",
     b"<embed",
 )
-# In an XML-ish file, anywhere: the namespaces under which a browser runs script (XHTML,
-# SVG, XSLT), and the stylesheet instruction that turns any XML into a page.
+# In an XML-ish file, anywhere: the namespaces under which a browser runs script or
+# follows links (XHTML, SVG, XSLT, MathML), and the stylesheet instruction that turns any
+# XML into a page.
 _XML_ACTIVE = (
     *_HTML_SNIFF,
     b"w3.org/1999/xhtml",
     b"w3.org/2000/svg",
     b"w3.org/1999/xsl/transform",
+    b"w3.org/1998/math/mathml",
 )
 _ACTIVE_NAMESPACES = (
     "http://www.w3.org/1999/xhtml",
     "http://www.w3.org/2000/svg",
     "http://www.w3.org/1999/xsl/transform",
+    "http://www.w3.org/1998/math/mathml",
 )
 # Declared (Content-Type) types that say "this is a page or a script".
 _ACTIVE_DECLARED = frozenset(

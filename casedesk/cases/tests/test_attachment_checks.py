@@ -49,6 +49,13 @@ HOSTILE: list[tuple[str, bytes, str, str]] = [
         "web page or script",
     ),
     (
+        "formula.xml",
+        b'<?xml version="1.0"?>\n<m:math xmlns:m="http://www.w3.org/1998/Math/MathML" '
+        b'href="javascript:alert(1)"><m:mi>x</m:mi></m:math>',
+        "application/xml",
+        "web page or script",
+    ),
+    (
         "report.xml",
         b'<?xml version="1.0"?>\n' + PAD + b'<?xml-stylesheet type="text/xsl" href="#s"?><r/>',
         "application/xml",
