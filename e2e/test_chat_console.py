@@ -16,7 +16,8 @@ from casedesk.accounts.models import User
 from casedesk.cases.models import Case
 from casedesk.chat import services
 from casedesk.chat.models import ChatMessage, MessageKind, Presence
-from casedesk.chat.tests.conftest import WEDNESDAY_10AM, wait_until
+from casedesk.chat.tests.conftest import PATIENCE, WEDNESDAY_10AM
+from casedesk.core.tests.waiting import wait_until
 from conftest import PASSWORD
 from e2e import chat_support
 from e2e.chat_support import chat_page, in_thread
@@ -61,6 +62,7 @@ def test_the_available_switch_shows_the_agents_kept_choice(
         seen = Presence.objects.get(agent=agent).last_seen
         wait_until(
             lambda: Presence.objects.get(agent=agent).last_seen > seen,
+            PATIENCE,
             "a heartbeat of the reloaded console",
         )
         assert Presence.objects.get(agent=agent).available is False

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.test import Client
+
+from casedesk.core.tests.waiting import wait_until
 
 CT = ZoneInfo("America/Chicago")
 # A Wednesday morning: support is open 07:00-19:00 Chicago time.
@@ -110,15 +111,6 @@ async def next_of(socket: Any, kind: str, timeout: float = 5) -> dict[str, Any]:
 PATIENCE = 60.0
 
 
-def wait_until(condition: Callable[[], object], what: str, patience: float = PATIENCE) -> None:
-    """Return as soon as ``condition()`` holds; fail naming ``what`` past ``patience``
-    seconds. Tests wait on what they need, never a fixed time."""
-    deadline = time.monotonic() + patience
-    while not condition():
-        assert time.monotonic() < deadline, f"waited {patience:.0f} s for {what}"
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def polls_waiting(monkeypatch: Any) -> Callable[[int], None]:
     """``polls_waiting(n)`` returns once ``n`` long polls have looked in the database
@@ -136,7 +128,11 @@ def polls_waiting(monkeypatch: Any) -> Callable[[int], None]:
             looked.append(1)
 
     monkeypatch.setattr(views, "_poll_once", counted)
-    return lambda n: wait_until(lambda: len(looked) >= n, f"{n} long polls to wait")
+
+    def wait(n: int) -> None:
+        wait_until(lambda: len(looked) >= n, PATIENCE, f"{n} long polls to wait")
+
+    return wait
 
 
 def logged_in(user: Any, csrf: bool = False) -> Client:
@@ -166,7 +162,7 @@ def serve_asgi(**options: Any) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    wait_until(lambda: server.started, "uvicorn to start")
+    wait_until(lambda: server.started, PATIENCE, "uvicorn to start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

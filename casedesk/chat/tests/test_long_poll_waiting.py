@@ -19,8 +19,8 @@ from casedesk.chat.tests.conftest import (
     send_through,
     serve_asgi,
     use_redis_layer,
-    wait_until,
 )
+from casedesk.core.tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.usefixtures("chat_db", "support_open"),
@@ -90,10 +90,7 @@ def test_waiting_polls_hold_no_database_connection_and_wake_on_a_message(
             held = [wrapper for wrapper in opened if wrapper.connection is not None]
             assert held == [], f"{len(held)} of {POLLS} waiting polls hold a connection"
             if postgres:  # a closed connection's server process ends a moment later
-                wait_until(
-                    lambda: _server_connections() - baseline < 2,
-                    "the waiting polls' server connections to end",
-                )
+                wait_until(lambda: _server_connections() - baseline < 2, PATIENCE, "the waiting polls' server connections to end")
 
             # The agent writes (through the server, as the console does): every poll wakes.
             send_through(base, chat.pk, on_duty, "Here I am")

@@ -22,8 +22,8 @@ from casedesk.chat.tests.conftest import (
     cookie_for,
     send_through,
     serve_asgi,
-    wait_until,
 )
+from casedesk.core.tests.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("chat_db", "support_open")
 
@@ -145,7 +145,7 @@ def test_waiting_long_polls_take_places_too(
         threads = [threading.Thread(target=lambda: answers.append(poll())) for _ in range(2)]
         for thread in threads:
             thread.start()
-        wait_until(lambda: consumers.open_sockets(alice.pk) >= 2, "two polls to wait")
+        wait_until(lambda: consumers.open_sockets(alice.pk) >= 2, PATIENCE, "two polls to wait")
         assert consumers.open_sockets(alice.pk) == 2
         assert poll() == 429
         assert answers == []  # the two are still waiting
