@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,7 +63,7 @@ def _use_redis_db(url: str, offset: int) -> None:
     mine = parts._replace(path=f"/{number}").geturl()
     os.environ["REDIS_URL"] = mine
     cache = {**settings.CACHES["default"], "LOCATION": mine}
-    layer = settings.CHANNEL_LAYERS["default"]
+    layer: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
     if layer["BACKEND"] == "channels_redis.core.RedisChannelLayer":
         layer = redis_channel_layer(mine, layer["CONFIG"]["prefix"])
     # For the whole run: override_settings tells Django's cache handler to reconnect.
@@ -107,9 +107,9 @@ def _flush_postgresql_with_delete() -> None:
     truncate = DatabaseOperations.sql_flush
 
     def sql_flush(
-        self: DatabaseOperations,
+        self: Any,
         style: Any,
-        tables: list[str],
+        tables: Sequence[str],
         *,
         reset_sequences: bool = False,
         allow_cascade: bool = False,
