@@ -19,6 +19,8 @@ from websockets.sync.client import connect
 from casedesk.core.management.commands.run import WS_MAX_SIZE
 from casedesk.core.tests.embedded import casedesk_command, embedded_environ, free_port, run_casedesk
 
+pytestmark = pytest.mark.no_database  # a subprocess on its own embedded SQLite: the PostgreSQL pass skips it
+
 # A customer of the demo with an open chat, and a login session for them (printed).
 SET_UP = """
 from django.conf import settings
