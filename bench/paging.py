@@ -205,12 +205,14 @@ def main() -> None:
 
         customers = set_up(args.cases)
         hostile_id = queue_mail(customers, args.backlog, args.hostile)
+        log = (Path(folder) / "casedesk-run.log").open("w")
         server = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
             [sys.executable, "-m", "casedesk", "run", "--port", str(port), "--smtp-port", "0"],
             env=environ,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            # A file, not a pipe nobody reads: a full pipe blocks every process writing
+            # its log (the worker's lanes included) and the bench with them.
+            stderr=log,
         )
         try:
             wait_until(
@@ -254,6 +256,9 @@ def main() -> None:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
+            log.close()
+            errors = (Path(folder) / "casedesk-run.log").read_text().splitlines()
+            budget = [line for line in errors if "time budget" in line]
     standin.stop()
 
     first: dict[str, float] = {}
@@ -271,6 +276,8 @@ def main() -> None:
     print(f"mail tasks still queued when the last page went out: {left}")
     if hostile_line:
         print(hostile_line)
+    for line in budget[:4]:
+        print(f"worker: {line}")
     if refused:
         print(f"{len(refused)} critical case(s) could not be opened: {refused[0]}")
     print(f"{len(latencies)} of {len(opened)} critical cases paged ({missing} missing)")

@@ -310,6 +310,10 @@ TASK_BUDGET_SECONDS = get_int("CASEDESK_TASK_BUDGET_SECONDS", 300, minimum=1, ma
 CRITICAL_TASK_BUDGET_SECONDS = get_int(
     "CASEDESK_CRITICAL_TASK_BUDGET_SECONDS", 60, minimum=1, maximum=3_600
 )
+# How many lanes (processes) serve the critical queue in each `casedesk worker`: with two,
+# a slow critical task (a sweep over hundreds of open pages, an SMS provider's 10-second
+# timeout) never holds up a page. Each idle lane costs about 2% of a core (250 ms polls).
+WORKER_CRITICAL_LANES = get_int("CASEDESK_WORKER_CRITICAL_LANES", 2, minimum=1, maximum=16)
 # A critical task ready for longer than this means no worker serves the critical queue
 # (or it is stuck): every worker logs an error (at most every 5 minutes) and mails the admins.
 CRITICAL_WAIT_ALERT_SECONDS = get_int(

@@ -273,7 +273,9 @@ class _Lane:
 
 
 class Supervisor:
-    """Runs each queue in a lane (a forked child process running the task loop) and
+    """Runs each queue in a lane (a forked child process running the task loop; the
+    critical queue in ``WORKER_CRITICAL_LANES`` of them, so that one slow critical task,
+    a sweep or a provider's timeout, never holds up a page) and
     stops any task that runs over its time budget: Python threads cannot be interrupted
     and mail sanitising runs in Rust, so the only real stop is killing the process.
 
@@ -298,7 +300,11 @@ class Supervisor:
         worker_id: str | None = None,
     ) -> None:
         self.worker_id = worker_id or new_worker_id()
-        self.lanes = [_Lane(queue, f"{self.worker_id}/{queue}"[:64]) for queue in queues]
+        self.lanes = [
+            _Lane(queue, f"{self.worker_id}/{queue}{f'-{n}' if n > 1 else ''}"[:64])
+            for queue in queues
+            for n in range(1, 1 + (settings.WORKER_CRITICAL_LANES if queue == CRITICAL else 1))
+        ]
         self.interval = settings.WORKER_POLL_SECONDS if interval is None else interval
         self.schedule = schedule
         self.started_at = timezone.now()

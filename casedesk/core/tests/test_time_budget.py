@@ -79,6 +79,20 @@ def test_a_page_is_not_delayed_by_a_slow_task_on_the_default_lane(tmp_path: Path
         stop_worker(worker)
 
 
+def test_a_slow_critical_task_does_not_hold_up_a_page(tmp_path: Path):
+    """The critical queue has two lanes: a sweep over hundreds of open pages, or an SMS
+    provider's timeout, leaves the other free."""
+    slow = nap.using(queue_name="critical").enqueue(str(tmp_path), 60)
+    worker = start_worker(tmp_path)
+    try:
+        wait_for((tmp_path / "nap").exists, 30, "the slow critical task to start")
+        urgent = page.enqueue(str(tmp_path), "urgent")
+        wait_for(lambda: status(urgent) == "SUCCESSFUL", 20, "the page")
+        assert status(slow) == "RUNNING"
+    finally:
+        stop_worker(worker)
+
+
 def test_a_lane_killed_mid_task_puts_its_task_back_at_once(tmp_path: Path):
     """Nobody waits for the 3-minute abandoned-task sweep: the supervisor saw it die."""
     result = once_slow.enqueue(str(tmp_path), 60)
