@@ -85,9 +85,9 @@ def test_a_slow_critical_task_does_not_hold_up_a_page(tmp_path: Path):
     slow = nap.using(queue_name="critical").enqueue(str(tmp_path), 60)
     worker = start_worker(tmp_path)
     try:
-        wait_for((tmp_path / "nap").exists, 30, "the slow critical task to start")
+        wait_until((tmp_path / "nap").exists, 30, "the slow critical task to start")
         urgent = page.enqueue(str(tmp_path), "urgent")
-        wait_for(lambda: status(urgent) == "SUCCESSFUL", 20, "the page")
+        wait_until(lambda: status(urgent) == "SUCCESSFUL", 20, "the page")
         assert status(slow) == "RUNNING"
     finally:
         stop_worker(worker)
