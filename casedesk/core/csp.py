@@ -11,7 +11,9 @@ to escape something:
 - ``img-src 'self' data:`` (small inline icons), ``object-src 'none'``,
   ``base-uri 'none'``, ``form-action 'self'``, ``frame-ancestors 'none'``
   (``X-Frame-Options: DENY`` says the same to older browsers);
-- ``connect-src 'self'`` and the WebSocket origin of ``CASEDESK_BASE_URL`` (chat).
+- ``connect-src 'self'`` and the WebSocket origin of ``CASEDESK_BASE_URL`` (chat);
+- a ``STATIC_URL`` on another origin (a CDN) is allowed where static files are used:
+  scripts, styles, images and fonts.
 
 A page that truly needs an inline script or style uses ``{{ request.csp_nonce }}`` on that
 element: the nonce is made on first use, and only then added to ``script-src`` and
@@ -45,10 +47,20 @@ def websocket_origin(base_url: str) -> str:
     return f"{scheme}://{parts.netloc}" if parts.netloc else ""
 
 
+def static_origin(static_url: str) -> str:
+    """``https://cdn.example.com`` for a ``STATIC_URL`` on another origin, else ``""``."""
+    parts = urlsplit(static_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
 def site_policy(nonce: str = "") -> dict[str, list[str]]:
     """The site's directives, in the order they are sent."""
-    scripts = ["'self'"]
-    styles = ["'self'"]
+    own = ["'self'"]
+    cdn = static_origin(settings.STATIC_URL or "")
+    if cdn:
+        own.append(cdn)
+    scripts = list(own)
+    styles = list(own)
     if nonce:
         scripts.append(f"'nonce-{nonce}'")
         styles.append(f"'nonce-{nonce}'")
@@ -57,10 +69,10 @@ def site_policy(nonce: str = "") -> dict[str, list[str]]:
     if socket:
         connect.append(socket)
     return {
-        "default-src": ["'self'"],
+        "default-src": list(own),
         "script-src": scripts,
         "style-src": styles,
-        "img-src": ["'self'", "data:"],
+        "img-src": [*own, "data:"],
         "connect-src": connect,
         "object-src": ["'none'"],
         "base-uri": ["'none'"],

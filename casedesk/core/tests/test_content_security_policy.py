@@ -184,6 +184,16 @@ def test_the_websocket_origin_of_the_base_url_may_be_connected_to(settings):
     assert csp.site_policy()["connect-src"] == ["'self'", "ws://127.0.0.1:8000"]
 
 
+def test_static_files_from_a_cdn_may_be_loaded_and_nothing_else_from_there(settings):
+    settings.STATIC_URL = "https://cdn.example.com/assets/"
+    policy = csp.site_policy()
+    for directive in ("default-src", "script-src", "style-src", "img-src"):
+        assert "https://cdn.example.com" in policy[directive], directive
+    assert "https://cdn.example.com" not in policy["connect-src"]
+    settings.STATIC_URL = "/static/"
+    assert csp.site_policy()["script-src"] == ["'self'"]
+
+
 def test_a_nonce_is_in_the_policy_only_when_a_page_used_it(rf, settings):
     from casedesk.core.csp import ContentSecurityPolicyMiddleware
 
