@@ -81,13 +81,32 @@ def cookie_for(user: Any) -> tuple[bytes, bytes]:
     return (b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={value}".encode())
 
 
+# How long a test waits for something that should happen at once; only a machine stalled
+# far beyond any load reaches it (a test never waits it out when all is well).
+PATIENCE = 60.0
+
+
+class PatientCommunicator(WebsocketCommunicator):  # type: ignore[misc]
+    """Channels' test socket, waiting up to PATIENCE (not 1 s) to connect and to hear:
+    on a loaded machine a handshake alone took longer than a second."""
+
+    async def connect(self, timeout: float = PATIENCE) -> Any:
+        return await super().connect(timeout)
+
+    async def receive_from(self, timeout: float = PATIENCE) -> Any:
+        return await super().receive_from(timeout)
+
+    async def receive_json_from(self, timeout: float = PATIENCE) -> Any:
+        return await super().receive_json_from(timeout)
+
+
 async def communicator(path: str, user: Any = None, origin: tuple[bytes, bytes] = ORIGIN) -> Any:
     from casedesk.asgi import application
 
     headers = [origin]
     if user is not None:
         headers.append(await database_sync_to_async(cookie_for)(user))
-    return WebsocketCommunicator(application, path, headers=headers)
+    return PatientCommunicator(application, path, headers=headers)
 
 
 async def connected(path: str, user: Any) -> tuple[Any, dict[str, Any]]:
@@ -95,20 +114,15 @@ async def connected(path: str, user: Any) -> tuple[Any, dict[str, Any]]:
     socket = await communicator(path, user)
     ok, code = await socket.connect()
     assert ok, f"refused with {code}"
-    return socket, await socket.receive_json_from(timeout=5)
+    return socket, await socket.receive_json_from()
 
 
-async def next_of(socket: Any, kind: str, timeout: float = 5) -> dict[str, Any]:
+async def next_of(socket: Any, kind: str, timeout: float = PATIENCE) -> dict[str, Any]:
     """The next event of ``kind``, skipping others (state and typing events interleave)."""
     while True:
         event: dict[str, Any] = await socket.receive_json_from(timeout=timeout)
         if event["type"] == kind:
             return event
-
-
-# How long a test waits for something that should happen at once; only a machine stalled
-# far beyond any load reaches it (a test never waits it out when all is well).
-PATIENCE = 60.0
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
 
-from casedesk.chat.tests.conftest import communicator, logged_in
+from casedesk.chat.tests.conftest import PatientCommunicator, communicator, logged_in
 from casedesk.core.csp import parse
 
 pytestmark = pytest.mark.usefixtures("chat_db", "support_open")
@@ -153,7 +153,6 @@ def test_the_state_endpoint_says_whether_chat_is_open_and_who_asks(
 def test_a_socket_is_accepted_only_from_casedesks_own_origin(
     chat: Any, alice: Any, host: bytes, origin: bytes, accepted: bool
 ) -> None:
-    from channels.testing import WebsocketCommunicator
 
     from casedesk.asgi import application
     from casedesk.chat.tests.conftest import cookie_for
@@ -162,7 +161,7 @@ def test_a_socket_is_accepted_only_from_casedesks_own_origin(
         from channels.db import database_sync_to_async
 
         cookie = await database_sync_to_async(cookie_for)(alice)
-        socket = WebsocketCommunicator(
+        socket = PatientCommunicator(
             application,
             f"/ws/chat/{chat.pk}/",
             headers=[(b"host", host), (b"origin", origin), cookie],

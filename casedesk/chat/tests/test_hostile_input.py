@@ -15,7 +15,6 @@ from urllib.parse import quote
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +22,7 @@ from casedesk.chat import services
 from casedesk.chat.models import ChatMessage
 from casedesk.chat.tests.conftest import (
     ORIGIN,
+    PatientCommunicator,
     communicator,
     connected,
     cookie_for,
@@ -110,7 +110,7 @@ def test_a_socket_to_a_chat_id_past_the_database_range_is_refused(
     chat: Any, alice: Any, huge: str
 ) -> None:
     async def scenario() -> None:
-        socket = WebsocketCommunicator(
+        socket = PatientCommunicator(
             _application(),
             f"/ws/chat/{huge}/",
             headers=[ORIGIN, await database_sync_to_async(cookie_for)(alice)],
