@@ -100,7 +100,10 @@ class FaultProxy:
         try:
             while self.mode == BLACKHOLE and not self._stopping.is_set():
                 # Hold the connection and read nothing back until healed.
-                if select.select([client], [], [], 0.1)[0] and not client.recv(65536):
+                try:
+                    if select.select([client], [], [], 0.1)[0] and not client.recv(65536):
+                        return
+                except ValueError:  # closed by refuse() from another thread
                     return
             if self.mode == REFUSE:
                 return
@@ -124,7 +127,10 @@ class FaultProxy:
     def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
         peers = {client: upstream, upstream: client}
         while not self._stopping.is_set():
-            readable, _, _ = select.select(list(peers), [], [], 0.1)
+            try:
+                readable, _, _ = select.select(list(peers), [], [], 0.1)
+            except (OSError, ValueError):  # refuse() closed a socket from another thread
+                return
             if self.mode == BLACKHOLE:
                 # Swallow whatever arrives; forward nothing either way.
                 for sock in readable:
