@@ -165,6 +165,14 @@ def _fresh_status_version() -> Iterator[None]:
 
 
 @pytest.fixture
+def steady_status_version(settings: Any) -> None:
+    """For tests that compare the queries of two page loads: every page reads the status
+    page's version, remembered for STATUS_VERSION_TTL (1 s); on a loaded machine the work
+    between the two loads outlasts it and the second load reads it again."""
+    settings.STATUS_VERSION_TTL = 60
+
+
+@pytest.fixture
 def calendars(django_db_blocker: Any) -> None:
     """The calendars the migrations seed, for transactional tests (whose flush removes them)."""
     from casedesk.hours.defaults import ensure_calendars

@@ -34,7 +34,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.db import connection, connections, transaction
-from django.db.utils import DatabaseError, InterfaceError
+from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
@@ -101,6 +101,18 @@ def housekeep(worker_ids: list[str], started_at: datetime, *, schedule: bool) ->
         _close_connection()
 
 
+def lost_database(exc: BaseException) -> bool:
+    """Whether ``exc`` means this thread's database connection is gone (an outage),
+    rather than a statement that failed on a working connection (a timeout, a lock, a
+    bug), which is the task's own failure."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    try:
+        return connection.connection is None or not connection.is_usable()
+    except Exception:
+        return True
+
+
 class _Runner(Worker):
     """django-tasks-db's loop, telling ``report`` when a task starts and ends, and
     remembering the task it holds so that a lost database cannot strand it."""
@@ -112,6 +124,19 @@ class _Runner(Worker):
 
     def run_task(self, db_task_result: DBTaskResult[Any, Any]) -> None:
         self.holding = db_task_result
+        record_failure = db_task_result.set_failed
+
+        def set_failed(exc: BaseException) -> None:
+            # A task that failed because the database went away is not a failed task:
+            # raising here leaves it held, and the loop puts it back once the database
+            # answers. Recording it would need the database to be back already, which it
+            # may just be (a race the fault tests hit on a loaded machine), and a task
+            # without a retry policy would then stay FAILED for good.
+            if lost_database(exc):
+                raise exc
+            record_failure(exc)
+
+        db_task_result.set_failed = set_failed
         if self.report is not None:
             budget = budget_of(db_task_result.task_path, db_task_result.queue_name)
             self.report(f"start {db_task_result.id} {budget.total_seconds():g}")

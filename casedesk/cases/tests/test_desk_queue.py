@@ -204,6 +204,7 @@ def test_a_breach_flag_makes_the_row_breached_even_before_the_next_deadline(
         assert b"breached</span>" in desk.get(reverse("desk:queue")).content
 
 
+@pytest.mark.usefixtures("steady_status_version")
 def test_the_number_of_queries_does_not_grow_with_the_page(
     desk: Client, open_case: Any, alice: Any, bob: Any, agent: Any, settings: Any
 ) -> None:

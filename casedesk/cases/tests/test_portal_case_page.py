@@ -151,6 +151,7 @@ def test_replying_to_a_closed_case_shows_why_it_is_refused(logged_in, case, agen
     assert not case.events.filter(body="One more thing").exists()
 
 
+@pytest.mark.usefixtures("steady_status_version")
 def test_the_case_page_costs_the_same_queries_however_long_the_timeline(logged_in, case, agent):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

@@ -92,6 +92,7 @@ def test_the_list_is_paginated_with_the_configured_page_size(client, alice, open
     assert len(beyond) == 2
 
 
+@pytest.mark.usefixtures("steady_status_version")
 def test_the_list_costs_the_same_queries_for_one_case_or_a_full_page(
     client, alice, open_case, settings
 ):

@@ -146,3 +146,27 @@ def test_the_worker_command_refuses_nonsense_arguments(tmp_path, args, message):
     result = run_casedesk(embedded_environ(tmp_path), "worker", *args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_a_task_that_lost_the_database_runs_again_instead_of_being_recorded_failed(
+    run_tasks, tmp_path
+):
+    """Recording the failure would need the database back; if it just came back (a race
+    the fault tests hit on a loaded machine), the task stayed FAILED for good."""
+    from casedesk.core.tests.workerproc import loses_database_once
+
+    result = loses_database_once.enqueue(str(tmp_path))
+    run_tasks()
+    row = DBTaskResult.objects.get(id=result.id)
+    assert row.status == "SUCCESSFUL"
+    assert row.return_value == "done"
+
+
+def test_a_statement_failing_on_a_working_connection_is_the_tasks_own_failure(
+    run_tasks, tmp_path
+):
+    from casedesk.core.tests.workerproc import statement_fails
+
+    result = statement_fails.enqueue(str(tmp_path))
+    run_tasks()
+    assert DBTaskResult.objects.get(id=result.id).status == "FAILED"

@@ -65,7 +65,6 @@ def stop_worker(worker: subprocess.Popen[str]) -> str:
     return errors
 
 
-
 def _mark(folder: str, name: str, text: str = "") -> None:
     (Path(folder) / name).write_text(text or str(os.getpid()))
 
@@ -123,3 +122,25 @@ def once_slow(folder: str, seconds: float) -> str:
         name=f"once_slow {timezone.now().isoformat()}", next_run_at=timezone.now()
     )
     return "done"
+
+
+@task()
+def loses_database_once(folder: str) -> str:
+    """Loses its database connection on its first run (as an outage does), then succeeds."""
+    from django.db import OperationalError
+
+    first = not (Path(folder) / "lost").exists()
+    _mark(folder, "lost")
+    if first:
+        connection.close()
+        raise OperationalError("server closed the connection unexpectedly")
+    return "done"
+
+
+@task()
+def statement_fails(folder: str) -> str:
+    """A statement that fails on a working connection: the task's own failure."""
+    from django.db import OperationalError
+
+    _mark(folder, "statement_fails")
+    raise OperationalError("canceling statement due to statement timeout")

@@ -230,6 +230,7 @@ def test_the_desk_navigation_links_the_call_log(desk, alice):
     assert 'href="/desk/phone/"' not in customer.get("/portal/").content.decode()
 
 
+@pytest.mark.usefixtures("steady_status_version")
 def test_the_call_log_organization_pages_and_fee_report_do_not_query_per_row(
     desk, agent, alice, acme
 ):
