@@ -9,9 +9,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 REPO = Path(__file__).resolve().parent
 CORPORA = REPO.parent / "shared" / "corpora"
+
+# Hypothesis tests assert behaviour, never timings: its default 200 ms deadline per example
+# and its too-slow health check measure the machine, and failed runs on a loaded one.
+hypothesis_settings.register_profile(
+    "casedesk", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("casedesk")
 
 
 def pytest_configure(config: pytest.Config) -> None:
