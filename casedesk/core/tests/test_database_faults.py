@@ -21,6 +21,7 @@ from casedesk.core.tests.dblock import holding_write_lock
 from casedesk.core.tests.embedded import free_port
 from casedesk.core.tests.faultproxy import FaultProxy
 from casedesk.core.tests.waiting import wait_until
+from casedesk.core.tests.workerproc import proxy_to_test_database
 from casedesk.mail.models import InboundMessage
 from casedesk.mail.smtp import Receiver
 from casedesk.mail.tests.conftest import build, send_one
@@ -38,18 +39,16 @@ HANG = 20
 @pytest.fixture
 def proxied(transactional_db: None) -> Iterator[FaultProxy]:
     """Every new connection to the test database goes through a FaultProxy."""
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL (DATABASE_URL=postgres://...): the fault proxy stands between "
-            "casedesk and a PostgreSQL server; SQLite's fault, a long-held write lock, is "
-            "tested in test_health.py and mail/tests/test_smtp.py"
-        )
     # pytest-django made the test database through this very dict, and every
     # connection of every thread is made from it: pointing it at the proxy puts
     # the test database behind the proxy.
     settings_dict = connection.settings_dict
     host, port = settings_dict["HOST"], settings_dict["PORT"]
-    with FaultProxy(host or "127.0.0.1", int(port or 5432)) as proxy:
+    with proxy_to_test_database(
+        "needs PostgreSQL (DATABASE_URL=postgres://...): the fault proxy stands between "
+        "casedesk and a PostgreSQL server; SQLite's fault, a long-held write lock, is "
+        "tested in test_health.py and mail/tests/test_smtp.py"
+    ) as proxy:
         proxy.direct = {"HOST": host, "PORT": port}  # type: ignore[attr-defined]
         settings_dict["HOST"], settings_dict["PORT"] = "127.0.0.1", proxy.port
         connections.close_all()

@@ -67,25 +67,20 @@ def test_a_task_over_its_budget_is_stopped_recorded_retried_then_parked(tmp_path
     assert "stopped after exceeding its time budget of 1 s" in errors
 
 
-def test_a_page_is_not_delayed_by_a_slow_task_on_the_default_lane(tmp_path: Path):
-    slow = nap.enqueue(str(tmp_path), 60)
+@pytest.mark.parametrize(
+    "queue",
+    [
+        "default",
+        # The critical queue has two lanes: a sweep over hundreds of open pages, or an
+        # SMS provider's timeout, leaves the other free.
+        "critical",
+    ],
+)
+def test_a_page_is_not_held_up_by_a_slow_task_on_either_queue(tmp_path: Path, queue: str):
+    slow = nap.using(queue_name=queue).enqueue(str(tmp_path), 60)
     worker = start_worker(tmp_path)
     try:
-        wait_until((tmp_path / "nap").exists, 30, "the slow task to start")
-        urgent = page.enqueue(str(tmp_path), "urgent")
-        wait_until(lambda: status(urgent) == "SUCCESSFUL", 20, "the page")
-        assert status(slow) == "RUNNING"
-    finally:
-        stop_worker(worker)
-
-
-def test_a_slow_critical_task_does_not_hold_up_a_page(tmp_path: Path):
-    """The critical queue has two lanes: a sweep over hundreds of open pages, or an SMS
-    provider's timeout, leaves the other free."""
-    slow = nap.using(queue_name="critical").enqueue(str(tmp_path), 60)
-    worker = start_worker(tmp_path)
-    try:
-        wait_until((tmp_path / "nap").exists, 30, "the slow critical task to start")
+        wait_until((tmp_path / "nap").exists, 30, f"the slow {queue} task to start")
         urgent = page.enqueue(str(tmp_path), "urgent")
         wait_until(lambda: status(urgent) == "SUCCESSFUL", 20, "the page")
         assert status(slow) == "RUNNING"

@@ -30,10 +30,13 @@ def database_url(port: int | None = None) -> str:
     return f"postgres://{user}@{config['HOST']}:{port or config['PORT']}/{config['NAME']}"
 
 
-def proxy_to_test_database() -> FaultProxy:
-    """A fault proxy in front of this test's PostgreSQL (the test skips on SQLite)."""
+def proxy_to_test_database(
+    why: str = "the database-fault proxy stands between casedesk and PostgreSQL only",
+) -> FaultProxy:
+    """A fault proxy in front of this test's PostgreSQL (the test skips on SQLite, saying
+    ``why``)."""
     if connection.vendor != "postgresql":
-        pytest.skip("the database-fault proxy stands between casedesk and PostgreSQL only")
+        pytest.skip(why)
     config = connection.settings_dict
     return FaultProxy(config["HOST"] or "127.0.0.1", int(config["PORT"] or 5432))
 
