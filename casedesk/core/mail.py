@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import smtplib
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -76,3 +78,29 @@ def send_templated(
     )
     message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
     message.send()
+
+
+def mail_each_admin(
+    template: str,
+    context: dict[str, Any],
+    what: str,
+    per_admin: Callable[[Any], dict[str, Any]] | None = None,
+) -> int:
+    """Mail ``template`` to every active admin (``recipient`` and ``base_url`` added to
+    ``context``, and ``per_admin(admin)`` if given); a transport error is a
+    ``RetryableError`` naming ``what`` ("of page K7QF"). Returns how many were mailed."""
+    from casedesk.accounts.models import Role, User
+    from casedesk.core.retry import RetryableError
+
+    admins = list(User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk"))
+    for admin in admins:
+        extra = per_admin(admin) if per_admin is not None else {}
+        try:
+            send_templated(
+                template,
+                {**context, "recipient": admin, "base_url": settings.BASE_URL, **extra},
+                [admin.email],
+            )
+        except (smtplib.SMTPException, OSError) as exc:
+            raise RetryableError(f"could not mail the admins {what}: {exc}") from exc
+    return len(admins)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import logging
 import os
-import smtplib
 import socket
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from casedesk.core import ratelimit
 from casedesk.core.models import WorkerHeartbeat
 from casedesk.core.periodic import periodic
-from casedesk.core.retry import RetryableError, RetryPolicy, retrying
+from casedesk.core.retry import RetryPolicy, retrying
 
 CRITICAL = "critical"
 
@@ -117,22 +116,11 @@ def watch_critical_queue(now: datetime | None = None) -> float | None:
 def mail_admins_critical_waiting(seconds: int) -> int:
     """Tell every active admin that critical tasks wait (on the default queue, which
     is served when the critical one is not). Returns how many were mailed."""
-    from casedesk.accounts.models import Role, User
-    from casedesk.core.mail import send_templated
+    from casedesk.core.mail import mail_each_admin
 
-    admins = list(User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk"))
-    for admin in admins:
-        try:
-            send_templated(
-                "core/email/critical_waiting",
-                {"seconds": seconds, "recipient": admin, "base_url": settings.BASE_URL},
-                [admin.email],
-            )
-        except (smtplib.SMTPException, OSError) as exc:
-            raise RetryableError(
-                f"could not mail the admins about the critical queue: {exc}"
-            ) from exc
-    return len(admins)
+    return mail_each_admin(
+        "core/email/critical_waiting", {"seconds": seconds}, "about the critical queue"
+    )
 
 
 def record_heartbeat(worker_id: str, started_at: datetime) -> None:

@@ -8,7 +8,6 @@ resolves pages whose cases all have their first response.
 from __future__ import annotations
 
 import logging
-import smtplib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ from casedesk.accounts.models import Role, User
 from casedesk.accounts.services import zone_of
 from casedesk.cases import services as case_services
 from casedesk.cases.models import ACTIVE_STATUSES, Case, Event, EventKind
-from casedesk.core.mail import send_templated
+from casedesk.core.mail import mail_each_admin, send_templated
 from casedesk.core.periodic import periodic
 from casedesk.core.retry import PermanentError, RetryableError, RetryPolicy, retrying
 from casedesk.core.tasks import still_queued
@@ -84,24 +83,12 @@ def mail_admins_unreachable(page_id: int, reason: str) -> int:
     if page is None:
         return 0
     cases = list(Case.objects.filter(page_link__page=page).order_by("opened_at"))
-    admins = list(User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk"))
-    for admin in admins:
-        try:
-            send_templated(
-                "oncall/email/unreachable",
-                {
-                    "page": page,
-                    "cases": cases,
-                    "reason": reason,
-                    "recipient": admin,
-                    "base_url": settings.BASE_URL,
-                    "zone": zone_of(admin),
-                },
-                [admin.email],
-            )
-        except (smtplib.SMTPException, OSError) as exc:
-            raise RetryableError(f"could not mail the admins of page {page.code}: {exc}") from exc
-    return len(admins)
+    return mail_each_admin(
+        "oncall/email/unreachable",
+        {"page": page, "cases": cases, "reason": reason},
+        f"of page {page.code}",
+        per_admin=lambda admin: {"zone": zone_of(admin)},
+    )
 
 
 @task(priority=PAGING_PRIORITY, queue_name="critical")
