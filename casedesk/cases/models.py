@@ -196,6 +196,9 @@ class Case(models.Model):
     # form (a double click, three tabs, a retried request) finds this case instead of
     # opening another. Empty for every other channel.
     submission_token = models.CharField(max_length=64, blank=True, editable=False)
+    # Opened by mail whose sender SPF, DKIM and DMARC could not vouch for (no verdict
+    # either way): the case page and any page about it say "sender not verified".
+    unverified_sender = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -316,6 +319,8 @@ class Event(models.Model):
     old_value = models.CharField(max_length=100, blank=True)
     new_value = models.CharField(max_length=100, blank=True)
     reason = models.TextField(blank=True)
+    # A reply by mail whose sender could not be verified (see Case.unverified_sender).
+    unverified_sender = models.BooleanField(default=False)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:

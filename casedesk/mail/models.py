@@ -24,10 +24,21 @@ class State(models.TextChoices):
     IGNORED = "ignored", "ignored"
     HELD = "held", "held for an agent"
     NEEDS_ATTENTION = "needs_attention", "needs attention"
+    # The sender could not be verified (CASEDESK_MAIL_SENDER_POLICY): no case, no page,
+    # until an agent releases it.
+    SUSPENDED = "suspended", "suspended: sender not verified"
 
 
-# The desk's "needs attention" list shows these.
-ATTENTION_STATES = (State.HELD, State.NEEDS_ATTENTION)
+# The desk's "needs attention" list shows these; an agent may release them.
+ATTENTION_STATES = (State.HELD, State.NEEDS_ATTENTION, State.SUSPENDED)
+
+
+class SenderCheck(models.TextChoices):
+    """What SPF, DKIM and DMARC said of the sender (mail/senders.py), "" if not checked."""
+
+    PASS = "pass", "sender verified"
+    FAIL = "fail", "sender failed verification"
+    NONE = "none", "sender not verified (no verdict)"
 
 
 class InboundMessage(models.Model):
@@ -44,6 +55,10 @@ class InboundMessage(models.Model):
     # Whether the envelope sender is known (SMTP and pipe know it; IMAP does not).
     envelope_known = models.BooleanField(default=False)
     envelope_to = models.TextField(blank=True)  # comma-separated
+    # The sending server as the SMTP receiver saw it (or the pipe was told): what SPF
+    # checks. Unknown for IMAP, where the MTA in front checked (Authentication-Results).
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    helo = models.CharField(max_length=255, blank=True)
     digest = models.CharField(max_length=64, unique=True)  # SHA-256 of raw
     raw = models.BinaryField()
     size = models.PositiveIntegerField()
@@ -57,6 +72,10 @@ class InboundMessage(models.Model):
     # the HTML cut at CASEDESK_MAIL_SANITISE_MAX_KB, too deeply nested, or a parse that
     # ran out of time. "" when the whole message was read.
     notice = models.TextField(blank=True)
+    # Sender verification (mail/senders.py): the judgment, and the line that explains it
+    # ("sender not verified: globex.example publishes DMARC p=reject ...").
+    sender_check = models.CharField(max_length=8, choices=SenderCheck.choices, blank=True)
+    sender_detail = models.TextField(blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     outcome = models.CharField(max_length=400, blank=True)  # "created CD-1042 Critical"
     reason = models.TextField(blank=True)  # why held, ignored or needing attention
