@@ -198,7 +198,7 @@ class Case(models.Model):
     submission_token = models.CharField(max_length=64, blank=True, editable=False)
     # Opened by mail whose sender SPF, DKIM and DMARC could not vouch for (no verdict
     # either way): the case page and any page about it say "sender not verified".
-    unverified_sender = models.BooleanField(default=False)
+    unverified_sender = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -320,7 +320,7 @@ class Event(models.Model):
     new_value = models.CharField(max_length=100, blank=True)
     reason = models.TextField(blank=True)
     # A reply by mail whose sender could not be verified (see Case.unverified_sender).
-    unverified_sender = models.BooleanField(default=False)
+    unverified_sender = models.BooleanField(default=False, db_default=False)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
