@@ -47,7 +47,9 @@ def parse_servers(value: Iterable[str]) -> list[str]:
 
 def _split(item: str) -> tuple[str, int]:
     if item.startswith("["):
-        host, _, rest = item[1:].partition("]")
+        host, bracket, rest = item[1:].partition("]")
+        if not bracket:
+            raise ValueError(f"{item!r}: expected [address]:port")
         if rest and not rest.startswith(":"):
             raise ValueError(f"{item!r}: expected [address]:port")
         port_text = rest.removeprefix(":")
@@ -95,6 +97,8 @@ class Resolver:
 
     def resolve(self, name: str, rdtype: str, seconds: float) -> dns.resolver.Answer | None:
         """The answer, or None when the name or the record does not exist."""
+        if not name.strip("."):
+            return None  # the root holds no mail records
         try:
             qname = dns.name.from_text(name)
         except dns.exception.DNSException:

@@ -271,6 +271,17 @@ def _spf(
 # ---- DNS: DKIM ----
 
 
+class _DebugOnly(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """dkimpy logs every bad signature or key as an ERROR; in mail from strangers that is
+    routine (and anyone could fill the log), so its messages are logged at DEBUG."""
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        super().log(logging.DEBUG, msg, *args, **kwargs)
+
+
+_dkimpy_log = _DebugOnly(logging.getLogger("casedesk.mail.senders.dkimpy"), {})
+
+
 @dataclass(frozen=True)
 class _Signature:
     result: str
@@ -282,7 +293,7 @@ def _dkim(raw: bytes, lookup: Lookup) -> list[_Signature]:
     if not re.search(rb"(?im)^dkim-signature[ \t]*:", head):
         return []
     try:
-        message = dkim.DKIM(raw, minkey=1024)
+        message = dkim.DKIM(raw, minkey=1024, logger=_dkimpy_log)
     except Exception:  # dkimpy could not read the message's headers
         return [_Signature("permerror", "")]
     count = sum(1 for name, _ in message.headers if name.lower() == b"dkim-signature")
@@ -298,6 +309,10 @@ def _one_signature(message: dkim.DKIM, index: int, lookup: Lookup) -> _Signature
         if not records:
             missing.append(text)
             return None
+        try:
+            dkim.evaluate_pk(name, records[0])
+        except Exception:  # dkimpy would say only "False": a bad key is a permerror
+            missing.append(text)
         return records[0]
 
     try:
@@ -317,7 +332,7 @@ def _one_signature(message: dkim.DKIM, index: int, lookup: Lookup) -> _Signature
     except Exception:  # a bad key record, an unknown algorithm, ...
         return _Signature("permerror", domain)
     if missing:
-        return _Signature("permerror", domain)  # no key: RFC 6376 6.1.2, PERMFAIL
+        return _Signature("permerror", domain)  # no key or a bad one: RFC 6376 6.1.2
     return _Signature("pass" if good else "fail", domain)
 
 

@@ -171,7 +171,7 @@ class DNSServer:
                             self._udp_once()
                         else:
                             self._tcp_once()
-                    except OSError:
+                    except Exception:  # one bad exchange must not stop the server
                         continue
 
     def _reply(self, data: bytes) -> bytes | None:
@@ -179,7 +179,11 @@ class DNSServer:
             request = DNSRecord.parse(data)
         except Exception:  # a garbage packet gets no answer, as from a real server
             return None
-        reply = self.zone.answer(request)
+        try:
+            reply = self.zone.answer(request)
+        except Exception:  # a question the zone cannot hold (an odd name): SERVFAIL
+            reply = request.reply()
+            reply.header.rcode = RCODE.SERVFAIL
         return None if reply is None else reply.pack()
 
     def _udp_once(self) -> None:
