@@ -36,7 +36,8 @@ class Result:
     method: str
     result: str
     reason: str = ""
-    properties: dict[str, str] = field(default_factory=dict)  # "smtp.mailfrom" -> value
+    # "smtp.mailfrom" -> value (and plain keys some servers add, such as "p")
+    properties: dict[str, str] = field(default_factory=dict)
     comments: tuple[str, ...] = ()
 
 
@@ -84,7 +85,7 @@ def _resinfo(text: str, comments: tuple[str, ...]) -> Result | None:
     for key, item in pairs[1:]:
         if key == "reason":
             reason = item
-        elif "." in key:
+        else:  # ptype.property, and the odd plain key some servers write (policy=, p=)
             properties.setdefault(key, item)
     return Result(method, result.strip().lower(), reason, properties, comments)
 

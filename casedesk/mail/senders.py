@@ -164,12 +164,10 @@ def verify(
 
 def domain_of(address: str | None) -> str:
     """The lower-case ASCII domain of an address or a bare domain ("" if there is none)."""
-    text = (address or "").strip().strip("<>").rpartition("@")[2].strip().rstrip(".").lower()
-    if not text:
-        return ""
     try:
-        text = text.encode("idna").decode("ascii")
-    except UnicodeError:
+        text = str(address or "").strip().strip("<>").rpartition("@")[2].strip()
+        text = text.rstrip(".").lower().encode("idna").decode("ascii") if text else ""
+    except (UnicodeError, ValueError):
         return ""
     return text if _DOMAIN.fullmatch(text) else ""
 
@@ -544,7 +542,7 @@ def _arh_policy(result: authresults.Result) -> str:
     """The DMARC policy an MTA wrote: ``policy.dmarc=reject`` (RFC 8601 registry), or
     ``(p=reject dis=none)``/``(policy=reject)`` in a comment, as OpenDMARC, Gmail and
     rspamd write it."""
-    for key in ("policy.dmarc", "policy.p", "policy.policy"):
+    for key in ("policy.dmarc", "policy.p", "p", "policy"):
         value = result.properties.get(key, "").lower()
         if value in _POLICIES:
             return value

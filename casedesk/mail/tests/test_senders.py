@@ -667,3 +667,43 @@ def test_authentication_results_properties_and_comments() -> None:
     assert dmarc.comments == ("p=reject dis=none",)
     assert dmarc.properties == {"header.from": "globex.example"}
     assert (dkim.reason, dkim.properties["header.s"]) == ("ok; fine", "s1")
+
+
+def test_dmarc_policy_written_as_a_plain_key(settings: Any) -> None:
+    settings.MAIL_TRUSTED_AUTHSERV_ID = ["mx.example.com"]
+    raw = with_headers(
+        (
+            "Authentication-Results",
+            "mx.example.com; dmarc=fail p=quarantine header.from=globex.example",
+        )
+    )
+    verdict = check(raw, ip=None)
+    assert (verdict.dmarc, verdict.dmarc_policy, verdict.judgment) == (
+        "fail",
+        "quarantine",
+        SenderCheck.FAIL,
+    )
+
+
+# ---- Whatever the caller passes ----
+
+
+@given(
+    from_address=st.text(max_size=80),
+    envelope=st.none() | st.text(max_size=80),
+    ip=st.none() | st.text(max_size=40) | st.ip_addresses().map(str),
+    helo=st.text(max_size=80),
+)
+def test_any_addresses_and_ip_give_a_verdict_without_an_internal_error(
+    dns_server: Any, from_address: str, envelope: str | None, ip: str | None, helo: str
+) -> None:
+    verdict = verify(
+        build(), from_address=from_address, envelope_from=envelope, client_ip=ip, helo=helo
+    )
+    assert verdict.source == "DNS"  # not "no check (an error, see the log)"
+
+
+def test_an_international_from_domain_is_looked_up_in_its_ascii_form(dns_zone: Any) -> None:
+    dns_zone.publish_dmarc("xn--bcher-kva.example", "v=DMARC1; p=reject")
+    verdict = check(build(), sender="bob@bücher.example", envelope="bob@bücher.example", ip=FORGER)
+    assert (verdict.from_domain, verdict.dmarc_policy) == ("xn--bcher-kva.example", "reject")
