@@ -125,9 +125,10 @@ class Verdict:
 
 # ---- verify() ----------------------------------------------------------------------------
 
-# Signatures checked per message: each may cost a DNS lookup and an RSA operation; real
-# mail carries one to three (the author's domain, a list's, the sending service's).
-MAX_SIGNATURES = 8
+# Signatures checked per message: each costs a DNS lookup, an RSA operation and a pass
+# over the body (0.17 s of CPU for a 10 MB body); real mail carries one to three (the
+# author's domain, a list's, the sending service's).
+MAX_SIGNATURES = 5
 # The best DKIM result first: an aligned pass, then any pass; a temporary error before a
 # failure (a DNS blip must not make a verdict of "fail").
 _DKIM_RANK = ("pass", "temperror", "fail", "permerror", "policy", "neutral", "none")
@@ -244,7 +245,7 @@ def _spf(
     if not client_ip:
         return "none", domain, "no client IP known"
     try:
-        address = str(ipaddress.ip_address(client_ip.strip().strip("[]")))
+        address = str(ipaddress.ip_address(str(client_ip).strip().strip("[]")))
     except ValueError:
         return "none", domain, "the client IP is not an address"
     if not domain:
@@ -489,7 +490,9 @@ def _from_authentication_results(raw: bytes, trusted: Sequence[str], from_domain
     spf_domain = ""
     if spf_result:
         spf_domain = domain_of(
-            spf_result.properties.get("smtp.mailfrom") or spf_result.properties.get("smtp.helo")
+            spf_result.properties.get("smtp.mailfrom")
+            or spf_result.properties.get("smtp.mfrom")  # RFC 5451's older name, still seen
+            or spf_result.properties.get("smtp.helo")
         )
     signatures = [
         _Signature(
