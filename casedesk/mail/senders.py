@@ -29,7 +29,8 @@ the mail policy acts on (``CASEDESK_MAIL_SENDER_POLICY``, see mail/process.py):
 2. **From the MTA in front**, when ``CASEDESK_MAIL_TRUSTED_AUTHSERV_ID`` names it: its
    ``Authentication-Results`` header fields (RFC 8601) are read instead, and no DNS is
    asked. Only fields with that authserv-id count, and only the top-most ones (the MTA
-   prepends its own, above the ``Received:`` of the hop before). **The MTA must remove
+   prepends its own, above the ``Received:`` of the hop before); each method's results
+   come from the top-most of them that has the method. **The MTA must remove
    incoming ``Authentication-Results`` fields that carry its own authserv-id** (RFC 8601
    section 5; Postfix with OpenDMARC/OpenDKIM, rspamd and Exim all can), or a sender
    could write one that says "pass".
@@ -473,10 +474,18 @@ def _from_authentication_results(raw: bytes, trusted: Sequence[str], from_domain
     ids = ", ".join(trusted)
     if not fields:
         return Verdict(from_domain=from_domain, source=f"no Authentication-Results of {ids}")
-    results = [result for field in fields for result in field.results]
+
+    def of(method: str) -> list[authresults.Result]:
+        """The method's results in the top-most field that has any: one field per method,
+        so a field further down (a sender's, had the MTA not removed it) adds nothing."""
+        for field in fields:
+            found = [r for r in field.results if r.method == method]
+            if found:
+                return found
+        return []
 
     def first(method: str) -> authresults.Result | None:
-        return next((r for r in results if r.method == method), None)
+        return next(iter(of(method)), None)
 
     def word(method: str, result: authresults.Result | None) -> str:
         value = result.result if result else "none"
@@ -499,8 +508,7 @@ def _from_authentication_results(raw: bytes, trusted: Sequence[str], from_domain
             word("dkim", r),
             domain_of(r.properties.get("header.d") or r.properties.get("header.i", "")),
         )
-        for r in results
-        if r.method == "dkim"
+        for r in of("dkim")
     ]
     best = _best(signatures, from_domain)
     return Verdict(
@@ -519,7 +527,8 @@ def _from_authentication_results(raw: bytes, trusted: Sequence[str], from_domain
 
 def _trusted_fields(raw: bytes, trusted: Sequence[str]) -> list[authresults.AuthenticationResults]:
     """The trusted authserv-id's fields at the top of the header: from the first one down
-    to the next ``Received:`` (the hop before ours, where anything is the sender's)."""
+    to the next ``Received:`` (the hop before ours, where anything is the sender's), top
+    first."""
     try:
         header = BytesHeaderParser(policy=compat32).parsebytes(raw)
         items = header.items()

@@ -735,3 +735,19 @@ def test_signatures_past_the_fifth_are_not_checked(globex_dns: Any) -> None:
     verdict = check(raw, ip=None)
     assert verdict.dkim == "permerror"
     assert ("s1._domainkey.globex.example", "TXT") not in globex_dns.queries  # the 7th, unread
+
+
+def test_a_lower_trusted_field_adds_no_results_for_a_method_the_top_one_has(settings: Any) -> None:
+    """The MTA's field under its own Received:, then a sender's field with the same id (the
+    MTA failed to remove it): the sender's dkim=pass is not read."""
+    settings.MAIL_TRUSTED_AUTHSERV_ID = ["mx.example.com"]
+    raw = with_headers(
+        ("Received", "from forger.example by mx.example.com; Mon, 7 Dec 2026 02:00:00 +0000"),
+        (
+            "Authentication-Results",
+            "mx.example.com; spf=fail smtp.mailfrom=globex.example; dkim=none",
+        ),
+        ("Authentication-Results", "mx.example.com; dkim=pass header.d=globex.example; spf=pass"),
+    )
+    verdict = check(raw, ip=FORGER)
+    assert (verdict.spf, verdict.dkim, verdict.judgment) == ("fail", "none", SenderCheck.FAIL)
