@@ -140,7 +140,7 @@ def test_blackholed_dns_costs_at_most_the_budget(globex_dns: Any, settings: Any)
     raw = globex_dns.key.sign(build(sender=BOB), "globex.example")
     started = time.monotonic()
     verdict = check(raw)
-    assert time.monotonic() - started < 2 + 1.5  # the budget, and the CPU of the checks
+    assert time.monotonic() - started < 2 + 3  # the budget, and the CPU of the checks (6 s without)
     assert (verdict.spf, verdict.dkim, verdict.dmarc) == ("temperror", "temperror", "temperror")
     assert verdict.judgment == SenderCheck.NONE
 
@@ -538,8 +538,11 @@ def test_unanswered_lookups_after_the_budget_are_temperror(globex_dns: Any, sett
     globex_dns.blackhole = True
     started = time.monotonic()
     verdict = check(globex_dns.key.sign(build(sender=BOB), "globex.example"))
-    assert time.monotonic() - started < 1 + 1.5
+    # Without the budget: three lookups of 2 s each. With it: the first takes the second.
+    assert time.monotonic() - started < 1 + 3
     assert (verdict.spf, verdict.dkim, verdict.dmarc) == ("temperror", "temperror", "temperror")
+    asked = {name for name, _ in globex_dns.queries}
+    assert asked == {"globex.example"}  # the key and the DMARC record: not even asked
 
 
 # ---- The trusted MTA's Authentication-Results, in detail ----
@@ -751,3 +754,13 @@ def test_a_lower_trusted_field_adds_no_results_for_a_method_the_top_one_has(sett
     )
     verdict = check(raw, ip=FORGER)
     assert (verdict.spf, verdict.dkim, verdict.judgment) == ("fail", "none", SenderCheck.FAIL)
+
+
+def test_names_without_records_are_cached_too(dns_zone: Any) -> None:
+    """NXDOMAIN is kept for the SOA's minimum TTL: a stream of unsigned mail from a domain
+    with no SPF or DMARC asks nothing more after the first message."""
+    assert check(build(sender=BOB), ip=FORGER).judgment == SenderCheck.NONE
+    first = len(dns_zone.queries)
+    assert first >= 2
+    check(build(sender=BOB), ip=FORGER)
+    assert len(dns_zone.queries) == first
