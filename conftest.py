@@ -81,6 +81,30 @@ def _use_redis_db(url: str, offset: int) -> None:
     )
     run_wide.enable()
 @pytest.fixture(scope="session", autouse=True)
+def dns_server() -> Iterator[Any]:
+    """A DNS server on 127.0.0.1 for every test process (mail/tests/dnsserver.py): the
+    sender checks (SPF, DKIM, DMARC) ask it, never the internet. Subprocesses the tests
+    start inherit CASEDESK_MAIL_DNS_SERVERS. Tests publish records through ``dns_zone``
+    (mail/tests/conftest.py); with nothing published every name is NXDOMAIN."""
+    from django.test.utils import override_settings
+
+    from casedesk.mail.tests.dnsserver import DNSServer
+
+    server = DNSServer().start()
+    previous = os.environ.get("CASEDESK_MAIL_DNS_SERVERS")
+    os.environ["CASEDESK_MAIL_DNS_SERVERS"] = server.address
+    run_wide = override_settings(MAIL_DNS_SERVERS=[server.address])
+    run_wide.enable()
+    yield server
+    run_wide.disable()
+    if previous is None:
+        os.environ.pop("CASEDESK_MAIL_DNS_SERVERS", None)
+    else:
+        os.environ["CASEDESK_MAIL_DNS_SERVERS"] = previous
+    server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _no_statement_timeout_making_test_databases() -> Iterator[None]:
     """CREATE and DROP DATABASE wait for a checkpoint, which on a busy machine outlasts
     CASEDESK_DB_STATEMENT_TIMEOUT (30 s): pytest-django's set-up and teardown of the

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 
 from casedesk.lib.dbtimeouts import PostgresTimeouts, postgresql_options
+from casedesk.lib.dnsresolver import parse_servers
 from casedesk.lib.env import (
     ConfigError,
     Rate,
@@ -369,6 +370,23 @@ MAIL_SANITISE_MAX_BYTES = 1024 * get_int(
     "CASEDESK_MAIL_SANITISE_MAX_KB", 256, minimum=16, maximum=10240
 )
 MAIL_PARSE_SECONDS = get_int("CASEDESK_MAIL_PARSE_SECONDS", 10, minimum=1, maximum=300)
+# Who sent inbound mail (issue 17, mail/senders.py): SPF, DKIM and DMARC lookups go to
+# these DNS servers ("host:port,...", IP addresses; unset: the system's resolv.conf), and
+# all the lookups for one message together stop after MAIL_VERIFY_SECONDS (what is left
+# unanswered is a temporary error, so a dead DNS server cannot hold the mail up).
+MAIL_DNS_SERVERS = get_list("CASEDESK_MAIL_DNS_SERVERS", [])
+try:
+    MAIL_DNS_SERVERS = parse_servers(MAIL_DNS_SERVERS)
+except ValueError as error:
+    raise ConfigError("CASEDESK_MAIL_DNS_SERVERS", str(error)) from None
+MAIL_VERIFY_SECONDS = get_int("CASEDESK_MAIL_VERIFY_SECONDS", 5, minimum=1, maximum=60)
+# The authserv-id(s) of the MTA in front of casedesk: when set, its Authentication-Results
+# header is trusted instead of checking DNS (and headers of any other id are ignored). Set
+# it only when that MTA removes incoming headers that carry its id, or senders could
+# write their own.
+MAIL_TRUSTED_AUTHSERV_ID = [
+    item.lower() for item in get_list("CASEDESK_MAIL_TRUSTED_AUTHSERV_ID", [])
+]
 # STARTTLS is offered when both are set (PEM files).
 SMTP_TLS_CERT = get_str("CASEDESK_SMTP_TLS_CERT", "")
 SMTP_TLS_KEY = get_str("CASEDESK_SMTP_TLS_KEY", "")
