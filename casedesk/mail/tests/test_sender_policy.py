@@ -256,8 +256,8 @@ def test_a_genuine_customer_whose_domain_signs_opens_the_case_and_pages_as_befor
     key = DkimKey()
     forged_acme(dns_zone)  # SPF excludes 127.0.0.1 too: the signature alone vouches
     dns_zone.publish_dkim("acme.example", key.selector, key.public, key.kind)
-    raw = key.sign(build("CRITICAL: site down", "Nobody can log in."), "acme.example")
-    with night():
+    with night():  # signed then: a signature dated in the future does not verify
+        raw = key.sign(build("CRITICAL: site down", "Nobody can log in."), "acme.example")
         smtp_send(receiver, raw, mail_from="alice@acme.example")
         run_tasks()
     message = InboundMessage.objects.get()
