@@ -34,7 +34,10 @@ logger = logging.getLogger("casedesk.mail")
 
 
 class Command(BaseCommand):
-    help = "Store one email read from stdin (for a mail server's pipe); exit 75 to retry later."
+    help = (
+        "Store one email read from stdin (for a mail server's pipe): exit 0 stored, 75 retry "
+        "later, 65 refused (empty, too large), 64 a --client-ip that is no IP address."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
