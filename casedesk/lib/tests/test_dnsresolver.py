@@ -50,7 +50,7 @@ def test_garbage_server_lists_raise_only_valueerror(text: str) -> None:
         pass
 
 
-def test_a_bad_server_list_stops_start_up_naming_the_variable() -> None:
+def test_a_bad_server_list_stops_start_up_naming_the_variable(tmp_path: Any) -> None:
     import subprocess
     import sys
 
@@ -59,7 +59,7 @@ def test_a_bad_server_list_stops_start_up_naming_the_variable() -> None:
         env={
             "CASEDESK_MAIL_DNS_SERVERS": "dns.example.com",
             "PATH": "/usr/bin:/bin",
-            "CASEDESK_VAR_DIR": "/tmp",
+            "CASEDESK_VAR_DIR": str(tmp_path),
         },
         capture_output=True,
         text=True,

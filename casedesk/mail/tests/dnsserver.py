@@ -3,7 +3,8 @@
 One thread answers UDP and TCP on the same free port from a :class:`Zone` the tests fill
 (TXT, A, AAAA, MX, CNAME, PTR); a name it does not hold is NXDOMAIN, a name it holds with
 no record of the asked type is an empty answer (NODATA). Two switches stand in for a
-broken server: ``blackhole`` (it reads the question and never answers) and ``servfail``.
+broken server: ``blackhole`` (it reads the question and never answers) and ``servfail``
+(for every name, or for the names under those in ``servfail_names``).
 The root conftest starts one per test process and points ``CASEDESK_MAIL_DNS_SERVERS`` at
 it; tests fill it through the ``dns_zone`` fixture (mail/tests/conftest.py).
 """
@@ -46,6 +47,8 @@ class Zone:
     records: dict[str, list[RR]] = field(default_factory=lambda: defaultdict(list))
     blackhole: bool = False
     servfail: bool = False
+    # Names (and the names under them) answered with SERVFAIL: one domain's broken DNS.
+    servfail_names: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     queries: list[tuple[str, str]] = field(default_factory=list)  # (name, type) asked
 
@@ -99,6 +102,7 @@ class Zone:
             self.queries.clear()
             self.blackhole = False
             self.servfail = False
+            self.servfail_names.clear()
 
     def answer(self, request: DNSRecord) -> DNSRecord | None:
         """The reply to one question; None to stay silent (blackhole)."""
@@ -110,7 +114,8 @@ class Zone:
             if self.blackhole:
                 return None
             reply = request.reply()
-            if self.servfail:
+            broken = any(name == bad or name.endswith("." + bad) for bad in self.servfail_names)
+            if self.servfail or broken:
                 reply.header.rcode = RCODE.SERVFAIL
                 return reply
             # Follow CNAMEs (a few, so a loop ends) as a recursive server would.

@@ -140,7 +140,7 @@ def test_blackholed_dns_costs_at_most_the_budget(globex_dns: Any, settings: Any)
     raw = globex_dns.key.sign(build(sender=BOB), "globex.example")
     started = time.monotonic()
     verdict = check(raw)
-    assert time.monotonic() - started < 2 + 1.5  # the budget, and the CPU of the checks
+    assert time.monotonic() - started < 2 + 3  # the budget, and the CPU of the checks (6 s without)
     assert (verdict.spf, verdict.dkim, verdict.dmarc) == ("temperror", "temperror", "temperror")
     assert verdict.judgment == SenderCheck.NONE
 
@@ -384,6 +384,13 @@ def test_dkim_key_servfail_is_a_temperror(globex_dns: Any) -> None:
     assert check(raw, ip=None).dkim == "temperror"
 
 
+def test_a_client_ip_of_another_type_is_read_as_text(globex_dns: Any) -> None:
+    import ipaddress
+
+    address: Any = ipaddress.ip_address(GLOBEX_MX)
+    assert check(build(sender=BOB), ip=address).spf == "pass"
+
+
 # ---- DMARC ----
 
 
@@ -484,9 +491,9 @@ def test_forger_with_its_own_spf_and_signature_still_fails_dmarc(globex_dns: Any
 
 
 def test_forger_whose_own_dns_fails_cannot_turn_dmarc_fail_into_temperror(globex_dns: Any) -> None:
-    globex_dns.publish_spf("forger.example", "v=spf1 include:nowhere.invalid.example -all")
+    globex_dns.servfail_names.add("forger.example")
     verdict = check(build(sender=BOB), envelope="x@forger.example", ip=FORGER)
-    assert verdict.spf in ("permerror", "temperror")
+    assert (verdict.spf, verdict.spf_aligned) == ("temperror", False)
     assert (verdict.dmarc, verdict.judgment) == ("fail", SenderCheck.FAIL)
 
 
@@ -531,8 +538,11 @@ def test_unanswered_lookups_after_the_budget_are_temperror(globex_dns: Any, sett
     globex_dns.blackhole = True
     started = time.monotonic()
     verdict = check(globex_dns.key.sign(build(sender=BOB), "globex.example"))
-    assert time.monotonic() - started < 1 + 1.5
+    # Without the budget: three lookups of 2 s each. With it: the first takes the second.
+    assert time.monotonic() - started < 1 + 3
     assert (verdict.spf, verdict.dkim, verdict.dmarc) == ("temperror", "temperror", "temperror")
+    asked = {name for name, _ in globex_dns.queries}
+    assert asked == {"globex.example"}  # the key and the DMARC record: not even asked
 
 
 # ---- The trusted MTA's Authentication-Results, in detail ----
@@ -707,3 +717,50 @@ def test_an_international_from_domain_is_looked_up_in_its_ascii_form(dns_zone: A
     dns_zone.publish_dmarc("xn--bcher-kva.example", "v=DMARC1; p=reject")
     verdict = check(build(), sender="bob@bücher.example", envelope="bob@bücher.example", ip=FORGER)
     assert (verdict.from_domain, verdict.dmarc_policy) == ("xn--bcher-kva.example", "reject")
+
+
+def test_a_temperror_for_the_from_domain_itself_is_a_dmarc_temperror(dns_zone: Any) -> None:
+    """globex's own DNS failing for SPF while its DMARC record answers: no verdict, never a
+    suspension on a DNS blip."""
+    dns_zone.publish_dmarc("globex.example", "v=DMARC1; p=reject")
+    dns_zone.servfail_names.add("spf.globex.example")
+    verdict = check(build(sender=BOB), envelope="bounce@spf.globex.example", ip=FORGER)
+    assert (verdict.spf, verdict.spf_aligned, verdict.dmarc) == ("temperror", True, "temperror")
+    assert verdict.judgment == SenderCheck.NONE
+
+
+def test_signatures_past_the_fifth_are_not_checked(globex_dns: Any) -> None:
+    """Each signature costs a pass over the body: a message with many is cut at five."""
+    garbage = (
+        b"DKIM-Signature: v=1; a=rsa-sha256; d=globex.example; s=nope; h=from; bh=AAAA; b=AAAA\r\n"
+    )
+    raw = garbage * 6 + globex_dns.key.sign(build(sender=BOB), "globex.example")
+    verdict = check(raw, ip=None)
+    assert verdict.dkim == "permerror"
+    assert ("s1._domainkey.globex.example", "TXT") not in globex_dns.queries  # the 7th, unread
+
+
+def test_a_lower_trusted_field_adds_no_results_for_a_method_the_top_one_has(settings: Any) -> None:
+    """The MTA's field under its own Received:, then a sender's field with the same id (the
+    MTA failed to remove it): the sender's dkim=pass is not read."""
+    settings.MAIL_TRUSTED_AUTHSERV_ID = ["mx.example.com"]
+    raw = with_headers(
+        ("Received", "from forger.example by mx.example.com; Mon, 7 Dec 2026 02:00:00 +0000"),
+        (
+            "Authentication-Results",
+            "mx.example.com; spf=fail smtp.mailfrom=globex.example; dkim=none",
+        ),
+        ("Authentication-Results", "mx.example.com; dkim=pass header.d=globex.example; spf=pass"),
+    )
+    verdict = check(raw, ip=FORGER)
+    assert (verdict.spf, verdict.dkim, verdict.judgment) == ("fail", "none", SenderCheck.FAIL)
+
+
+def test_names_without_records_are_cached_too(dns_zone: Any) -> None:
+    """NXDOMAIN is kept for the SOA's minimum TTL: a stream of unsigned mail from a domain
+    with no SPF or DMARC asks nothing more after the first message."""
+    assert check(build(sender=BOB), ip=FORGER).judgment == SenderCheck.NONE
+    first = len(dns_zone.queries)
+    assert first >= 2
+    check(build(sender=BOB), ip=FORGER)
+    assert len(dns_zone.queries) == first
