@@ -408,6 +408,15 @@ IMAP_POLL = get_duration("CASEDESK_IMAP_POLL", timedelta(minutes=1))
 MAIL_UNKNOWN_SENDER = get_str("CASEDESK_MAIL_UNKNOWN_SENDER", "hold").strip().lower()
 if MAIL_UNKNOWN_SENDER not in ("hold", "ignore"):
     raise ConfigError("CASEDESK_MAIL_UNKNOWN_SENDER", "use 'hold' or 'ignore'")
+# What the pipeline does with the sender verdict (SPF, DKIM, DMARC; mail/senders.py)
+# before mail opens a case or adds a reply (issue 17: anyone can write "From:" a
+# customer and page on-call). "verify": a sender that fails is suspended until an
+# agent releases it, one with no verdict goes in marked "sender not verified";
+# "strict": everything that does not pass is suspended; "off": no lookups, From: is
+# trusted (an MTA in front already rejects failing mail, or a network without DNS).
+MAIL_SENDER_POLICY = get_str("CASEDESK_MAIL_SENDER_POLICY", "verify").strip().lower()
+if MAIL_SENDER_POLICY not in ("verify", "strict", "off"):
+    raise ConfigError("CASEDESK_MAIL_SENDER_POLICY", "use 'verify', 'strict' or 'off'")
 # RFC 3834: auto-replies to one sender address (default 5 an hour).
 RATE_MAIL_AUTO_REPLY = get_rate("CASEDESK_RATE_MAIL_AUTO_REPLY", Rate(5, timedelta(hours=1)))
 # Loop protection: messages from one sender into one case (default 10 a minute).

@@ -81,6 +81,9 @@ class NewCase:
     confirm: bool = True
     # The portal form's one-time token: a repeat post returns the case it opened.
     submission_token: str = ""
+    # Email whose sender SPF, DKIM and DMARC could not vouch for (mail/process.py): the
+    # case, its opening entry and any page about it say "sender not verified".
+    unverified_sender: bool = False
 
 
 def _normalize_characteristics(letters: str | Sequence[str]) -> str:
@@ -179,6 +182,7 @@ def open_case(new: NewCase) -> Case:
         opened_at=opened_at,
         opened_after_hours=not sla.is_support_open(opened_at),
         submission_token=new.submission_token,
+        unverified_sender=new.unverified_sender,
     )
     case.take_targets(new.priority)
     case.after_hours_alarm = new.priority.is_critical and case.opened_after_hours
@@ -198,6 +202,7 @@ def open_case(new: NewCase) -> Case:
         public=True,
         body=case.description,
         new_value=case.priority.name,
+        unverified_sender=new.unverified_sender,
     )
     _store_attachments(case, opened, new.attachments, new.opened_by or requester, public=True)
     _schedule_deadlines(case, deadlines, previous=None)
@@ -261,6 +266,7 @@ def add_reply(
     attachments: Sequence[UploadedFile] = (),
     status: str | None = None,
     at: datetime | None = None,
+    unverified_sender: bool = False,
 ) -> Event:
     """A public reply (customers see it) or, with ``public=False``, an internal note.
 
@@ -268,6 +274,8 @@ def add_reply(
     - A customer's reply to a case pending on them reopens it (the resolution
       clock resumes); to a resolved case, reopens it. A closed case takes no replies.
     - Support may set the status in the same step (reply and set "pending customer").
+    - ``unverified_sender``: a reply by mail whose sender could not be verified
+      (mail/process.py); the timeline marks it.
     """
     case = _locked(case)
     text = (body or "").strip()
@@ -297,7 +305,9 @@ def add_reply(
     now = at or timezone.now()
     previous = _snapshot(case)
     kind = EventKind.REPLY if public else EventKind.NOTE
-    event = _event(case, kind, author, public=public, body=text, at=now)
+    event = _event(
+        case, kind, author, public=public, body=text, at=now, unverified_sender=unverified_sender
+    )
     _store_attachments(case, event, attachments, author, public=public)
 
     if author.is_vendor_staff:

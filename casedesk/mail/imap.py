@@ -334,6 +334,9 @@ def _take(
 ) -> None:
     """Store (commit), then mark; a store that fails leaves the message as it was."""
     try:
+        # No client IP or HELO: the mailbox's own MTA took the message, and only it saw
+        # the sending server. SPF has nothing to check here; DKIM still does, and the
+        # MTA's own verdict counts through CASEDESK_MAIL_TRUSTED_AUTHSERV_ID (README).
         stored = store(raw, source=Source.IMAP)
     except MessageTooLarge:
         _too_large(state, mailbox, uid, len(raw), result)

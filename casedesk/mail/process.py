@@ -7,19 +7,37 @@ locks SQLite for every log-in), then writes the outcome in one transaction with 
 message row locked, after checking again that the message still waits (a second run
 of the task, or an agent releasing it, may have written it meanwhile): the case, its
 events and the message's new state commit together or not at all, so a worker killed
-half-way leaves the message pending and the next run processes it once. The order
-of the checks is the order of this module:
+half-way leaves the message pending and the next run processes it once. Between the
+two, with no transaction open either (network lookups must never hold one), the
+sender is verified (SPF, DKIM, DMARC: :func:`casedesk.mail.senders.verify`, bounded
+by CASEDESK_MAIL_VERIFY_SECONDS) unless CASEDESK_MAIL_SENDER_POLICY is ``off``; the
+verdict is stored on the message (``sender_check``, ``sender_detail``). The order of
+the checks is the order of this module:
 
 1. unreadable bytes or no sender: needs attention (kept, shown in the desk);
 2. mail from our own addresses: ignored (a loop with ourselves);
 3. delivery reports: a bounce record against the contact and the case;
 4. other reports (read receipts, abuse reports) and ``Precedence: junk``: ignored;
 5. a second copy of a Message-ID already acted on: ignored as a duplicate;
-6. threading: our signed Message-ID in In-Reply-To/References, then a Message-ID
+6. a deactivated person, or mail from a support staff address: held for an agent;
+7. the sender policy, wherever the message would act on a case (steps 8 and 9, and
+   before a new contact is made for an address an organization claims): a sender
+   that failed verification (``verify``), or any that did not pass (``strict``), is
+   **suspended**: no case, no event, no auto-reply, no page, the verdict's reason on
+   the message, until an agent releases it. With no verdict either way (``verify``)
+   the message goes on, and its case (or reply) is marked ``unverified_sender`` with
+   a note saying why. A message an agent releases from suspension skips the policy
+   (the agent vouched; the case gets a note saying who); one released from another
+   hold (an unknown sender assigned to an organization) meets it then, with the
+   verdict it arrived with;
+8. threading: our signed Message-ID in In-Reply-To/References, then a Message-ID
    the customer sent earlier, then ``[CD-1042]`` in the subject: a reply on that case
    (a closed case gets a new case that says what it follows);
-7. otherwise a new case, Critical when the subject says so (never for automated
+9. otherwise a new case, Critical when the subject says so (never for automated
    mail), with an RFC 3834 auto-reply when the message may be answered.
+
+A held or suspended message whose subject says critical is mailed to every agent
+(``mail.tasks.notify_held_critical``), never paged.
 """
 
 from __future__ import annotations
@@ -34,7 +52,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from casedesk.accounts.models import Role, User
+from casedesk.accounts.models import Organization, Role, User
 from casedesk.accounts.services import organization_for_email
 from casedesk.cases import files
 from casedesk.cases.models import Case, Channel, Event, EventKind, Priority, Status, parse_reference
@@ -51,12 +69,13 @@ from casedesk.cases.services import (
 from casedesk.core import ratelimit
 from casedesk.core.mail import reference_of_message_id
 from casedesk.lib.limited import LimitExceeded, TimeLimitExceeded, run_limited
-from casedesk.mail import rules
+from casedesk.mail import rules, senders
 from casedesk.mail.models import (
     ATTENTION_STATES,
     Bounce,
     InboundMessage,
     MessageKey,
+    SenderCheck,
     State,
     UnknownSender,
 )
@@ -99,12 +118,51 @@ def _held(reason: str, case: Case | None = None) -> Outcome:
     return Outcome(State.HELD, f"held: {reason}", reason, case)
 
 
+def _suspended(reason: str) -> Outcome:
+    return Outcome(State.SUSPENDED, f"suspended: {reason}", reason)
+
+
 class _Hold(Exception):
     """Processing stops here and the message waits for an agent."""
 
     def __init__(self, outcome: Outcome) -> None:
         super().__init__(outcome.line)
         self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class _Trust:
+    """What the sender policy makes of one message (step 7 of the module docstring)."""
+
+    suspend: str = ""  # why the message is suspended; "" to go on
+    unverified: str = ""  # mark the case or reply, with this line in a note; "" if not
+    released: str = ""  # a note for the case: an agent released it from suspension
+
+    def enforce(self) -> None:
+        """Stop here when the message is to be suspended (called where it would act)."""
+        if self.suspend:
+            raise _Hold(_suspended(self.suspend))
+
+
+def _trust(message: InboundMessage, *, was: str, released_by: User | None) -> _Trust:
+    """The policy's answer for ``message``, from the verdict stored on it.
+
+    ``was`` is the message's state before this run: a release from SUSPENDED is the
+    agent vouching for the sender; a release from another hold is not.
+    """
+    check, detail = message.sender_check, message.sender_detail
+    if not check or check == SenderCheck.PASS:
+        return _Trust()  # verified, or not checked (policy off, or unreadable)
+    if released_by is not None and was == State.SUSPENDED:
+        return _Trust(released=f"released by {released_by.email}, who vouched for it: {detail}")
+    policy = settings.MAIL_SENDER_POLICY
+    if policy == "off":
+        return _Trust()  # turned off since the message arrived: From: is trusted
+    if check == SenderCheck.FAIL:
+        return _Trust(suspend=detail)
+    if policy == "strict":
+        return _Trust(suspend=f"{detail} (CASEDESK_MAIL_SENDER_POLICY=strict)")
+    return _Trust(unverified=detail)
 
 
 def read(raw: bytes) -> Parsed:
@@ -145,29 +203,57 @@ def process(message_pk: int, *, released_by: User | None = None) -> Outcome:
     message = InboundMessage.objects.get(pk=message_pk)
     if message.state not in may_run:
         return _done(message)
-    parsed = read(bytes(message.raw))
+    raw = bytes(message.raw)
+    parsed = read(raw)
+    verdict = None if message.sender_check else _verify(message, raw, parsed)
     with transaction.atomic():
         message = InboundMessage.objects.select_for_update().defer("raw").get(pk=message_pk)
         if message.state not in may_run:  # another run wrote it while we parsed
             return _done(message)
-        return _write(message, parsed, released_by)
+        return _write(message, parsed, released_by, verdict)
+
+
+def _verify(message: InboundMessage, raw: bytes, parsed: Parsed) -> senders.Verdict | None:
+    """The sender's verdict, or None when the policy is off or there is no sender to
+    verify. Runs with no transaction open: it may wait CASEDESK_MAIL_VERIFY_SECONDS on
+    DNS. A message being processed again (released by an agent) keeps the verdict it
+    arrived with: the agent's click does not wait on DNS."""
+    if settings.MAIL_SENDER_POLICY == "off" or not parsed.readable or not parsed.from_address:
+        return None
+    return senders.verify(
+        raw,
+        from_address=parsed.from_address,
+        envelope_from=message.envelope_from if message.envelope_known else None,
+        client_ip=message.client_ip,
+        helo=message.helo,
+    )
 
 
 def _done(message: InboundMessage) -> Outcome:
     return Outcome(message.state, message.outcome, message.reason, message.case)
 
 
-def _write(message: InboundMessage, parsed: Parsed, released_by: User | None) -> Outcome:
+def _write(
+    message: InboundMessage,
+    parsed: Parsed,
+    released_by: User | None,
+    verdict: senders.Verdict | None,
+) -> Outcome:
+    was = message.state
     if released_by is not None:
         message.released_by = released_by
+    if verdict is not None:
+        message.sender_check = verdict.judgment
+        message.sender_detail = verdict.reason
     message.message_id = parsed.message_id[:400]
     message.from_address = parsed.from_address[:320]
     message.subject = parsed.subject[:300]
     message.text = parsed.text[: BODY_MAX * 2]
     message.html = parsed.html[: BODY_MAX * 4]
     message.notice = parsed.notice
+    trust = _trust(message, was=was, released_by=released_by)
     try:
-        outcome = _decide(message, parsed, released=released_by is not None)
+        outcome = _decide(message, parsed, trust, released=released_by is not None)
     except _Hold as hold:
         outcome = hold.outcome
     message.state = outcome.state
@@ -177,12 +263,13 @@ def _write(message: InboundMessage, parsed: Parsed, released_by: User | None) ->
     message.event = outcome.event
     message.processed_at = timezone.now()
     if (
-        outcome.state == State.HELD
+        outcome.state in (State.HELD, State.SUSPENDED)
         and released_by is None
         and rules.is_critical_subject(parsed.subject)
     ):
-        # "CRITICAL: site down" from a new employee on an unknown domain must not wait
-        # silently for someone to look at the mail list.
+        # "CRITICAL: site down" from a new employee on an unknown domain, or from a
+        # customer whose IT broke their SPF, must not wait silently for someone to look
+        # at the mail list.
         from casedesk.mail.tasks import notify_held_critical
 
         notify_held_critical.enqueue(message.pk)
@@ -198,7 +285,7 @@ def _write(message: InboundMessage, parsed: Parsed, released_by: User | None) ->
     return outcome
 
 
-def _decide(message: InboundMessage, parsed: Parsed, *, released: bool) -> Outcome:
+def _decide(message: InboundMessage, parsed: Parsed, trust: _Trust, *, released: bool) -> Outcome:
     if not parsed.readable:
         return _needs_attention("; ".join(parsed.defects) or "unreadable")
     sender = parsed.from_address
@@ -231,10 +318,13 @@ def _decide(message: InboundMessage, parsed: Parsed, *, released: bool) -> Outco
         raise _Hold(
             _held(f"{sender} is a support staff address: reply in the desk, or process it anyway")
         )
+    if person is None and trust.suspend and _organization_claiming(sender) is not None:
+        trust.enforce()  # no new contact for a sender who may be a forger
     author = person or _new_contact(sender, parsed.from_name)
     case, how = _thread(parsed, author)
     if case is not None and author is not None and _may_reply(author, case):
-        return _reply(message, parsed, case, author, automated, released=released)
+        trust.enforce()
+        return _reply(message, parsed, case, author, automated, trust, released=released)
     if case is not None and how in ("signed", "known"):
         # A reply to our own mail (or to the customer's) from someone outside the
         # case's organization, e.g. a forward to a partner: never add it to another
@@ -248,7 +338,8 @@ def _decide(message: InboundMessage, parsed: Parsed, *, released: bool) -> Outco
         raise _Hold(_held(f"unknown sender {sender}: assign an organization in the desk"))
     if not author.is_customer:
         raise _Hold(_held(f"{sender} is support staff; a new case needs a customer"))
-    return _new_case(message, parsed, author, automated)
+    trust.enforce()
+    return _new_case(message, parsed, author, automated, trust)
 
 
 # ---- Threading and people -----------------------------------------------------------
@@ -302,10 +393,7 @@ def _new_contact(address: str, name: str) -> User | None:
     agent assigned it (``UnknownSender``). A colleague the requester copied in, from
     the same domain, thus becomes a contact of the same organization.
     """
-    organization = organization_for_email(address)
-    if organization is None:
-        decided = UnknownSender.objects.filter(address=address).select_related("organization")
-        organization = decided[0].organization if decided else None
+    organization = _organization_claiming(address)
     if organization is None:
         return None
     try:
@@ -315,6 +403,16 @@ def _new_contact(address: str, name: str) -> User | None:
             )
     except IntegrityError:  # created by a concurrent message from the same person
         return User.objects.filter(email=address, is_active=True).first()
+
+
+def _organization_claiming(address: str) -> Organization | None:
+    """The organization whose email domain is the address's, or that an agent assigned
+    the address to."""
+    organization = organization_for_email(address)
+    if organization is None:
+        decided = UnknownSender.objects.filter(address=address).select_related("organization")
+        organization = decided[0].organization if decided else None
+    return organization
 
 
 def _claim(message: InboundMessage, parsed: Parsed) -> bool:
@@ -356,6 +454,7 @@ def _reply(
     case: Case,
     author: User,
     automated: rules.Automation,
+    trust: _Trust,
     *,
     released: bool,
 ) -> Outcome:
@@ -391,6 +490,7 @@ def _reply(
             parsed,
             author,
             automated,
+            trust,
             description=f"Follow-up to {case.reference}, which is closed.\n\n{body}",
         )
         if follow_up.case is not None:
@@ -398,20 +498,32 @@ def _reply(
             system_note(case, f"A mail about this closed case opened {reference}.", at=received)
         return follow_up
     try:
-        event = add_reply(case, author, body or "(no text)", attachments=uploads, at=received)
+        event = add_reply(
+            case,
+            author,
+            body or "(no text)",
+            attachments=uploads,
+            at=received,
+            unverified_sender=bool(trust.unverified),
+        )
     except CaseError as exc:
         return _needs_attention(f"{case.reference} refused the reply: {exc}")
+    _note_trust(case, trust, f"The reply by mail from {author.email}: ")
     _note_refused(case, refused)
     _note_not_shown(case, message, parsed)
     return Outcome(State.REPLIED, f"replied {case.reference}", "", case, event)
 
 
 def _new_case(
-    message: InboundMessage, parsed: Parsed, author: User, automated: rules.Automation
+    message: InboundMessage,
+    parsed: Parsed,
+    author: User,
+    automated: rules.Automation,
+    trust: _Trust,
 ) -> Outcome:
     # A new case keeps the whole text: what looks like quoted history there is usually
     # a forwarded error message the customer wants us to read.
-    return _open(message, parsed, author, automated, description=_body(parsed, trim=False))
+    return _open(message, parsed, author, automated, trust, description=_body(parsed, trim=False))
 
 
 def _open(
@@ -419,6 +531,7 @@ def _open(
     parsed: Parsed,
     author: User,
     automated: rules.Automation,
+    trust: _Trust,
     *,
     description: str,
 ) -> Outcome:
@@ -440,11 +553,13 @@ def _open(
                 attachments=uploads,
                 opened_at=message.received_at,
                 confirm=False,
+                unverified_sender=bool(trust.unverified),
             )
         )
     except CaseError as exc:
         return _needs_attention(f"the case could not be opened: {exc}")
     event = case.events.filter(kind=EventKind.OPENED).first()
+    _note_trust(case, trust, "")
     if critical:
         system_note(
             case,
@@ -547,6 +662,20 @@ def _uploads(parts: list[Part]) -> tuple[list[SimpleUploadedFile], list[str]]:
     for upload in kept:
         upload.seek(0)
     return kept, refused
+
+
+def _note_trust(case: Case, trust: _Trust, prefix: str) -> None:
+    """Say on the case why its sender is not verified, or who released the mail."""
+    if trust.unverified:
+        line = f"{prefix}{trust.unverified}"
+        line = line[:1].upper() + line[1:]
+        system_note(
+            case,
+            f"{line}. Check with the requester before acting on a critical request; the "
+            "mail's sender panel on the desk has the details.",
+        )
+    elif trust.released:
+        system_note(case, f"{prefix or 'The mail that opened this case: '}{trust.released}")
 
 
 def _note_refused(case: Case, refused: list[str]) -> None:

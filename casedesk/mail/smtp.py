@@ -8,7 +8,8 @@ Answers (RFC 5321, enhanced codes RFC 3463):
   too-large declared ``SIZE=`` at MAIL, and stops reading past the limit);
 - ``452 4.5.3`` at RCPT past ``CASEDESK_SMTP_MAX_RECIPIENTS`` (100) recipients for one
   message: the sender sends the message again for the rest;
-- ``250 2.0.0`` only after :func:`casedesk.mail.store.store` committed the raw bytes;
+- ``250 2.0.0`` only after :func:`casedesk.mail.store.store` committed the raw bytes,
+  with the peer's IP address and its HELO/EHLO name (what SPF checks, mail/senders.py);
 - ``451 4.3.0`` when they could not be committed (database down, locked, full), or not
   within ``CASEDESK_SMTP_COMMIT_SECONDS`` (5): the sending server keeps the message and
   tries again, so nothing is lost; a commit that lands after the 451 makes that retry
@@ -36,7 +37,7 @@ from django.db import DatabaseError
 from casedesk.core.deadline import awithin
 from casedesk.mail import rules
 from casedesk.mail.models import Source
-from casedesk.mail.store import MessageTooLarge, Stored, store
+from casedesk.mail.store import MessageTooLarge, Stored, client_address, store
 
 logger = logging.getLogger("casedesk.mail.smtp")
 
@@ -74,6 +75,11 @@ class Handler:
         if isinstance(raw, str):  # only with decode_data=True, which we never set
             raw = raw.encode("utf-8", "surrogateescape")
         mail_from = envelope.mail_from if envelope.mail_from not in (None, "<>") else ""
+        peer = session.peer[0] if isinstance(session.peer, tuple) else session.peer
+        try:
+            client_ip = client_address(peer if isinstance(peer, str) else None)
+        except ValueError:  # a Unix socket or a test transport: no address SPF could check
+            client_ip = None
         if isinstance(server, _Session):
             server.committing = True  # a stop waits for this message's answer
         try:
@@ -87,6 +93,8 @@ class Handler:
                 source=Source.SMTP,
                 envelope_from=mail_from,
                 recipients=list(envelope.rcpt_tos),
+                client_ip=client_ip,
+                helo=session.host_name or "",
             )
         except MessageTooLarge as exc:
             return f"552 5.3.4 {exc}"
@@ -98,7 +106,6 @@ class Handler:
             return "451 4.3.0 Could not store the message now; please try again later"
         if self.on_stored is not None:
             self.on_stored(stored)
-        peer = session.peer[0] if isinstance(session.peer, tuple) else session.peer
         logger.info(
             "SMTP: stored message %s from %s (peer %s, %d bytes%s)",
             stored.message.pk,

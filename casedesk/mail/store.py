@@ -10,6 +10,7 @@ sweep in :mod:`casedesk.mail.tasks` catches any that did not.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -35,11 +36,15 @@ def store(
     source: str,
     envelope_from: str | None = None,
     recipients: Iterable[str] = (),
+    client_ip: str | None = None,
+    helo: str = "",
 ) -> Stored:
     """Commit ``raw`` and enqueue its processing; the same bytes twice are stored once.
 
     ``envelope_from`` is the SMTP ``MAIL FROM`` ("" for the null sender of a bounce),
-    or ``None`` when the path does not know it (IMAP). Raises
+    or ``None`` when the path does not know it (IMAP). ``client_ip`` and ``helo`` are
+    the sending server as the receiver saw it (what SPF checks; see
+    :func:`client_address` and :func:`helo_name`). Raises
     :class:`MessageTooLarge`, or a database error when nothing could be stored: the
     caller then tells the sender to try again (451, exit 75, leave it on the server).
     """
@@ -60,6 +65,8 @@ def store(
                 envelope_from=(envelope_from or "")[:400],
                 envelope_known=envelope_from is not None,
                 envelope_to=", ".join(recipients)[:10_000],
+                client_ip=client_address(client_ip),
+                helo=helo_name(helo),
                 digest=digest,
                 raw=raw,
                 size=len(raw),
@@ -71,3 +78,46 @@ def store(
         # Stored by another path in the meantime (the digest is unique).
         return Stored(InboundMessage.objects.get(digest=digest), new=False)
     return Stored(message, new=True)
+
+
+# What an MTA writes when it knows no address (Postfix's ${client_address} of mail
+# submitted on the machine itself is empty; some write "unknown").
+_NO_ADDRESS = ("", "unknown")
+
+
+def client_address(value: str | None) -> str | None:
+    """The sending server's IP address in its normal form, or None when not known.
+
+    Accepts what MTAs write: ``192.0.2.1``, ``2001:db8::1``, ``[2001:db8::1]``,
+    ``IPv6:2001:db8::1`` (RFC 5321's literal), and an IPv4 address mapped into IPv6
+    (``::ffff:192.0.2.1``, as a dual-stack socket reports it) becomes IPv4. Raises
+    ValueError for anything else: the caller passed something that is not an address.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.lower() in _NO_ADDRESS:
+        return None
+    text = text.removeprefix("[").removesuffix("]")
+    if text[:5].lower() == "ipv6:":
+        text = text[5:]
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])  # no zone ("fe80::1%eth0")
+    except ValueError:
+        raise ValueError(f"{value[:100]!r} is not an IP address") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+# The longest domain name (RFC 1035); the model's column holds this much.
+HELO_MAX = 255
+
+
+def helo_name(value: str | None) -> str:
+    """The HELO/EHLO name as given, kept for SPF and the desk: printable ASCII only
+    (anything else is the sender's garbage, replaced by "?") and at most 255 characters
+    (a longer one is no domain name; SPF then finds no record for it)."""
+    text = (value or "").strip()
+    cleaned = "".join(c if " " < c < "\x7f" else "?" for c in text)
+    return cleaned[:HELO_MAX]

@@ -112,8 +112,12 @@ def sweep_pending_mail() -> int:
 @task()
 @retrying(RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=30)))
 def notify_held_critical(message_id: int) -> None:
-    """Tell every agent that a mail whose subject says critical is held on the mail list."""
-    message = InboundMessage.objects.filter(pk=message_id, state=State.HELD).first()
+    """Tell every agent that a mail whose subject says critical is held, or suspended
+    because its sender was not verified, on the mail list (a genuine customer whose IT
+    broke their SPF must not wait all night unseen). Mail only: it never pages."""
+    message = InboundMessage.objects.filter(
+        pk=message_id, state__in=(State.HELD, State.SUSPENDED)
+    ).first()
     if message is None:
         return  # dealt with already
     mail_agents("mail/email/held_critical", {"message": message}, "the held-critical notice")

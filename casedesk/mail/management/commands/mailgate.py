@@ -2,7 +2,16 @@
 
 Exit status is what mail servers understand (sysexits.h): 0 stored, 75
 (EX_TEMPFAIL) could not store now (the server keeps the message and retries),
-65 (EX_DATAERR) refused for good (empty or too large: the server bounces it).
+65 (EX_DATAERR) refused for good (empty or too large: the server bounces it),
+64 (EX_USAGE) the pipe's command line is wrong (``--client-ip`` that is no IP
+address): the message is read and not stored, and the mail server returns the message to
+its sender with our one-line reason, so it is never silently dropped. The mistake is
+in the mail server's configuration (every message gets it), so the first message
+shows it; a value Postfix really passes (an address, or nothing for mail submitted
+on the machine itself) is never refused.
+
+Postfix's ``pipe`` transport passes what SPF needs: ``--client-ip ${client_address}
+--helo ${client_helo}`` (see the README's pipe section).
 """
 
 from __future__ import annotations
@@ -14,9 +23,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from casedesk.mail.models import Source
-from casedesk.mail.store import MessageTooLarge, store
+from casedesk.mail.store import MessageTooLarge, client_address, store
 
 EX_OK = 0
+EX_USAGE = 64
 EX_DATAERR = 65
 EX_TEMPFAIL = 75
 
@@ -24,7 +34,10 @@ logger = logging.getLogger("casedesk.mail")
 
 
 class Command(BaseCommand):
-    help = "Store one email read from stdin (for a mail server's pipe); exit 75 to retry later."
+    help = (
+        "Store one email read from stdin (for a mail server's pipe): exit 0 stored, 75 retry "
+        "later, 65 refused (empty, too large), 64 a --client-ip that is no IP address."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -37,13 +50,35 @@ class Command(BaseCommand):
             help="An envelope recipient (Postfix: ${recipient}); repeat for several.",
         )
         parser.add_argument(
+            "--client-ip",
+            default=None,
+            help=(
+                "The IP address of the server that sent the message, for SPF "
+                "(Postfix pipe: ${client_address}); empty or 'unknown' when not known."
+            ),
+        )
+        parser.add_argument(
+            "--helo",
+            default="",
+            help="The HELO/EHLO name that server gave, for SPF (Postfix pipe: ${client_helo}).",
+        )
+        parser.add_argument(
             "--process",
             action="store_true",
             help="Process the message now (not by the worker) and print what became of it.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Read first: a mail server may count a pipe closed on it as a failed write.
         raw = sys.stdin.buffer.read()
+        try:
+            client_ip = client_address(options["client_ip"])
+        except ValueError as exc:
+            self.stderr.write(
+                f"mailgate: --client-ip {exc} (Postfix: pass ${{client_address}}); "
+                "the message was not stored"
+            )
+            raise SystemExit(EX_USAGE) from None
         if not raw.strip():
             self.stderr.write("mailgate: the message on stdin is empty")
             raise SystemExit(EX_DATAERR)
@@ -53,6 +88,8 @@ class Command(BaseCommand):
                 source=Source.PIPE,
                 envelope_from=options["sender"],
                 recipients=options["recipient"],
+                client_ip=client_ip,
+                helo=options["helo"],
             )
         except MessageTooLarge as exc:
             self.stderr.write(f"mailgate: {exc}")
