@@ -150,7 +150,8 @@ class _Row:
     def why(self) -> str:
         """Why it waits: the sender check's line for suspended mail, else the reason."""
         if self.message.state == State.SUSPENDED and self.message.sender_detail:
-            return self.message.sender_detail
+            # The badge says "suspended: sender not verified" already.
+            return self.message.sender_detail.removeprefix("sender not verified: ")
         return self.message.reason
 
 
@@ -209,7 +210,7 @@ def _message_context(message: InboundMessage, **forms_: Any) -> dict[str, Any]:
 class SenderPanel:
     """What the message page says of the sender check (see senders.Verdict)."""
 
-    word: str  # verified, not verified, failed, not checked
+    word: str  # verified, not verified, failed verification, not checked
     css: str
     detail: str
     checked_by: str  # "DNS", "Authentication-Results of mx.example.com", or ""
@@ -230,7 +231,7 @@ def sender_panel(message: InboundMessage) -> SenderPanel:
         )
     if message.sender_check == SenderCheck.FAIL:
         return SenderPanel(
-            "failed",
+            "failed verification",
             "failed",
             detail,
             checked_by,

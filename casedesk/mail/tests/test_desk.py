@@ -365,7 +365,7 @@ def test_the_sender_panel_of_a_failed_check_says_why_from_where_and_which_server
     desk: Client, mail_setup: None
 ) -> None:
     panel = _panel(desk, _suspended("CRITICAL: site down"))
-    assert "sender-check-failed" in panel and ">failed</span>" in panel
+    assert "sender-check-failed" in panel and ">failed verification</span>" in panel
     assert "acme.example publishes DMARC p=reject and this message fails it" in panel
     assert "spf=fail (acme.example) dkim=none dmarc=fail (p=reject); from DNS" in panel
     assert "our DNS lookups (SPF, DKIM, DMARC)" in panel
