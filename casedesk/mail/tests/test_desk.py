@@ -473,3 +473,22 @@ def test_the_customer_never_sees_that_their_sender_was_not_verified(
         page = client.get(url)
         assert page.status_code == 200
         assert "verified" not in page.content.decode().lower()
+
+
+def test_the_mail_list_costs_the_same_queries_for_5_or_80_suspended_messages(
+    desk: Client, mail_setup: None
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as seen:
+            assert desk.get(reverse("mail:inbox")).status_code == 200
+        return len(seen)
+
+    for n in range(5):
+        _suspended(f"CRITICAL: site down {n}")
+    few = queries()
+    for n in range(75):
+        _suspended(f"Question {n}" if n % 2 else f"[Critical] outage {n}")
+    assert queries() == few
