@@ -429,19 +429,18 @@ def test_an_unverified_case_shows_the_badge_by_the_requester_and_what_to_do(
     assert reverse("mail:message", args=[InboundMessage.objects.get().pk]) in note
 
 
-def test_a_verified_case_shows_no_badge(desk: Client, deliver: Any, alice: Any) -> None:
-    outcome = deliver(build("CRITICAL: site down", "Call me."))
-    page = desk.get(reverse("desk:case", args=[outcome.case.reference])).content.decode()
+def test_a_case_not_marked_shows_no_badge(desk: Client, open_case: Any, alice: Any) -> None:
+    case = open_case(alice, "Critical", subject="Site down")  # the portal: a logged-in customer
+    page = desk.get(reverse("desk:case", args=[case.reference])).content.decode()
     assert "not verified" not in page.lower()
     queue = desk.get(reverse("desk:queue")).content.decode()
     assert "not verified" not in queue.lower()
 
 
 def test_an_unverified_reply_is_marked_on_the_timeline(
-    desk: Client, deliver: Any, alice: Any
+    desk: Client, deliver: Any, alice: Any, open_case: Any
 ) -> None:
-    outcome = deliver(build("Printer on fire", "First message."))
-    case = outcome.case
+    case = open_case(alice, subject="Printer on fire")
     reply = deliver(build(f"Re: [{case.reference}] Printer on fire", "Also the fax."))
     Event.objects.filter(pk=reply.event.pk).update(unverified_sender=True)
     page = desk.get(reverse("desk:case", args=[case.reference])).content.decode()
@@ -451,9 +450,11 @@ def test_an_unverified_reply_is_marked_on_the_timeline(
     assert 'data-testid="unverified-sender-note"' not in page  # the case itself is not marked
 
 
-def test_the_queue_marks_an_unverified_case(desk: Client, deliver: Any, alice: Any) -> None:
+def test_the_queue_marks_an_unverified_case(
+    desk: Client, deliver: Any, alice: Any, open_case: Any
+) -> None:
     marked = deliver(build("CRITICAL: site down", "Call me.")).case
-    plain = deliver(build("Printer on fire", "Hello.")).case
+    plain = open_case(alice, subject="Printer on fire")  # the portal: never marked
     Case.objects.filter(pk=marked.pk).update(unverified_sender=True)
     queue = desk.get(reverse("desk:queue")).content.decode()
     row = queue[queue.index(f'data-reference="{marked.reference}"') :]
