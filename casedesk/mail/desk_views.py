@@ -246,8 +246,8 @@ def sender_panel(message: InboundMessage) -> SenderPanel:
             detail,
             checked_by,
             "Nothing vouched for the sender either way (no SPF, DKIM or DMARC answer): "
-            "anyone could have written this From:. Check with the sender before acting "
-            "on a critical request.",
+            "anyone could have put this address in From. Check with the sender before "
+            "acting on a critical request.",
         )
     return SenderPanel(
         "not checked",
