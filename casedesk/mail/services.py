@@ -1,4 +1,4 @@
-"""What an agent does with held mail: assign an unknown sender, release, or dismiss."""
+"""What an agent does with held or suspended mail: assign an unknown sender, release, or dismiss."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from casedesk.accounts.models import Organization, User
+from casedesk.cases.models import EventKind
 from casedesk.cases.services import CaseError
 from casedesk.mail.models import ATTENTION_STATES, InboundMessage, State, UnknownSender
 from casedesk.mail.process import Outcome, process
@@ -55,10 +56,30 @@ def assign_sender(message: InboundMessage, organization: Organization, by: User)
 
 
 def release(message: InboundMessage, by: User) -> Outcome:
-    """Process a held message anyway (e.g. a burst that was not a loop)."""
+    """Process a held or suspended message anyway (a burst that was not a loop; a
+    customer whose domain's SPF or DKIM is broken, checked by the agent)."""
     _require_staff(by)
     _require_waiting(message)
     return _process_again(message, by)
+
+
+def what_happened(outcome: Outcome) -> str:
+    """The outcome of a release in words for the agent who clicked:
+    ``created CD-1042 Critical, on-call paged``.
+
+    Whether a new critical case paged is read from its timeline (the ``paged`` event
+    the on-call app writes in the case's own transaction), so the line says what did
+    happen, not what should have.
+    """
+    line = outcome.line
+    case = outcome.case
+    if outcome.state != State.CREATED or case is None or not case.priority.is_critical:
+        return line
+    if case.events.filter(kind=EventKind.PAGED).exists():
+        return f"{line}, on-call paged"
+    if case.after_hours_alarm:
+        return f"{line}, after hours, but nobody was paged (see the case's timeline)"
+    return f"{line}, in support hours: no page"
 
 
 @transaction.atomic

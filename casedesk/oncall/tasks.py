@@ -184,13 +184,55 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# What an SMS page may be at most: two concatenated SMS segments of 160. The signed
+# acknowledgement link is never cut; the organization's name and the case's subject
+# give way (the subject first) when the rest leaves no room for them.
+SMS_BUDGET = 320
+_SUBJECT_MOST = 60
+_ORGANIZATION_MOST = 40
+# Said first when a case on the page came by mail whose sender SPF, DKIM and DMARC could
+# not vouch for: whoever is woken checks with the customer before acting on it.
+UNVERIFIED_SMS = " (SENDER NOT VERIFIED)"
+
+
+def _clip(text: str, most: int) -> str:
+    if len(text) <= most:
+        return text
+    return text[: most - 1] + "\u2026" if most > 0 else ""
+
+
+def _sms_text(
+    head: str, organization: str, reference: str, subject: str, tail: str, budget: int
+) -> str:
+    """``head organization reference “subject”tail`` in at most ``budget`` characters
+    if cutting the organization and the subject can make it so (see SMS_BUDGET)."""
+    organization, subject = _one_line(organization), _one_line(subject)
+    # The fixed parts: head, tail, the reference, its quotes and three spaces.
+    room = budget - len(head) - len(tail) - len(reference) - (2 if reference else 0) - 3
+    most_org = min(len(organization), _ORGANIZATION_MOST)
+    most_subject = min(len(subject), _SUBJECT_MOST) if reference else 0
+    excess = most_org + most_subject - max(room, 0)
+    if excess > 0:  # the subject gives way first, down to nothing, then the name
+        cut = min(excess, most_subject)
+        most_subject -= cut
+        most_org = max(most_org - (excess - cut), 0)
+    named = f" {_clip(organization, most_org)}" if most_org else ""
+    case = ""
+    if reference:
+        quoted = f" \u201c{_clip(subject, most_subject)}\u201d" if most_subject else ""
+        case = f" {reference}{quoted}"
+    return f"{head}{named}{case}{tail}"
+
+
 def build_message(notification: Notification) -> Message:
     page = notification.page
     person = notification.person
     if notification.case is not None:  # an alarm or a join notice names its own case only
         cases = [notification.case]
     else:
-        cases = list(Case.objects.filter(page_link__page=page).select_related("priority"))
+        cases = list(
+            Case.objects.filter(page_link__page=page).select_related("priority", "requester")
+        )
     first = cases[0] if cases else None
     zone = zone_of(person)
     opened = first.opened_at.astimezone(zone).strftime("%H:%M %Z") if first else ""
@@ -198,11 +240,15 @@ def build_message(notification: Notification) -> Message:
     is_alarm = _is_alarm(notification)
     joined = notification.case_id is not None and not is_alarm
     alarm = "NO RESPONSE YET: " if is_alarm else ("NEW CASE on your page: " if joined else "")
-    subject_line = f"{first.reference} \u201c{_one_line(first.subject)[:60]}\u201d" if first else ""
+    unverified = any(case.unverified_sender for case in cases)
     ack = services.ack_url(notification)
-    text = (
-        f"casedesk {alarm}CRITICAL {page.organization.name} {subject_line}{more}, opened "
-        f"{opened}. Reply 1 or ACK {page.code}, or: {ack}"
+    text = _sms_text(
+        f"casedesk {alarm}CRITICAL{UNVERIFIED_SMS if unverified else ''}",
+        page.organization.name,
+        first.reference if first else "",
+        first.subject if first else "",
+        f"{more}, opened {opened}. Reply 1 or ACK {page.code}, or: {ack}",
+        SMS_BUDGET,
     )
     channel = notification.channel
     to = person.email if channel == Channel.EMAIL else person.phone
@@ -211,7 +257,10 @@ def build_message(notification: Notification) -> Message:
         to=to,
         name=person.full_name or person.email,
         text=text,
-        subject=f"{alarm}Critical after hours: {page.organization.name} page {page.code}",
+        subject=(
+            f"{alarm}Critical after hours{' (sender not verified)' if unverified else ''}: "
+            f"{page.organization.name} page {page.code}"
+        ),
         ack_url=ack,
         voice_url=services.voice_url(notification),
         context={
@@ -221,6 +270,7 @@ def build_message(notification: Notification) -> Message:
             "ack_url": ack,
             "alarm": is_alarm,
             "joined": joined,
+            "unverified": unverified,
             "base_url": settings.BASE_URL,
             "zone": zone,
         },

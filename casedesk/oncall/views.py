@@ -14,6 +14,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -34,6 +35,13 @@ from casedesk.oncall.models import (
 )
 
 logger = logging.getLogger("casedesk.oncall")
+
+# Said on the call when a case on the page came by mail whose sender could not be
+# verified (SPF, DKIM, DMARC): the engineer checks with the customer before acting.
+UNVERIFIED_SAID = (
+    "Warning: the sender is not verified. The mail may not be from the customer. "
+    "Check with them before acting on it. "
+)
 
 View = Callable[..., HttpResponse]
 
@@ -123,11 +131,15 @@ def voice(request: HttpRequest, token: str) -> HttpResponse:
     if notification is None:
         return _twiml(response)
     page = notification.page
-    count = Case.objects.filter(page_link__page=page).count()
+    on_page = Case.objects.filter(page_link__page=page).aggregate(
+        count=Count("pk"), unverified=Count("pk", filter=Q(unverified_sender=True))
+    )
+    count = on_page["count"]
     gather = response.gather(num_digits=1, action=request.path + "ack/", method="POST", timeout=10)
     gather.say(
         f"This is casedesk. A critical case for {page.organization.name} needs you. "
-        f"{count} case{'s' if count != 1 else ''} on page {' '.join(page.code)}. "
+        + (UNVERIFIED_SAID if on_page["unverified"] else "")
+        + f"{count} case{'s' if count != 1 else ''} on page {' '.join(page.code)}. "
         "Press 1 to acknowledge."
     )
     response.say("Nothing was pressed. The page stays open and will escalate. Goodbye.")
