@@ -417,13 +417,14 @@ def test_the_pipe_passes_the_client_ip_and_helo_and_a_forgery_is_suspended(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_pipe_refuses_a_client_ip_that_is_no_address_with_exit_64(
+def test_the_pipe_keeps_a_message_queued_with_exit_75_when_its_client_ip_is_no_address(
     mail_setup: None, tmp_path: Path
 ) -> None:
     result = mailgate(build("Hello"), "--client-ip", "not-an-ip", tmp_path=tmp_path)
-    assert result.returncode == 64
+    assert result.returncode == 75  # EX_TEMPFAIL: the mail server keeps it and retries
     error = result.stderr.decode()
     assert "--client-ip 'not-an-ip' is not an IP address" in error and "Traceback" not in error
+    assert "keep it queued" in error
     assert not InboundMessage.objects.exists()
 
 

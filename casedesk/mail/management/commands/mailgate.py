@@ -3,12 +3,12 @@
 Exit status is what mail servers understand (sysexits.h): 0 stored, 75
 (EX_TEMPFAIL) could not store now (the server keeps the message and retries),
 65 (EX_DATAERR) refused for good (empty or too large: the server bounces it),
-64 (EX_USAGE) the pipe's command line is wrong (``--client-ip`` that is no IP
-address): the message is read and not stored, and the mail server returns the message to
-its sender with our one-line reason, so it is never silently dropped. The mistake is
-in the mail server's configuration (every message gets it), so the first message
-shows it; a value Postfix really passes (an address, or nothing for mail submitted
-on the machine itself) is never refused.
+a ``--client-ip`` that is no IP address is a mistake in the mail server's
+configuration, not in the message: exit 75 too, so the server keeps every message
+queued (and logs our one-line reason) until the pipe is fixed. Bouncing would return
+a customer's critical mail to them; storing it without the address would hide the
+mistake. A value Postfix really passes (an address, or nothing for mail submitted on
+the machine itself) is never refused.
 
 Postfix's ``pipe`` transport passes what SPF needs: ``--client-ip ${client_address}
 --helo ${client_helo}`` (see the README's pipe section).
@@ -26,7 +26,6 @@ from casedesk.mail.models import Source
 from casedesk.mail.store import MessageTooLarge, client_address, store
 
 EX_OK = 0
-EX_USAGE = 64
 EX_DATAERR = 65
 EX_TEMPFAIL = 75
 
@@ -36,7 +35,7 @@ logger = logging.getLogger("casedesk.mail")
 class Command(BaseCommand):
     help = (
         "Store one email read from stdin (for a mail server's pipe): exit 0 stored, 75 retry "
-        "later, 65 refused (empty, too large), 64 a --client-ip that is no IP address."
+        "later, 65 refused (empty, too large); a --client-ip that is no IP address is 75 too."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -76,9 +75,9 @@ class Command(BaseCommand):
         except ValueError as exc:
             self.stderr.write(
                 f"mailgate: --client-ip {exc} (Postfix: pass ${{client_address}}); "
-                "the message was not stored"
+                "the message was not stored: keep it queued until the pipe is fixed"
             )
-            raise SystemExit(EX_USAGE) from None
+            raise SystemExit(EX_TEMPFAIL) from None
         if not raw.strip():
             self.stderr.write("mailgate: the message on stdin is empty")
             raise SystemExit(EX_DATAERR)
