@@ -154,6 +154,24 @@ def test_the_board_lists_open_critical_cases_with_their_remaining_time(
     assert case.reference in clocks and "95 minutes left" in clocks
     pages = board[board.index('data-testid="pages"') :]
     assert "Acknowledge" in pages and "escalating" in pages
+    assert 'data-testid="sender-not-verified"' not in board
+
+
+def test_the_board_marks_a_critical_case_whose_mail_sender_was_not_verified(
+    team, alice, open_case, desk, standin, run_tasks
+):
+    night = datetime(2026, 12, 2, 2, 0, tzinfo=CT)
+    with at(night):
+        case = open_case(alice, "Critical", subject="Logins fail")
+        case.unverified_sender = True  # as the mail pipeline opens it (issue 17)
+        case.save(update_fields=["unverified_sender"])
+        run_tasks()
+    with at(night + timedelta(minutes=25)):
+        board = desk.get("/desk/oncall/").content.decode()
+    for table in ("clocks", "pages"):
+        rows = board[board.index(f'data-testid="{table}"') :]
+        rows = rows[: rows.index("</table>")]
+        assert case.reference in rows and 'data-testid="sender-not-verified"' in rows, table
 
 
 def test_an_admin_renews_a_schedule_feed_address_and_the_old_one_stops(team):

@@ -68,6 +68,19 @@ def test_the_sms_and_the_mail_say_the_sender_is_not_verified(
     assert "<strong>sender not verified</strong>" in html
 
 
+def test_the_acknowledgement_page_says_which_case_has_an_unverified_sender(
+    sms_only: dict[str, Any], alice: Any, open_case: Any, standin: Any, run_tasks: Any
+) -> None:
+    case = _page_at_night(open_case, alice, run_tasks, unverified=True)
+    notification = sms_notification(Page.objects.get(), sms_only["pat"])
+    with time_machine.travel(NIGHT + timedelta(minutes=1), tick=False):
+        page = Client().get(services.ack_url(notification).removeprefix(BASE))
+    html = page.content.decode()
+    item = html[html.index(case.reference) :]
+    item = item[: item.index("</li>")]
+    assert 'data-testid="sender-not-verified"' in item and "check with them" in item
+
+
 def test_a_page_about_a_verified_sender_says_nothing_of_senders(
     by_sms_and_mail: dict[str, Any], alice: Any, open_case: Any, standin: Any, run_tasks: Any
 ) -> None:
