@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from casedesk.mail.parse import DeliveryStatus, Parsed
+from casedesk.mail.reports import ADDRESS, STATUS_CODE, read_fields
 
 # "critical" as a whole word: letters, digits, "_" and hyphens around it make it part
 # of another word ("non-critical", "criticality", "uncritical", "critical_path"). The
@@ -44,17 +45,6 @@ _NO_REPLY_LOCALS = re.compile(
     re.IGNORECASE,
 )
 _BULK_PRECEDENCE = {"bulk", "list", "junk"}
-_BOUNCE_SUBJECT = re.compile(
-    r"(undeliver|delivery (status notification|failure|has failed)|returned mail|"
-    r"failure notice|mail delivery failed|delivery failed)",
-    re.IGNORECASE,
-)
-_STATUS_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-# A match starts only where a run of local-part characters starts: without the
-# look-behind, a bounce text of 40,000 letters took 4 s (each position rescanned the run).
-_ADDRESS = re.compile(
-    r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"
-)
 
 
 @dataclass(frozen=True)
@@ -105,40 +95,6 @@ def automation(message: Parsed, envelope_from: str | None = None) -> Automation:
     return Automation()
 
 
-def delivery_failures(message: Parsed, envelope_from: str | None = None) -> list[DeliveryStatus]:
-    """The recipients a delivery report says failed or are delayed.
-
-    RFC 3464 reports carry them in ``message/delivery-status``. Some servers (Gmail's
-    old DSNs, small MTAs) send a plain text notice from the mailer daemon instead:
-    then the status code and address are read from the text, when both are there.
-    Only mail from a mailer daemon counts: the From's local part says so, or the
-    envelope sender is null (``envelope_from == ""``, or a ``Return-Path: <>``). A
-    customer writing "mail delivery failed for all our users" is a customer.
-    """
-    failed = [d for d in message.delivery if d.action in ("failed", "delayed", "")]
-    if failed or message.report_type == "delivery-status":
-        return failed
-    sender_local = message.from_address.rsplit("@", 1)[0].lower()
-    if envelope_from is None and "return-path" in message.headers:
-        envelope_from = message.header("return-path").strip().strip("<>")
-    from_daemon = sender_local in ("mailer-daemon", "postmaster") or envelope_from == ""
-    if not (from_daemon and _BOUNCE_SUBJECT.search(message.subject or message.text[:200])):
-        return []
-    head = message.text.split("Original message", 1)[0]
-    code = _STATUS_CODE.search(head)
-    if code is None:
-        # "DNS Error: Domain name not found" and friends: permanent, no code given.
-        permanent = re.search(r"permanent|failed \d+ attempts|not found", head, re.IGNORECASE)
-        status = "5.0.0" if permanent else "4.0.0"
-    else:
-        status = code.group(0)
-    addresses = [a.lower() for a in _ADDRESS.findall(head) if a.lower() != message.from_address]
-    if not addresses:
-        return []
-    action = "failed" if status.startswith("5") else "delayed"
-    return [DeliveryStatus(address=addresses[0], action=action, status=status)]
-
-
 def support_address(address: str, support_emails: list[str]) -> str | None:
     """The support address ``address`` names (plus-tag removed, any case), or None."""
     local, at, domain = (address or "").strip().strip("<>").lower().rpartition("@")
@@ -146,3 +102,194 @@ def support_address(address: str, support_emails: list[str]) -> str | None:
         return None
     plain = f"{local.split('+', 1)[0]}@{domain}"
     return plain if plain in support_emails else None
+
+
+# ---- Bounces --------------------------------------------------------------------------
+#
+# Cues learned from maintained bounce parsers (flufl.bounce's detectors, Sisimai's lhost
+# modules, Mail::DeliveryStatus::BounceParser), written as our own few rules. Bounce
+# texts are hostile input: every pattern is linear (no nested quantifiers), and each is
+# run once over the text.
+
+# Who sends bounces, by the local part of From: or of the envelope sender.
+_DAEMON_LOCALS = re.compile(
+    r"^(mailer-?daemon|postmaster|mail-?daemon|mdaemon|mailadmin|mail-?delivery|"
+    r"mail-?administrator|mail-?system)$",
+    re.IGNORECASE,
+)
+# ... and by words in the From: header itself, for a From with no address in it
+# ("MAILER-DAEMON", "Mail Delivery System <>").
+_DAEMON_WORDS = re.compile(r"mailer-daemon|mail delivery (sub)?system|postmaster", re.IGNORECASE)
+# Headers only mail servers' notices carry: Exim's failed recipients, Exchange's NDR flag.
+_NDR_HEADERS = ("x-failed-recipients", "x-ms-exchange-message-is-ndr")
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered|non-?deliver|delivery (status notification|failure|has failed|"
+    r"problem|notification|incomplete|delayed|report)|returned mail|failure notice|"
+    r"delivery failed|mail delivery|delayed mail|could ?n[o']t be delivered|not delivered|"
+    r"address not found|warning: could not send|mail system error|message not delivered|"
+    r"rejected|nicht zustellbar|unzustellbar|non remis|no se puede entregar",
+    re.IGNORECASE,
+)
+_BOUNCE_TEXT = re.compile(
+    r"(could|can)(no|n[o']?)t be delivered|was(n't| not) delivered|(couldn't|could not|"
+    r"cannot|unable to) deliver|undeliverable|delivery (to the following recipients?|has "
+    r"failed|failed|problems?|status notification|is delayed|has been delayed)|permanent "
+    r"(fatal )?error|fatal errors?|user unknown|unknown user|no such (user|mailbox|recipient)|"
+    r"mailbox (unavailable|full|is full)|recipient address rejected|address not found|"
+    r"not yet been delivered|will (continue to )?retry|retry timeout|returned to sender|"
+    r"does not exist|message (was|has been) rejected|quota exceeded",
+    re.IGNORECASE,
+)
+# Where a notice's own words end and the returned message begins: qmail's "--- Below this
+# line is a copy", Exim's "------ This is a copy of the message", Sendmail's "----- Original
+# message follows", Gmail's "----- Original message -----", Exchange's "Original message
+# headers:". Sendmail's opening "The original message was received at" is not one.
+_RETURNED_COPY = re.compile(
+    r"^[ \t>]*(?:-+[ \t]*)?(original message(?! was)|this is a copy of the message|"
+    r"below this line is a copy|the original message follows|message headers? follows?|"
+    r"returned message|undelivered message|unsent message below|original message headers)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# A delay warning: the sending server keeps trying. "Gave up" words make it a failure.
+_DELAYED = re.compile(
+    r"delay|will (continue to )?(re)?try|still (being )?(retried|trying)|not yet been "
+    r"delivered|warning: could not send|queued|temporar",
+    re.IGNORECASE,
+)
+_GAVE_UP = re.compile(
+    r"gave up|giving up|permanent|cannot send message for|retry time(out)? (exceeded|expired)|"
+    r"expired|too long|failed permanently|not found|does not exist|unknown",
+    re.IGNORECASE,
+)
+# A bare SMTP reply ("550 Requested action not taken", "said: 452-Mailbox full").
+_SMTP_REPLY = re.compile(r"(?<![\w.:/-])([45][0-5]\d)[ -](?=[A-Za-z<#(\"'])")
+# An address in these is not the one that failed: a sender, or a Message-ID.
+_NOT_THE_RECIPIENT = re.compile(
+    r"(from|sender|reply-to|return-path|message-id|in-reply-to|references|id)[ \t]*:?[ \t]*<?$",
+    re.IGNORECASE,
+)
+_RETURNED_ID = re.compile(r"^[ \t]*message-id[ \t]*:[ \t]*(<[^<>\s]{1,250}>)", re.I | re.M)
+
+
+def _from_mailer(message: Parsed, envelope_from: str | None) -> bool:
+    """Does the message come from a mail server rather than a person?
+
+    A null envelope sender (``MAIL FROM:<>`` or ``Return-Path: <>``), a mailer-daemon
+    or postmaster address, a From: naming one without an address, no From: at all,
+    or a header only mail servers' notices carry. Auto-Submitted does not decide it
+    either way: bounces say ``auto-replied`` too, and so does every out-of-office.
+    """
+    if envelope_from is None and "return-path" in message.headers:
+        envelope_from = message.header("return-path").strip().strip("<>").strip()
+    if envelope_from == "" or message.report_type == "delivery-status":
+        return True
+    for address in (message.from_address, envelope_from or ""):
+        if _DAEMON_LOCALS.match(address.rsplit("@", 1)[0]):
+            return True
+    if not message.from_address or _DAEMON_WORDS.search(message.header("from")):
+        return True
+    return any(name in message.headers for name in _NDR_HEADERS)
+
+
+def returned_copy(text: str) -> int:
+    """Where the returned message starts in a notice's text (its length if nowhere)."""
+    match = _RETURNED_COPY.search(text)
+    return match.start() if match else len(text)
+
+
+def delivery_failures(message: Parsed, envelope_from: str | None = None) -> list[DeliveryStatus]:
+    """The recipients a delivery report says failed or are delayed ([] for no bounce).
+
+    1. A report's own fields (``message/delivery-status``, an SES notice), when they
+       name a failed or delayed recipient. A report of deliveries only is no bounce.
+    2. Otherwise only mail from a mail server counts (:func:`_from_mailer`): a
+       customer writing "mail delivery failed for all our users" is a customer.
+       Its subject or its words must say it is a bounce.
+    3. Then the notice's text, up to the returned copy: report fields written there
+       (a report whose MIME boundary is missing), else the failed address and the
+       status code (or SMTP reply, or words) the server wrote. When the subject says
+       bounce and no address is found, the failure is recorded with no address:
+       it is still a bounce, never a case.
+
+    ``envelope_from`` is the SMTP ``MAIL FROM`` when we received it ourselves (``""``
+    for the null sender); otherwise ``Return-Path`` stands in.
+    """
+    reported = [d for d in message.delivery if d.action in ("failed", "delayed")]
+    if reported or message.delivery:
+        return reported
+    if message.report_type not in ("", "delivery-status"):
+        return []
+    if not _from_mailer(message, envelope_from):
+        return []
+    text = message.text
+    head = text[: returned_copy(text)]
+    by_subject = bool(_BOUNCE_SUBJECT.search(message.subject))
+    if not (by_subject or message.report_type or _BOUNCE_TEXT.search(head)):
+        return []
+    written = read_fields(head)
+    if written:
+        return [d for d in written if d.action in ("failed", "delayed")]
+    address = _failed_address(message, head)
+    if not address and not (by_subject or message.report_type):
+        return []
+    code = next((m for m in STATUS_CODE.finditer(head) if m.group(1) in "45"), None)
+    reply = _SMTP_REPLY.search(head) if code is None else None
+    if code is not None:
+        status = code.group(0)
+    elif reply is not None:
+        status = f"{reply.group(1)[0]}.0.0"
+    else:
+        status = ""
+    cue = code or reply
+    diagnostic = ""
+    if cue is not None:
+        line_start = head.rfind("\n", 0, cue.start()) + 1
+        line_end = head.find("\n", cue.end())
+        diagnostic = " ".join(head[line_start : line_end if line_end >= 0 else None].split())
+    delayed = (
+        not status.startswith("5")
+        and bool(_DELAYED.search(message.subject) or _DELAYED.search(head))
+        and not _GAVE_UP.search(message.subject)
+        and not _GAVE_UP.search(head)
+    )
+    status = status or ("4.0.0" if delayed else "5.0.0")
+    action = "delayed" if delayed else "failed"
+    return [DeliveryStatus(address, action, status, diagnostic[:500])]
+
+
+def _failed_address(message: Parsed, head: str) -> str:
+    """The recipient a notice's words say failed, or ''.
+
+    Exim names it in ``X-Failed-Recipients``. Otherwise the first address of the
+    notice that is not the bounce's own sender or recipient (the bounce goes to
+    whoever sent the mail, never to the address that failed), not a mailer daemon,
+    and not written after "From:" or as a Message-ID.
+    """
+    listed = ADDRESS.search(message.header("x-failed-recipients"))
+    if listed:
+        return listed.group(0).lower()
+    skip = {message.from_address, *message.to, *message.cc}
+    for match in ADDRESS.finditer(head):
+        address = match.group(0).lower().rstrip(".")
+        if address in skip or _DAEMON_LOCALS.match(address.rsplit("@", 1)[0]):
+            continue
+        line_start = head.rfind("\n", max(0, match.start() - 200), match.start()) + 1
+        before = head[max(line_start, match.start() - 40) : match.start()]
+        if _NOT_THE_RECIPIENT.search(before):
+            continue
+        return address
+    return ""
+
+
+def returned_message_ids(message: Parsed) -> list[str]:
+    """Message-IDs of the mail a bounce returns: the report's returned headers, an
+    enclosed message, or ``Message-ID:`` lines of the copy quoted in its text."""
+    ids = list(message.returned_ids)
+    for part in message.parts:
+        if part.content_type in ("message/rfc822", "text/rfc822-headers"):
+            head = part.data[:65536].decode("utf-8", "replace")
+            ids += [m.group(1) for m in _RETURNED_ID.finditer(head.split("\n\n", 1)[0])][:1]
+    text = message.text
+    copy = text[returned_copy(text) :]
+    ids += [m.group(1) for m in _RETURNED_ID.finditer(copy)][:5]
+    return list(dict.fromkeys(ids))[:20]
