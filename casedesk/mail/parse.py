@@ -578,9 +578,15 @@ def _delivery_status(part: Message) -> list[DeliveryStatus]:
     """The per-recipient blocks of a message/delivery-status part (RFC 3464), leniently."""
     payload = part.get_payload()
     if isinstance(payload, list):
-        return reports.read_blocks(block.items() for block in payload if isinstance(block, Message))
+        blocks = [block for block in payload if isinstance(block, Message)]
+        return reports.read_blocks((block.items(), _block_text(block)) for block in blocks)
     # Some servers send it as text the email package does not split: read its lines.
     return reports.read_fields(_part_bytes(part).decode("utf-8", "replace"))
+
+
+def _block_text(block: Message) -> str:
+    text = block.get_payload()
+    return text if isinstance(text, str) else ""
 
 
 def _take_notice(result: Parsed) -> None:

@@ -76,6 +76,8 @@ def _entry(fields: dict[str, str]) -> DeliveryStatus | None:
     action = _ACTIONS.get(words[0].strip(".;,()"), words[0]) if words else ""
     diagnostic = " ".join(fields.get("diagnostic-code", "").split())[:500]
     status = status_of(fields.get("status", "")) or status_of(diagnostic)
+    if not status and not action:  # a recipient named, nothing said of it
+        return None
     if not status and action in ("failed", "delayed"):
         status = "5.0.0" if action == "failed" else "4.0.0"
     if not action and status:  # RFC 3464 requires an Action; the status class stands in
@@ -110,13 +112,15 @@ def read_fields(text: str) -> list[DeliveryStatus]:
     return out
 
 
-def read_blocks(blocks: Iterable[Iterable[tuple[str, Any]]]) -> list[DeliveryStatus]:
-    """The same from header blocks the email package already split (name, value pairs)."""
+def read_blocks(blocks: Iterable[tuple[Iterable[tuple[str, Any]], str]]) -> list[DeliveryStatus]:
+    """The same from blocks the email package already split: each block's header
+    (name, value) pairs, and the text it could not read as headers (a line such as
+    ``action :   failed`` ends a block's header for it)."""
     lines = []
-    for block in blocks:
-        for name, value in block:
+    for fields, rest in blocks:
+        for name, value in fields:
             lines.append(f"{name}: {' '.join(str(value).split())}")
-        lines.append("")
+        lines += [rest, ""]
     return read_fields("\n".join(lines))
 
 

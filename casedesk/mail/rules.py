@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import islice
 
 from casedesk.mail.parse import DeliveryStatus, Parsed
 from casedesk.mail.reports import ADDRESS, STATUS_CODE, read_fields
@@ -137,7 +138,8 @@ _BOUNCE_TEXT = re.compile(
     r"(fatal )?error|fatal errors?|user unknown|unknown user|no such (user|mailbox|recipient)|"
     r"mailbox (unavailable|full|is full)|recipient address rejected|address not found|"
     r"not yet been delivered|will (continue to )?retry|retry timeout|returned to sender|"
-    r"does not exist|message (was|has been) rejected|quota exceeded",
+    r"does not exist|(was|has been) rejected|quota exceeded|not accepted|user not found|"
+    r"invalid (mailbox|recipient|address)|did not reach",
     re.IGNORECASE,
 )
 # Where a notice's own words end and the returned message begins: qmail's "--- Below this
@@ -145,7 +147,7 @@ _BOUNCE_TEXT = re.compile(
 # message follows", Gmail's "----- Original message -----", Exchange's "Original message
 # headers:". Sendmail's opening "The original message was received at" is not one.
 _RETURNED_COPY = re.compile(
-    r"^[ \t>]*(?:-+[ \t]*)?(original message(?! was)|this is a copy of the message|"
+    r"^[ \t>]*(?:-+[ \t]*)?(original message(?! was)|this is a copy of (the|your) message|"
     r"below this line is a copy|the original message follows|message headers? follows?|"
     r"returned message|undelivered message|unsent message below|original message headers)",
     re.IGNORECASE | re.MULTILINE,
@@ -168,6 +170,22 @@ _NOT_THE_RECIPIENT = re.compile(
     r"(from|sender|reply-to|return-path|message-id|in-reply-to|references|id)[ \t]*:?[ \t]*<?$",
     re.IGNORECASE,
 )
+# Challenge-response systems dress their "confirm you are a person" request as a
+# delivery report (Boxbe, whitelist services): an auto-reply, not a bounce.
+_CHALLENGE = re.compile(
+    r"requires confirmation|not pre-?approved|guest list|waitlisted|add yourself to|"
+    r"verify (that )?you are (a )?human|challenge-response",
+    re.IGNORECASE,
+)
+# Where a notice names the recipients that failed (the address follows): Exchange's
+# "did not reach the following recipient(s)", Domino's "was not delivered to:".
+_NAMES_RECIPIENTS = re.compile(
+    r"did not reach|following (recipient|address)|(delivered|deliver|delivery) to\b|"
+    r"failed recipient|recipient address",
+    re.IGNORECASE,
+)
+# A bare user name on the line after such words (AOL names no domain): one token.
+_BARE_LOCAL = re.compile(r"[:.]?[ \t]*\n[ \t]*([\w.+-]{1,64})[ \t]*(\n|$)")
 _RETURNED_ID = re.compile(r"^[ \t]*message-id[ \t]*:[ \t]*(<[^<>\s]{1,250}>)", re.I | re.M)
 
 
@@ -215,6 +233,8 @@ def delivery_failures(message: Parsed, envelope_from: str | None = None) -> list
     for the null sender); otherwise ``Return-Path`` stands in.
     """
     reported = [d for d in message.delivery if d.action in ("failed", "delayed")]
+    if reported and _CHALLENGE.search(" ".join(d.diagnostic for d in reported)):
+        return []
     if reported or message.delivery:
         return reported
     if message.report_type not in ("", "delivery-status"):
@@ -225,6 +245,8 @@ def delivery_failures(message: Parsed, envelope_from: str | None = None) -> list
     head = text[: returned_copy(text)]
     by_subject = bool(_BOUNCE_SUBJECT.search(message.subject))
     if not (by_subject or message.report_type or _BOUNCE_TEXT.search(head)):
+        return []
+    if _CHALLENGE.search(head):
         return []
     written = read_fields(head)
     if written:
@@ -260,25 +282,41 @@ def delivery_failures(message: Parsed, envelope_from: str | None = None) -> list
 def _failed_address(message: Parsed, head: str) -> str:
     """The recipient a notice's words say failed, or ''.
 
-    Exim names it in ``X-Failed-Recipients``. Otherwise the first address of the
-    notice that is not the bounce's own sender or recipient (the bounce goes to
-    whoever sent the mail, never to the address that failed), not a mailer daemon,
-    and not written after "From:" or as a Message-ID.
+    Exim names it in ``X-Failed-Recipients``. Otherwise the first address after words
+    that name the failed recipients, else the first in the notice, that is not the
+    bounce's own sender or recipient (the bounce goes to whoever sent the mail, never
+    to the address that failed), not a mailer daemon, and not written after "From:"
+    or as a Message-ID. AOL writes only the user name: its own domain is added.
     """
     listed = ADDRESS.search(message.header("x-failed-recipients"))
     if listed:
         return listed.group(0).lower()
     skip = {message.from_address, *message.to, *message.cc}
-    for match in ADDRESS.finditer(head):
-        address = match.group(0).lower().rstrip(".")
-        if address in skip or _DAEMON_LOCALS.match(address.rsplit("@", 1)[0]):
-            continue
-        line_start = head.rfind("\n", max(0, match.start() - 200), match.start()) + 1
-        before = head[max(line_start, match.start() - 40) : match.start()]
-        if _NOT_THE_RECIPIENT.search(before):
-            continue
-        return address
+    anchor = _NAMES_RECIPIENTS.search(head)
+    starts = [anchor.end(), 0] if anchor else [0]
+    for start in starts:
+        for match in ADDRESS.finditer(head, start):
+            address = _unwrapped(match.group(0).lower().rstrip("."))
+            if address in skip or _DAEMON_LOCALS.match(address.rsplit("@", 1)[0]):
+                continue
+            line_start = head.rfind("\n", max(0, match.start() - 200), match.start()) + 1
+            before = head[max(line_start, match.start() - 40) : match.start()]
+            if _NOT_THE_RECIPIENT.search(before):
+                continue
+            return address
+    if anchor is not None and "@" in message.from_address:
+        line = head.find("\n", anchor.end())
+        bare = _BARE_LOCAL.match(head, line) if line >= 0 else None
+        if bare is not None:
+            return f"{bare.group(1).lower()}@{message.from_address.rsplit('@', 1)[1]}"
     return ""
+
+
+def _unwrapped(address: str) -> str:
+    """An X.400-wrapped address ("dda:SMTP=user@example.com") without its wrapping."""
+    local, _, domain = address.rpartition("@")
+    prefix, equals, rest = local.partition("smtp=")
+    return f"{rest}@{domain}" if equals and not prefix else address
 
 
 def returned_message_ids(message: Parsed) -> list[str]:
@@ -289,7 +327,7 @@ def returned_message_ids(message: Parsed) -> list[str]:
         if part.content_type in ("message/rfc822", "text/rfc822-headers"):
             head = part.data[:65536].decode("utf-8", "replace")
             ids += [m.group(1) for m in _RETURNED_ID.finditer(head.split("\n\n", 1)[0])][:1]
-    text = message.text
-    copy = text[returned_copy(text) :]
-    ids += [m.group(1) for m in _RETURNED_ID.finditer(copy)][:5]
+    # A notice's own words have no Message-ID lines: any in its text are the copy's
+    # (after a divider, or with none, as when a report's MIME boundary is missing).
+    ids += [m.group(1) for m in islice(_RETURNED_ID.finditer(message.text), 5)]
     return list(dict.fromkeys(ids))[:20]
