@@ -50,6 +50,7 @@ _FIELD = re.compile(
     r"diagnostic-code)[ \t]*:[ \t]*(.*)$",
     re.IGNORECASE | re.MULTILINE,
 )
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 _RECIPIENT_FIELDS = ("final-recipient", "x-actual-recipient", "original-recipient")
 # A report names this many recipients at most (a hostile one could list millions).
 MAX_RECIPIENTS = 100
@@ -88,11 +89,12 @@ def _entry(fields: dict[str, str]) -> DeliveryStatus | None:
 def read_fields(text: str) -> list[DeliveryStatus]:
     """The per-recipient blocks of a delivery report, read leniently from its text.
 
-    One pass over the field lines, whatever separates them (blank lines, none, a MIME
-    boundary that was never declared): a recipient field seen a second time
-    (``Final-Recipient``, ``Original-Recipient``) starts the next recipient. Field names are
-    matched in any case and spacing; a ``Status:`` may carry a comment. A block that
-    names no address is dropped.
+    One pass over the field lines, whatever separates them (a MIME boundary that was
+    never declared, nothing at all): a blank line after a recipient's fields, or a
+    recipient field seen a second time (``Final-Recipient``, ``Original-Recipient``),
+    starts the next recipient, whatever order each block's fields come in. Field
+    names are matched in any case and spacing; a ``Status:`` may carry a comment. A
+    block that names no address, or says nothing of it, is dropped.
     """
     out: list[DeliveryStatus] = []
     fields: dict[str, str] = {}
@@ -103,11 +105,16 @@ def read_fields(text: str) -> list[DeliveryStatus]:
             out.append(entry)
         fields.clear()
 
+    previous = 0
     for match in _FIELD.finditer(text):
         name, value = match.group(1).lower(), match.group(2).strip()
-        if name in _RECIPIENT_FIELDS and name in fields:
+        ended = any(f in fields for f in _RECIPIENT_FIELDS) and bool(
+            _BLANK_LINE.search(text, previous, match.start())
+        )
+        if ended or (name in _RECIPIENT_FIELDS and name in fields):
             flush()
         fields.setdefault(name, value)
+        previous = match.end()
     flush()
     return out
 

@@ -642,3 +642,17 @@ def test_a_customer_s_critical_mail_about_failed_delivery_opens_a_critical_case(
         outcome = deliver(raw, envelope_from="alice@acme.example")
     assert outcome.line.startswith("created CD-") and outcome.line.endswith("Critical")
     assert not Bounce.objects.exists()
+
+
+def test_blocks_with_the_recipient_last_are_kept_apart_by_their_blank_lines() -> None:
+    # Symantec's MessageLabs writes Status and Action before Final-Recipient.
+    found = read_fields(
+        "Reporting-MTA: dns; mx.example\n\n"
+        "Diagnostic-Code: smtp; 550-Please turn on SMTP Authentication\n550 relay denied\n"
+        "Status: 5.0.0\nAction: failed\nFinal-Recipient: rfc822; one@acme.example\n\n"
+        "Status: 4.2.2\nAction: delayed\nFinal-Recipient: rfc822; two@acme.example\n"
+    )
+    assert [(f.address, f.action, f.status) for f in found] == [
+        ("one@acme.example", "failed", "5.0.0"),
+        ("two@acme.example", "delayed", "4.2.2"),
+    ]
