@@ -193,9 +193,10 @@ def _from_mailer(message: Parsed, envelope_from: str | None) -> bool:
     """Does the message come from a mail server rather than a person?
 
     A null envelope sender (``MAIL FROM:<>`` or ``Return-Path: <>``), a mailer-daemon
-    or postmaster address, a From: naming one without an address, no From: at all,
-    or a header only mail servers' notices carry. Auto-Submitted does not decide it
-    either way: bounces say ``auto-replied`` too, and so does every out-of-office.
+    or postmaster address, a From: naming one without an address ("MAILER-DAEMON",
+    "Mail Delivery System <>"), or a header only mail servers' notices carry.
+    Auto-Submitted does not decide it either way: bounces say ``auto-replied`` too,
+    and so does every out-of-office.
     """
     if envelope_from is None and "return-path" in message.headers:
         envelope_from = message.header("return-path").strip().strip("<>").strip()
@@ -204,7 +205,7 @@ def _from_mailer(message: Parsed, envelope_from: str | None) -> bool:
     for address in (message.from_address, envelope_from or ""):
         if _DAEMON_LOCALS.match(address.rsplit("@", 1)[0]):
             return True
-    if not message.from_address or _DAEMON_WORDS.search(message.header("from")):
+    if _DAEMON_WORDS.search(message.header("from")):
         return True
     return any(name in message.headers for name in _NDR_HEADERS)
 
@@ -239,11 +240,14 @@ def delivery_failures(message: Parsed, envelope_from: str | None = None) -> list
         return reported
     if message.report_type not in ("", "delivery-status"):
         return []
-    if not _from_mailer(message, envelope_from):
+    by_subject = bool(_BOUNCE_SUBJECT.search(message.subject))
+    # No From: at all counts only with a bounce's subject: a person's mail with a
+    # broken From: still goes to "needs attention", where someone reads it.
+    nameless = not message.from_address and not message.header("from").strip()
+    if not (_from_mailer(message, envelope_from) or (nameless and by_subject)):
         return []
     text = message.text
     head = text[: returned_copy(text)]
-    by_subject = bool(_BOUNCE_SUBJECT.search(message.subject))
     if not (by_subject or message.report_type or _BOUNCE_TEXT.search(head)):
         return []
     if _CHALLENGE.search(head):

@@ -656,3 +656,14 @@ def test_blocks_with_the_recipient_last_are_kept_apart_by_their_blank_lines() ->
         ("one@acme.example", "failed", "5.0.0"),
         ("two@acme.example", "delayed", "4.2.2"),
     ]
+
+
+@pytest.mark.django_db
+def test_a_person_s_mail_with_a_broken_from_still_needs_attention(deliver: Any) -> None:
+    raw = (
+        b"From: Alice at Acme (no address)\r\nTo: support@example.com\r\n"
+        b"Subject: CRITICAL: mail delivery failed for all our users\r\n\r\n"
+        b"Every message bounces: 550 5.1.1 <bob@acme.example>: User unknown\r\n"
+    )
+    outcome = deliver(raw, envelope_from=None, source="imap")
+    assert outcome.line == "needs attention: no readable sender address (From)"
