@@ -128,7 +128,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"problem|notification|incomplete|delayed|report)|returned mail|failure notice|"
     r"delivery failed|mail delivery|delayed mail|could ?n[o']t be delivered|not delivered|"
     r"address not found|warning: could not send|mail system error|message not delivered|"
-    r"rejected|nicht zustellbar|unzustellbar|non remis|no se puede entregar",
+    r"(message|mail) rejected|nicht zustellbar|unzustellbar|non remis|no se puede entregar",
     re.IGNORECASE,
 )
 _BOUNCE_TEXT = re.compile(
@@ -167,7 +167,7 @@ _GAVE_UP = re.compile(
 _SMTP_REPLY = re.compile(r"(?<![\w.:/-])([45][0-5]\d)[ -](?=[A-Za-z<#(\"'])")
 # An address in these is not the one that failed: a sender, or a Message-ID.
 _NOT_THE_RECIPIENT = re.compile(
-    r"(from|sender|reply-to|return-path|message-id|in-reply-to|references|id)[ \t]*:?[ \t]*<?$",
+    r"\b(from|sender|reply-to|return-path|message-id|in-reply-to|references|id)[ \t]*:?[ \t]*<?$",
     re.IGNORECASE,
 )
 # Challenge-response systems dress their "confirm you are a person" request as a

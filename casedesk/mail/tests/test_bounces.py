@@ -667,3 +667,17 @@ def test_a_person_s_mail_with_a_broken_from_still_needs_attention(deliver: Any) 
     )
     outcome = deliver(raw, envelope_from=None, source="imap")
     assert outcome.line == "needs attention: no readable sender address (From)"
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("Remote host said: <gone@acme.example>... User unknown", "gone@acme.example"),
+        ("From: <sender@acme.example>\nTo: <gone@acme.example>: unknown", "gone@acme.example"),
+        ("Message-ID: <a1@acme.example>\n<gone@acme.example>: unknown", "gone@acme.example"),
+        ("queued as id <q1@mx.acme.example>\n<gone@acme.example>: unknown", "gone@acme.example"),
+    ],
+)
+def test_the_failed_address_is_not_a_sender_or_a_message_id(line: str, expected: str) -> None:
+    raw = build("Undelivered Mail Returned to Sender", line, sender="MAILER-DAEMON@mx.example")
+    assert [address for address, _, _ in _failures(raw, "")] == [expected]
