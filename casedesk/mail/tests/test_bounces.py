@@ -9,6 +9,7 @@ shape; the real samples are read from ``../shared/corpora/`` and ``data/bounces/
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -364,7 +365,7 @@ def _ses(kind: str, details: dict[str, Any], *, headers: bool = True) -> dict[st
     if headers:
         mail["headers"] = [{"name": "Message-ID", "value": OUR_ID}]
     key = {"Bounce": "bounce", "Complaint": "complaint", "DeliveryDelay": "deliveryDelay"}[kind]
-    return {"notificationType": kind, key: details, "mail": mail}
+    return {"notificationType": kind, key: copy.deepcopy(details), "mail": mail}
 
 
 _PERMANENT = {
