@@ -682,3 +682,16 @@ def test_a_person_s_mail_with_a_broken_from_still_needs_attention(deliver: Any) 
 def test_the_failed_address_is_not_a_sender_or_a_message_id(line: str, expected: str) -> None:
     raw = build("Undelivered Mail Returned to Sender", line, sender="MAILER-DAEMON@mx.example")
     assert [address for address, _, _ in _failures(raw, "")] == [expected]
+
+
+@given(st.binary(max_size=3000))
+def test_any_bytes_as_a_delivery_report_give_an_answer(body: bytes) -> None:
+    raw = (
+        b"From: MAILER-DAEMON@mx.example\r\nSubject: Delivery Status Notification\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
+        b"\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\n" + body + b"\r\n--B--\r\n"
+    )
+    parsed = parse(raw)
+    for failure in delivery_failures(parsed, ""):
+        assert failure.action in ("failed", "delayed")
+    assert len(returned_message_ids(parsed)) <= 20
