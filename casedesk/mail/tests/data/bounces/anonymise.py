@@ -233,13 +233,17 @@ def map_local(local: str, domain: str) -> str:
     lower = local.lower()
     if lower in ROLES or lower.startswith(("owner-", "bounce-", "bounces-", "bounces+")):
         return local
-    for role in ROLES:
-        for sep in "-+.=":
-            if lower.startswith(role + sep) and len(role) > 3:
-                return local[: len(role) + 1] + "u" + _hex(f"{local}@{domain}")
-            if lower.endswith(sep + role) and len(role) > 3:
-                return "u" + _hex(f"{local}@{domain}") + local[-len(role) - 1 :]
-    return "u" + _hex(f"{local}@{domain}")
+    made_up = "u" + _hex(f"{local}@{domain}")
+    roles = sorted((r for r in ROLES if len(r) > 3), key=lambda r: (-len(r), r))
+    # A list's own addresses keep their role: python-list-admin -> u1a2b3c-admin first,
+    # then mailman-users -> mailman-u1a2b3c.
+    for role in roles:
+        if any(lower.endswith(sep + role) for sep in "-+.="):
+            return made_up + local[-len(role) - 1 :]
+    for role in roles:
+        if any(lower.startswith(role + sep) for sep in "-+.="):
+            return local[: len(role) + 1] + made_up
+    return made_up
 
 
 def map_ipv4(match: re.Match[str]) -> str:
@@ -295,6 +299,8 @@ def anonymise(raw: bytes, people: list[str] = ()) -> bytes:  # type: ignore[assi
         local, domain = match.group(1), match.group(2)
         if RESERVED.search(domain.lower()):
             return match.group(0)
+        if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", domain):  # postmaster@192.0.2.1
+            return f"{map_local(local, domain)}@{domain}"  # the IP is mapped below
         new_local = map_local(local, domain)
         if new_local != local and len(local) >= 4:
             locals_seen[local] = new_local
@@ -317,6 +323,11 @@ def anonymise(raw: bytes, people: list[str] = ()) -> bytes:  # type: ignore[assi
 
     def display(match: re.Match[bytes]) -> bytes:
         name, value = match.group(1), match.group(2)
+        comment = re.match(rb"^(\s*<?[^\s<>()]+@[^\s<>()]+>?\s*)\(([^()]+)\)(\s*)$", value)
+        if comment is not None:  # the old form: address (Name)
+            if SERVICE_WORDS.search(comment.group(2).decode("latin-1")):
+                return match.group(0)
+            return name + b": " + comment.group(1) + b"(Alex Example)" + comment.group(3)
         person = re.match(rb'^\s*("?)([^"<>@]+?)\1\s*(<.*)$', value)
         if person is None or SERVICE_WORDS.search(person.group(2).decode("latin-1")):
             return match.group(0)
@@ -338,6 +349,8 @@ def review(path: Path) -> list[str]:
         token = match.group(0).decode("latin-1")
         domain = token.rpartition("@")[2]
         if "@" in token and ("." not in domain or RESERVED.search(domain.lower())):
+            continue
+        if "@" in token and re.match(r"^(192\.0\.2|198\.51\.100|203\.0\.113)\.\d+$", domain):
             continue
         if re.match(r"^(127\.|192\.0\.2\.|198\.51\.100\.|203\.0\.113\.)", token):
             continue
