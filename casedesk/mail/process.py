@@ -508,6 +508,12 @@ def _bounce(message: InboundMessage, parsed: Parsed, failures: list) -> Outcome:
                     f"Mail to {who} is delayed ({failure.status}); the sending "
                     f"server keeps trying. {failure.diagnostic}"
                 )
+            elif failure.status.startswith("4"):
+                text = (
+                    f"Mail to {who} was not delivered: the sending server gave up after "
+                    f"temporary failures ({failure.status}); the address may work later. "
+                    f"{failure.diagnostic}"
+                )
             else:
                 text = (
                     f"Mail to {who} was not delivered: address undeliverable: "

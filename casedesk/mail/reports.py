@@ -27,13 +27,15 @@ class DeliveryStatus:
 
 
 # RFC 3464 section 2.3.3 names five actions. Servers also write "expired" (Courier,
-# some Exchange versions: the retry time ran out) and "failure"/"delay"; each is read
-# as the standard word it means. Anything else is kept as written, in lower case.
+# some Exchange versions: the retry time ran out), "error", "failure" and "delay";
+# each is read as the standard word it means. Anything else is kept as written, in lower case.
 _ACTIONS = {
     "failed": "failed",
     "failure": "failed",
     "expired": "failed",
     "bounced": "failed",
+    "error": "failed",
+    "undeliverable": "failed",
     "delayed": "delayed",
     "delay": "delayed",
     "delivered": "delivered",
@@ -69,8 +71,13 @@ def status_of(value: str) -> str:
 
 
 def _entry(fields: dict[str, str]) -> DeliveryStatus | None:
-    recipient = fields.get("final-recipient") or fields.get("x-actual-recipient") or ""
-    address = first_address(recipient) or first_address(fields.get("original-recipient", ""))
+    # The address as we sent it (Original-Recipient, RFC 3464 section 2.3.1) is the one
+    # our contacts have; the final one may be an alias's target or a mail store's name.
+    address = (
+        first_address(fields.get("original-recipient", ""))
+        or first_address(fields.get("final-recipient", ""))
+        or first_address(fields.get("x-actual-recipient", ""))
+    )
     if not address:
         return None
     words = fields.get("action", "").lower().split()

@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from itertools import islice
 
-from casedesk.mail.parse import DeliveryStatus, Parsed
+from casedesk.mail.parse import DeliveryStatus, Limits, Parsed, parse
 from casedesk.mail.reports import ADDRESS, STATUS_CODE, read_fields
 
 # "critical" as a whole word: letters, digits, "_" and hyphens around it make it part
@@ -120,13 +120,19 @@ _DAEMON_LOCALS = re.compile(
 )
 # ... and by words in the From: header itself, for a From with no address in it
 # ("MAILER-DAEMON", "Mail Delivery System <>").
-_DAEMON_WORDS = re.compile(r"mailer-daemon|mail delivery (sub)?system|postmaster", re.IGNORECASE)
+_DAEMON_WORDS = re.compile(r"mailer-daemon|mail delivery (sub)?system", re.IGNORECASE)
+# A mail service's own account by its name ("E500_SMTP_Mail_Service"): no person's.
+_SERVICE_LOCAL = re.compile(r"mailer|daemon|smtp|mail[-_.]?(service|system|admin|delivery)", re.I)
+_MAILER_DAEMON = re.compile(r"^mailer-?daemon$", re.IGNORECASE)
+# An enclosed report is read from this much of the enclosed message.
+_ENCLOSED_MAX = 256 * 1024
 # Headers only mail servers' notices carry: Exim's failed recipients, Exchange's NDR flag.
 _NDR_HEADERS = ("x-failed-recipients", "x-ms-exchange-message-is-ndr")
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|non-?deliver|delivery (status notification|failure|has failed|"
     r"problem|notification|incomplete|delayed|report)|returned mail|failure notice|"
     r"delivery failed|mail delivery|delayed mail|could ?n[o']t be delivered|not delivered|"
+    r"failed mail|mail failed|returning (message )?to sender|"
     r"address not found|warning: could not send|mail system error|message not delivered|"
     r"(message|mail) rejected|nicht zustellbar|unzustellbar|non remis|no se puede entregar",
     re.IGNORECASE,
@@ -139,7 +145,8 @@ _BOUNCE_TEXT = re.compile(
     r"mailbox (unavailable|full|is full)|recipient address rejected|address not found|"
     r"not yet been delivered|will (continue to )?retry|retry timeout|returned to sender|"
     r"does not exist|(was|has been) rejected|quota exceeded|not accepted|user not found|"
-    r"invalid (mailbox|recipient|address)|did not reach",
+    r"invalid (mailbox|recipient|address)|did not reach|did not receive|has been returned|"
+    r"intended recipient|failed address",
     re.IGNORECASE,
 )
 # Where a notice's own words end and the returned message begins: qmail's "--- Below this
@@ -149,7 +156,9 @@ _BOUNCE_TEXT = re.compile(
 _RETURNED_COPY = re.compile(
     r"^[ \t>]*(?:-+[ \t]*)?(original message(?! was)|this is a copy of (the|your) message|"
     r"below this line is a copy|the original message follows|message headers? follows?|"
-    r"returned message|undelivered message|unsent message below|original message headers)",
+    r"returned message|undelivered message|unsent message below|original message headers|"
+    r"returned mail follows|message text follows|the header and top|original message as "
+    r"received|the first \d+ lines of your original|a copy of the original message)",
     re.IGNORECASE | re.MULTILINE,
 )
 # A delay warning: the sending server keeps trying. "Gave up" words make it a failure.
@@ -160,14 +169,16 @@ _DELAYED = re.compile(
 )
 _GAVE_UP = re.compile(
     r"gave up|giving up|permanent|cannot send message for|retry time(out)? (exceeded|expired)|"
-    r"expired|too long|failed permanently|not found|does not exist|unknown",
+    r"expired|too long|failed permanently|not found|does not exist|unknown|not delivered "
+    r"within|queue period|after \d+ attempt",
     re.IGNORECASE,
 )
 # A bare SMTP reply ("550 Requested action not taken", "said: 452-Mailbox full").
 _SMTP_REPLY = re.compile(r"(?<![\w.:/-])([45][0-5]\d)[ -](?=[A-Za-z<#(\"'])")
 # An address in these is not the one that failed: a sender, or a Message-ID.
 _NOT_THE_RECIPIENT = re.compile(
-    r"\b(from|sender|reply-to|return-path|message-id|in-reply-to|references|id)[ \t]*:?[ \t]*<?$",
+    r"((?<!generated )\bfrom|\bsender|reply-to|return-path|message-id|in-reply-to|"
+    r"references|\bid)[ \t]*:?[ \t]*<?$",
     re.IGNORECASE,
 )
 # Challenge-response systems dress their "confirm you are a person" request as a
@@ -180,13 +191,20 @@ _CHALLENGE = re.compile(
 # Where a notice names the recipients that failed (the address follows): Exchange's
 # "did not reach the following recipient(s)", Domino's "was not delivered to:".
 _NAMES_RECIPIENTS = re.compile(
-    r"did not reach|following (recipient|address)|(delivered|deliver|delivery) to\b|"
-    r"failed recipient|recipient address",
+    r"did not reach|did not receive|following (recipient|address|user)|(delivered|deliver|"
+    r"delivery) to\b|failed (recipient|address)|recipient address|intended recipient|"
+    r"\baddressed\b",
     re.IGNORECASE,
 )
 # A bare user name on the line after such words (AOL names no domain): one token.
 _BARE_LOCAL = re.compile(r"[:.]?[ \t]*\n[ \t]*([\w.+-]{1,64})[ \t]*(\n|$)")
 _RETURNED_ID = re.compile(r"^[ \t]*message-id[ \t]*:[ \t]*(<[^<>\s]{1,250}>)", re.I | re.M)
+
+
+def _from_daemon(message: Parsed) -> bool:
+    """Is the From: a mailer daemon's? They send bounces and nothing else."""
+    local = message.from_address.rsplit("@", 1)[0]
+    return bool(_MAILER_DAEMON.match(local) or _DAEMON_WORDS.search(message.header("from")))
 
 
 def _from_mailer(message: Parsed, envelope_from: str | None) -> bool:
@@ -203,9 +221,10 @@ def _from_mailer(message: Parsed, envelope_from: str | None) -> bool:
     if envelope_from == "" or message.report_type == "delivery-status":
         return True
     for address in (message.from_address, envelope_from or ""):
-        if _DAEMON_LOCALS.match(address.rsplit("@", 1)[0]):
+        local = address.rsplit("@", 1)[0]
+        if _DAEMON_LOCALS.match(local) or _SERVICE_LOCAL.search(local):
             return True
-    if _DAEMON_WORDS.search(message.header("from")):
+    if _from_daemon(message) or "postmaster" in message.header("from").lower():
         return True
     return any(name in message.headers for name in _NDR_HEADERS)
 
@@ -223,12 +242,14 @@ def delivery_failures(message: Parsed, envelope_from: str | None = None) -> list
        name a failed or delayed recipient. A report of deliveries only is no bounce.
     2. Otherwise only mail from a mail server counts (:func:`_from_mailer`): a
        customer writing "mail delivery failed for all our users" is a customer.
-       Its subject or its words must say it is a bounce.
+       Its subject or its words must say it is a bounce, unless it comes from a
+       mailer daemon (they send nothing else).
     3. Then the notice's text, up to the returned copy: report fields written there
        (a report whose MIME boundary is missing), else the failed address and the
-       status code (or SMTP reply, or words) the server wrote. When the subject says
-       bounce and no address is found, the failure is recorded with no address:
-       it is still a bounce, never a case.
+       status code (or SMTP reply, or words) the server wrote; else a report enclosed
+       as a message of its own (a forwarded bounce). When the subject says bounce and
+       no address is found, the failure is recorded with no address: it is still a
+       bounce, never a case.
 
     ``envelope_from`` is the SMTP ``MAIL FROM`` when we received it ourselves (``""``
     for the null sender); otherwise ``Return-Path`` stands in.
@@ -238,52 +259,72 @@ def delivery_failures(message: Parsed, envelope_from: str | None = None) -> list
         return []
     if reported or message.delivery:
         return reported
-    if message.report_type not in ("", "delivery-status"):
+    daemon = _from_daemon(message)
+    # A mail store's quota rejection may come as a disposition notification (Dovecot);
+    # read receipts come from people, so only a daemon's counts.
+    if message.report_type not in ("", "delivery-status") and not (
+        daemon and message.report_type == "disposition-notification"
+    ):
         return []
     by_subject = bool(_BOUNCE_SUBJECT.search(message.subject))
     # No From: at all counts only with a bounce's subject: a person's mail with a
     # broken From: still goes to "needs attention", where someone reads it.
     nameless = not message.from_address and not message.header("from").strip()
-    if not (_from_mailer(message, envelope_from) or (nameless and by_subject)):
+    if not (daemon or _from_mailer(message, envelope_from) or (nameless and by_subject)):
         return []
     text = message.text
     head = text[: returned_copy(text)]
-    if not (by_subject or message.report_type or _BOUNCE_TEXT.search(head)):
-        return []
-    if _CHALLENGE.search(head):
+    said = by_subject or message.report_type == "delivery-status"
+    if not (said or daemon or _BOUNCE_TEXT.search(head)) or _CHALLENGE.search(head):
         return []
     written = read_fields(head)
     if written:
         return [d for d in written if d.action in ("failed", "delayed")]
-    address = _failed_address(message, head)
-    if not address and not (by_subject or message.report_type):
-        return []
+    failure = _read_notice(message, head)
+    if failure.address:
+        return [failure]
+    enclosed = _enclosed_report(message)
+    if enclosed:
+        return enclosed
+    return [failure] if said else []
+
+
+def _read_notice(message: Parsed, head: str) -> DeliveryStatus:
+    """The failure a notice's words describe: address, status, failed or delayed."""
     code = next((m for m in STATUS_CODE.finditer(head) if m.group(1) in "45"), None)
     reply = _SMTP_REPLY.search(head) if code is None else None
-    if code is not None:
-        status = code.group(0)
-    elif reply is not None:
-        status = f"{reply.group(1)[0]}.0.0"
-    else:
-        status = ""
+    status = code.group(0) if code else f"{reply.group(1)[0]}.0.0" if reply else ""
     cue = code or reply
-    diagnostic = ""
+    line = ""
     if cue is not None:
         line_start = head.rfind("\n", 0, cue.start()) + 1
         line_end = head.find("\n", cue.end())
-        diagnostic = " ".join(head[line_start : line_end if line_end >= 0 else None].split())
+        line = head[line_start : line_end if line_end >= 0 else None]
     delayed = (
         not status.startswith("5")
         and bool(_DELAYED.search(message.subject) or _DELAYED.search(head))
         and not _GAVE_UP.search(message.subject)
         and not _GAVE_UP.search(head)
     )
-    status = status or ("4.0.0" if delayed else "5.0.0")
-    action = "delayed" if delayed else "failed"
-    return [DeliveryStatus(address, action, status, diagnostic[:500])]
+    return DeliveryStatus(
+        address=_failed_address(message, head, line),
+        action="delayed" if delayed else "failed",
+        status=status or ("4.0.0" if delayed else "5.0.0"),
+        diagnostic=" ".join(line.split())[:500],
+    )
 
 
-def _failed_address(message: Parsed, head: str) -> str:
+def _enclosed_report(message: Parsed) -> list[DeliveryStatus]:
+    """The failures of a delivery report enclosed whole (message/rfc822) in a notice."""
+    for part in [p for p in message.parts if p.content_type == "message/rfc822"][:2]:
+        inner = parse(part.data[:_ENCLOSED_MAX], Limits(sanitise=False))
+        found = [d for d in inner.delivery if d.action in ("failed", "delayed")]
+        if found:
+            return found
+    return []
+
+
+def _failed_address(message: Parsed, head: str, line: str = "") -> str:
     """The recipient a notice's words say failed, or ''.
 
     Exim names it in ``X-Failed-Recipients``. Otherwise the first address after words
@@ -297,20 +338,23 @@ def _failed_address(message: Parsed, head: str) -> str:
         return listed.group(0).lower()
     skip = {message.from_address, *message.to, *message.cc}
     anchor = _NAMES_RECIPIENTS.search(head)
-    starts = [anchor.end(), 0] if anchor else [0]
-    for start in starts:
-        for match in ADDRESS.finditer(head, start):
+    # After words naming the failed recipients; else on the line with the server's
+    # reply (the address it refused); else anywhere.
+    places: list[tuple[str, int]] = [(head, anchor.end())] if anchor else []
+    places += [(line, 0), (head, 0)]
+    for text, start in places:
+        for match in ADDRESS.finditer(text, start):
             address = _unwrapped(match.group(0).lower().rstrip("."))
             if address in skip or _DAEMON_LOCALS.match(address.rsplit("@", 1)[0]):
                 continue
-            line_start = head.rfind("\n", max(0, match.start() - 200), match.start()) + 1
-            before = head[max(line_start, match.start() - 40) : match.start()]
+            line_start = text.rfind("\n", max(0, match.start() - 200), match.start()) + 1
+            before = text[max(line_start, match.start() - 40) : match.start()]
             if _NOT_THE_RECIPIENT.search(before):
                 continue
             return address
     if anchor is not None and "@" in message.from_address:
-        line = head.find("\n", anchor.end())
-        bare = _BARE_LOCAL.match(head, line) if line >= 0 else None
+        end = head.find("\n", anchor.end())
+        bare = _BARE_LOCAL.match(head, end) if end >= 0 else None
         if bare is not None:
             return f"{bare.group(1).lower()}@{message.from_address.rsplit('@', 1)[1]}"
     return ""

@@ -536,6 +536,12 @@ def _delay_warning(ours: str) -> bytes:
     ).replace(OUR_ID.encode(), ours.encode())
 
 
+def _expired_report(ours: str) -> bytes:
+    return _report(
+        "Final-Recipient: rfc822; alice@acme.example\r\nAction: expired\r\nStatus: 4.4.7"
+    ).replace(OUR_ID.encode(), ours.encode())
+
+
 @pytest.mark.parametrize(
     "make, envelope_from, expected",
     [
@@ -544,6 +550,7 @@ def _delay_warning(ours: str) -> bytes:
         (_ses_bounce, "0100-ses@amazonses.example.com", "alice@acme.example 5.1.1 failed"),
         (_commented_report, "", "alice@acme.example 5.1.1 failed"),
         (_delay_warning, "", "alice@acme.example 4.4.1 delayed"),
+        (_expired_report, "", "alice@acme.example 4.4.7 failed"),
     ],
 )
 def test_a_bounce_of_any_shape_notes_our_case_and_opens_none(
@@ -579,6 +586,9 @@ def test_a_bounce_of_any_shape_notes_our_case_and_opens_none(
     notes = case.events.filter(kind=EventKind.NOTE).values_list("body", flat=True)
     if bounce.action == "delayed":
         assert any("is delayed (4.4.1)" in note for note in notes)
+        assert not bounce.permanent
+    elif bounce.status.startswith("4"):  # the server gave up: not the address's fault
+        assert any("gave up after temporary failures (4.4.7)" in note for note in notes)
         assert not bounce.permanent
     else:
         assert any("address undeliverable: 5.1.1" in note for note in notes)
