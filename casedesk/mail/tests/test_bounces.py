@@ -705,3 +705,82 @@ def test_any_bytes_as_a_delivery_report_give_an_answer(body: bytes) -> None:
     for failure in delivery_failures(parsed, ""):
         assert failure.action in ("failed", "delayed")
     assert len(returned_message_ids(parsed)) <= 20
+
+
+# ---- The weaker cues, and where they stop ----------------------------------------------
+
+
+def test_a_notice_sent_to_a_bounce_address_is_a_bounce_whoever_signs_it() -> None:
+    raw = build(
+        "Delivery failure notification",
+        "Your message could not be delivered to the following recipients:\n\ngone@acme.example\n",
+        sender="relay@mailscan.acme.example",
+        to="support-bounces@example.com",
+    )
+    assert _failures(raw, "relay@mailscan.acme.example") == [
+        ("gone@acme.example", "failed", "5.0.0")
+    ]
+
+
+def test_bulk_mail_counts_only_with_a_bounce_s_subject() -> None:
+    notice = build(
+        "Non-Delivery: your message",
+        "The email below could not be delivered to the following user:\n\ngone@acme.example\n",
+        sender="admin@acme.example",
+        headers={"Precedence": "bulk"},
+    )
+    assert _failures(notice, "admin@acme.example") == [("gone@acme.example", "failed", "5.0.0")]
+    alert = build(
+        "CRITICAL: nightly backup",
+        "The backup could not be delivered to storage@acme.example: 550 5.1.1 unknown.\n",
+        sender="monitor@acme.example",
+        headers={"Precedence": "bulk"},
+    )
+    assert _failures(alert, "monitor@acme.example") == []
+
+
+def test_an_unreadable_system_administrator_from_is_a_mail_server_s() -> None:
+    raw = (
+        b'From: <"System Administrator"@acme.example>\r\nTo: support@example.com\r\n'
+        b"Subject: Delivery Failure\r\n\r\n"
+        b"Could not deliver message to the following recipient(s):\r\n\r\n"
+        b"Failed Recipient: gone@acme.example\r\n"
+        b"Reason: Remote host said: 550 unknown user <gone@acme.example>\r\n"
+    )
+    assert _failures(raw, None) == [("gone@acme.example", "failed", "5.0.0")]
+
+
+def test_a_report_forwarded_inside_a_notice_is_read() -> None:
+    inner = _report("Final-Recipient: rfc822; gone@acme.example\r\nAction: failed\r\nStatus: 5.1.1")
+    raw = (
+        b"From: postmaster@acme.example\r\nTo: support@example.com\r\n"
+        b"Subject: Delivery Status Notification (Failure)\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="OUTER"\r\n\r\n'
+        b"--OUTER\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--OUTER--\r\n"
+    )
+    assert _failures(raw, "") == [("gone@acme.example", "failed", "5.1.1")]
+
+
+def _disposition(sender: str, words: str) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: support@example.com\r\nSubject: Automatically rejected mail\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="B"\r\n'
+        f"\r\n--B\r\nContent-Type: text/plain\r\n\r\n{words}\r\n"
+        "--B\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        "Final-Recipient: rfc822; gone@acme.example\r\n"
+        "Disposition: automatic-action/MDN-sent-automatically; deleted\r\n--B--\r\n"
+    ).encode()
+
+
+def test_a_mail_store_s_rejection_sent_as_a_disposition_notice_is_a_bounce() -> None:
+    raw = _disposition(
+        "Mail Delivery Subsystem <admin@acme.example>",
+        "Your message to <gone@acme.example> was automatically rejected:\r\nQuota exceeded",
+    )
+    assert _failures(raw, "") == [("gone@acme.example", "failed", "5.0.0")]
+
+
+def test_a_person_s_read_receipt_is_no_bounce() -> None:
+    raw = _disposition("Alice Example <alice@acme.example>", "Your message was read.")
+    assert _failures(raw, "") == []
