@@ -784,3 +784,26 @@ def test_a_mail_store_s_rejection_sent_as_a_disposition_notice_is_a_bounce() -> 
 def test_a_person_s_read_receipt_is_no_bounce() -> None:
     raw = _disposition("Alice Example <alice@acme.example>", "Your message was read.")
     assert _failures(raw, "") == []
+
+
+@pytest.mark.django_db
+def test_a_forwarded_recipient_s_failure_is_recorded_for_both_addresses(
+    deliver: Any, alice: Any, open_case: Any
+) -> None:
+    from casedesk.cases.models import EventKind
+    from casedesk.core.mail import thread_message_id
+    from casedesk.mail.models import Bounce
+
+    case = open_case(alice, "Medium")
+    raw = _report(
+        "Original-Recipient: rfc822;alice@acme.example\r\n"
+        "Final-Recipient: rfc822; alice@mailstore.acme.example\r\nAction: failed\r\nStatus: 5.2.2"
+    ).replace(OUR_ID.encode(), thread_message_id(case.reference).encode())
+    outcome = deliver(raw, envelope_from="")
+    assert outcome.line == "bounce alice@acme.example 5.2.2"
+    rows = {(b.address, b.contact) for b in Bounce.objects.all()}
+    assert rows == {("alice@acme.example", alice), ("alice@mailstore.acme.example", None)}
+    [note] = case.events.filter(kind=EventKind.NOTE, body__startswith="Mail to")
+    assert note.body.startswith(
+        "Mail to alice@acme.example (forwarded to alice@mailstore.acme.example) was not delivered"
+    )
