@@ -807,3 +807,28 @@ def test_a_forwarded_recipient_s_failure_is_recorded_for_both_addresses(
     assert note.body.startswith(
         "Mail to alice@acme.example (forwarded to alice@mailstore.acme.example) was not delivered"
     )
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(
+    st.sampled_from(["Bounce", "Complaint", "DeliveryDelay", "Delivery", "Other"]),
+    st.dictionaries(
+        st.sampled_from(["bounce", "deliveryDelay", "mail", "delivery", "Message", "Type"]),
+        _JSON,
+        max_size=4,
+    ),
+)
+def test_any_ses_shaped_json_gives_an_answer(kind: str, rest: dict[str, Any]) -> None:
+    notice = ses_notice(json.dumps({"notificationType": kind, **rest}))
+    if notice is not None:
+        assert notice.report_type in ("delivery-status", "feedback-report")
+        assert all("@" in d.address for d in notice.delivery)
+        assert all(i.startswith("<") for i in notice.returned_ids)
