@@ -186,7 +186,9 @@ DOMAIN = re.compile(
     rf"(?<![A-Za-z0-9_.-])((?:{_LABEL}\.)+(?:{_TLD}))(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9])", re.I
 )
 ADDRESS = re.compile(
-    r"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~-])([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)@"
+    # Not after "@" or a backslash (Postmaster\@host@domain names no address of "host");
+    # a quote before it is not part of it ('user@example.org').
+    r"(?<![A-Za-z0-9.!#$%&*+/=?^_`{|}~@\\-])([A-Za-z0-9_][A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]*)@"
     r"((?:[A-Za-z0-9-]+\.)*[A-Za-z0-9-]+)"
 )
 IPV4 = re.compile(r"(?<![\w.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\d)")
@@ -309,10 +311,11 @@ def anonymise(raw: bytes, people: list[str] = ()) -> bytes:  # type: ignore[assi
     text = ADDRESS.sub(address, text)
     text = DOMAIN.sub(lambda m: map_domain(m.group(1)), text)
     for old, new in sorted(locals_seen.items(), key=lambda item: -len(item[0])):
-        if old.lower() in ROLES:
+        if old.lower() in ROLES or DOMAIN.fullmatch(old):
             continue
+        # The local part alone ("mailbox jsmith is full"), never inside an address.
         text = re.sub(
-            rf"(?<![A-Za-z0-9._%+-]){re.escape(old)}(?![A-Za-z0-9_%+-]|\.[A-Za-z0-9])",
+            rf"(?<![A-Za-z0-9._%+@\\-]){re.escape(old)}(?![A-Za-z0-9_%+@-]|\.[A-Za-z0-9])",
             new,
             text,
             flags=re.I,
