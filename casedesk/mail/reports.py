@@ -64,7 +64,15 @@ MAX_RECIPIENTS = 100
 def first_address(text: str) -> str:
     """The first address in ``text``, lower-cased, or ''."""
     match = ADDRESS.search(text)
-    return match.group(0).lower().rstrip(".") if match else ""
+    return clean_address(match.group(0)) if match else ""
+
+
+def clean_address(found: str) -> str:
+    """An address as found in a text, lower-cased, without the quotes or the full stop
+    around it ("addressed to 'a@example.com'." gives a@example.com): quotes are
+    valid in a local part, but a notice that writes them around the address means
+    them as quotes."""
+    return found.lower().strip("'\"`").rstrip(".")
 
 
 def status_of(value: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from casedesk.mail.parse import DeliveryStatus, Limits, Parsed, parse
-from casedesk.mail.reports import ADDRESS, STATUS_CODE, read_fields
+from casedesk.mail.reports import ADDRESS, STATUS_CODE, clean_address, read_fields
 
 # "critical" as a whole word: letters, digits, "_" and hyphens around it make it part
 # of another word ("non-critical", "criticality", "uncritical", "critical_path"). The
@@ -356,7 +356,7 @@ def _failed_address(message: Parsed, head: str, line: str = "") -> str:
     places += [(line, 0), (head, 0)]
     for text, start in places:
         for match in ADDRESS.finditer(text, start):
-            address = _unwrapped(match.group(0).lower().rstrip("."))
+            address = _unwrapped(clean_address(match.group(0)))
             if address in skip or _DAEMON_LOCALS.match(address.rsplit("@", 1)[0]):
                 continue
             line_start = text.rfind("\n", max(0, match.start() - 200), match.start()) + 1

@@ -687,6 +687,7 @@ def test_a_person_s_mail_with_a_broken_from_still_needs_attention(deliver: Any) 
         ("From: <sender@acme.example>\nTo: <gone@acme.example>: unknown", "gone@acme.example"),
         ("Message-ID: <a1@acme.example>\n<gone@acme.example>: unknown", "gone@acme.example"),
         ("queued as id <q1@mx.acme.example>\n<gone@acme.example>: unknown", "gone@acme.example"),
+        ("The message, addressed to 'gone@acme.example', failed.", "gone@acme.example"),
     ],
 )
 def test_the_failed_address_is_not_a_sender_or_a_message_id(line: str, expected: str) -> None:
