@@ -833,3 +833,60 @@ def test_any_ses_shaped_json_gives_an_answer(kind: str, rest: dict[str, Any]) ->
         assert notice.report_type in ("delivery-status", "feedback-report")
         assert all("@" in d.address for d in notice.delivery)
         assert all(i.startswith("<") for i in notice.returned_ids)
+
+
+# ---- Real samples of each shape (data/bounces/, the corpus helper's collection) --------
+
+DATA = Path(__file__).resolve().parent / "data" / "bounces"
+
+
+@pytest.mark.parametrize(
+    "name, envelope_from, expected",
+    [
+        # a report whose blocks do not parse: X.400 Final-Recipient, 4.4.7 after a timeout
+        ("flufl-dsn_02.eml", None, ("u93a0c5@d78e131.example", "failed", "4.4.7")),
+        # plain text from a bare "<MAILER-DAEMON@...>" with no bounce words in the subject
+        ("flufl-simple_04.eml", None, ("userx@example.com", "failed", "5.0.0")),
+        # Auto-Submitted: auto-replied, a Russian notice
+        ("flufl-simple_39.eml", None, ("ue0761c@d0518a7.example", "failed", "5.0.0")),
+        # Amazon SES through SNS, folded by a mail server inside the JSON
+        (
+            "sisimai-ced-us-amazonses-01.eml",
+            None,
+            ("bounce@simulator.amazonses.example", "failed", "5.1.1"),
+        ),
+        # mail-security gateways
+        ("sisimai-rhost-mimecast-01.eml", "", ("sabatora@example.com", "failed", "5.0.0")),
+        ("sisimai-email-barracuda-01.eml", "", ("kijitora@example.org", "failed", "5.7.1")),
+        (
+            "sisimai-rhost-messagelabs-01.eml",
+            None,
+            ("u1efb23@example.messagelabs.example", "failed", "5.0.0"),
+        ),
+        # a provider (Outlook.com), and a notice signed by a person-like address, sent to a
+        # -bounces address
+        ("sisimai-rhost-outlook-01.eml", "", ("u22bf2b@d43f031.example", "failed", "5.2.2")),
+        (
+            "flufl-simple_22.eml",
+            None,
+            ("user@example.org", "delayed", "4.0.0"),
+        ),  # to a -bounces address
+    ],
+)
+def test_real_bounces_of_each_shape_give_the_address_and_status(
+    name: str, envelope_from: str | None, expected: tuple[str, str, str]
+) -> None:
+    assert _failures((DATA / name).read_bytes(), envelope_from)[0] == expected
+
+
+@pytest.mark.parametrize(
+    "name, envelope_from",
+    [
+        ("casedesk-customer-delivery-failures.eml", "dana@globex.example"),  # quotes a bounce
+        ("bounceparser-boxbe-cr.eml", None),  # a challenge dressed as a report
+        ("bounceparser-whitelist.eml", ""),
+        ("sisimai-ced-us-amazonses-03.eml", None),  # an SES complaint
+    ],
+)
+def test_real_look_alikes_are_no_bounces(name: str, envelope_from: str | None) -> None:
+    assert _failures((DATA / name).read_bytes(), envelope_from) == []
