@@ -40,6 +40,11 @@ from html.parser import HTMLParser
 
 import nh3
 
+from casedesk.mail import reports
+from casedesk.mail.reports import DeliveryStatus
+
+__all__ = ["DeliveryStatus", "Limits", "Parsed", "Part", "parse"]
+
 # A part we cannot decode is kept as bytes decoded with this, never dropped.
 _FALLBACK_CHARSET = "latin-1"
 # Deeper nesting than this (message/rfc822 inside message/rfc822 ...) is not walked:
@@ -58,6 +63,10 @@ DEFAULT_HTML_BYTES = 256 * 1024
 # Without a text/plain part, the text is made from at most this much of the HTML.
 _TEXT_FROM_HTML_MAX = 1024 * 1024
 _MAX_PARTS = 200
+# The returned message (or its headers) in a delivery report; "message/rfc822-headers"
+# is not registered but servers send it (MailSite).
+_RETURNED = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers",
+             "message/global", "message/global-headers")  # fmt: skip
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
 # Threading looks at this many ids of In-Reply-To and References (the nearest ones).
 THREAD_IDS_KEPT = 50
@@ -82,16 +91,6 @@ class Part:
     data: bytes
     inline: bool = False
     content_id: str = ""
-
-
-@dataclass(frozen=True)
-class DeliveryStatus:
-    """One recipient of an RFC 3464 delivery report."""
-
-    address: str
-    action: str  # failed, delayed, delivered, relayed, expanded
-    status: str  # "5.1.1"
-    diagnostic: str = ""
 
 
 @dataclass
@@ -414,6 +413,8 @@ def parse(raw: bytes, limits: Limits | None = None) -> Parsed:
     _walk(msg, result, 0, limits)
     if not result.text and (result.html or result._html_markup):
         result.text = html_to_text(result.html or result._html_markup or "")
+    if not result.report_type:
+        _take_notice(result)
     result._html_markup = None
     return _storable(result)
 
@@ -450,7 +451,13 @@ def _storable(result: Parsed) -> Parsed:
         for p in result.parts
     ]
     result.delivery = [
-        DeliveryStatus(_clean(d.address), _clean(d.action), _clean(d.status), _clean(d.diagnostic))
+        DeliveryStatus(
+            _clean(d.address),
+            _clean(d.action),
+            _clean(d.status),
+            _clean(d.diagnostic),
+            _clean(d.final),
+        )
         for d in result.delivery
     ]
     result.defects = [_clean(d) for d in result.defects]
@@ -496,12 +503,14 @@ def _take_part(part: Message, result: Parsed, limits: Limits) -> None:
         filename = ""
     filename = _decode_words(filename)
 
-    if content_type == "message/delivery-status":
+    if content_type in ("message/delivery-status", "message/global-delivery-status"):
+        # Also outside a multipart/report (some servers send multipart/mixed).
+        result.report_type = result.report_type or "delivery-status"
         result.delivery.extend(_delivery_status(part))
         return
-    if content_type in ("message/rfc822", "text/rfc822-headers") and result.report_type:
-        body = _part_bytes(part) if content_type == "text/rfc822-headers" else None
-        returned = message_from_bytes(body)[0] if body is not None else _inner_message(part)
+    if content_type in _RETURNED and result.report_type:
+        # message/* parts the email package parsed already; the text/* one is bytes.
+        returned = _inner_message(part) or message_from_bytes(_part_bytes(part))[0]
         if returned is not None:
             result.returned_ids += message_ids(_header(returned, "message-id"))
         return
@@ -516,6 +525,11 @@ def _take_part(part: Message, result: Parsed, limits: Limits) -> None:
             _take_html(text, result, limits)
             return
     if content_type.startswith("multipart/"):
+        # A multipart whose boundary is missing or never appears: the email package
+        # keeps its body as one string. That text is the message (a bounce's report).
+        if isinstance(part.get_payload(), str) and not result.text:
+            result.text = _part_bytes(part).decode("utf-8", "replace").replace("\r\n", "\n")
+            result.text = result.text.strip()
         return
     data = _message_bytes(part) if content_type.startswith("message/") else _part_bytes(part)
     if not data and not filename:
@@ -567,32 +581,24 @@ def _inner_message(part: Message) -> Message | None:
 
 
 def _delivery_status(part: Message) -> list[DeliveryStatus]:
-    """The per-recipient blocks of a message/delivery-status part (RFC 3464)."""
+    """The per-recipient blocks of a message/delivery-status part (RFC 3464), leniently."""
     payload = part.get_payload()
-    blocks: list[Message] = []
     if isinstance(payload, list):
         blocks = [block for block in payload if isinstance(block, Message)]
-    else:  # some servers send it as text; split into header blocks ourselves
-        text = _part_bytes(part).decode("utf-8", "replace")
-        blocks = [
-            email.message_from_string(chunk + "\n", policy=policy.compat32)
-            for chunk in re.split(r"\r?\n\s*\r?\n", text)
-            if chunk.strip()
-        ]
-    out: list[DeliveryStatus] = []
-    for block in blocks:
-        recipient = str(block.get("final-recipient") or block.get("original-recipient") or "")
-        status = str(block.get("status") or "").strip()
-        if not recipient or not status:
-            continue
-        address = recipient.split(";", 1)[-1].strip().strip("<>").lower()
-        match = re.match(r"([245])\.(\d{1,3})\.(\d{1,3})", status)
-        out.append(
-            DeliveryStatus(
-                address=address,
-                action=str(block.get("action") or "").strip().lower(),
-                status=match.group(0) if match else status[:16],
-                diagnostic=" ".join(str(block.get("diagnostic-code") or "").split())[:500],
-            )
-        )
-    return out
+        return reports.read_blocks((block.items(), _block_text(block)) for block in blocks)
+    # Some servers send it as text the email package does not split: read its lines.
+    return reports.read_fields(_part_bytes(part).decode("utf-8", "replace"))
+
+
+def _block_text(block: Message) -> str:
+    text = block.get_payload()
+    return text if isinstance(text, str) else ""
+
+
+def _take_notice(result: Parsed) -> None:
+    """A provider's notice in the text body (Amazon SES's JSON) read as the report it is."""
+    notice = reports.ses_notice(result.text)
+    if notice is not None:
+        result.report_type = notice.report_type
+        result.delivery.extend(notice.delivery)
+        result.returned_ids += notice.returned_ids

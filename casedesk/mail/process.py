@@ -589,9 +589,15 @@ def _open(
 
 
 def _bounce(message: InboundMessage, parsed: Parsed, failures: list) -> Outcome:  # type: ignore[type-arg]
-    """Record each failed recipient against the person and the case the mail was about."""
+    """Record each failed or delayed recipient against the person and the case the
+    returned mail was about: our signed Message-ID in the report's returned headers, an
+    enclosed copy, the copy quoted in its text, or an SES notice's headers.
+
+    A delay is noted as one, not as an undeliverable address. A report that names no
+    address is recorded with none: still a bounce, never a case.
+    """
     case = None
-    for mid in [*parsed.returned_ids, *parsed.thread_ids]:
+    for mid in [*rules.returned_message_ids(parsed), *parsed.thread_ids]:
         reference = reference_of_message_id(mid)
         if reference is not None:
             case = _case(parse_reference(reference))
@@ -599,31 +605,46 @@ def _bounce(message: InboundMessage, parsed: Parsed, failures: list) -> Outcome:
                 break
     now = timezone.now()
     for failure in failures:
-        contact = User.objects.filter(email=failure.address).first()
-        Bounce.objects.create(
-            message=message,
-            address=failure.address[:320],
-            status=failure.status[:16],
-            action=failure.action[:16],
-            diagnostic=failure.diagnostic,
-            case=case,
-            contact=contact,
-            at=now,
-        )
+        # The address we sent to, and where it was forwarded when the report says so:
+        # both are recorded (either may be a contact's), one note says it all.
+        addresses = [a for a in dict.fromkeys([failure.address, failure.final]) if a] or [""]
+        for address in addresses:
+            Bounce.objects.create(
+                message=message,
+                address=address[:320],
+                status=failure.status[:16],
+                action=failure.action[:16],
+                diagnostic=failure.diagnostic,
+                case=case,
+                contact=User.objects.filter(email=address).first() if address else None,
+                at=now,
+            )
         if case is not None:
+            who = failure.address or "a recipient (the report names no address)"
+            if failure.final:
+                who = f"{who} (forwarded to {failure.final})"
             if failure.action == "delayed":
                 text = (
-                    f"Mail to {failure.address} is delayed ({failure.status}); the sending "
+                    f"Mail to {who} is delayed ({failure.status}); the sending "
                     f"server keeps trying. {failure.diagnostic}"
+                )
+            elif failure.status.startswith("4"):
+                text = (
+                    f"Mail to {who} was not delivered: the sending server gave up after "
+                    f"temporary failures ({failure.status}); the address may work later. "
+                    f"{failure.diagnostic}"
                 )
             else:
                 text = (
-                    f"Mail to {failure.address} was not delivered: address undeliverable: "
+                    f"Mail to {who} was not delivered: address undeliverable: "
                     f"{failure.status}. {failure.diagnostic}"
                 )
-            system_note(case, text)
+            system_note(case, text.strip())
     first = failures[0]
-    return Outcome(State.BOUNCE, f"bounce {first.address} {first.status}", "", case)
+    line = f"bounce {first.address or '(no address)'} {first.status}"
+    if first.action == "delayed":
+        line += " (delayed)"
+    return Outcome(State.BOUNCE, line, "", case)
 
 
 def _priority(critical: bool) -> Priority:

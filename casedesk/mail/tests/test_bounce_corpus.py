@@ -1,0 +1,117 @@
+"""Real bounces (and mail that only looks like one) through the real pipeline, one test each.
+
+The messages are in ``data/bounces/`` (anonymised; SOURCES.md says where each comes
+from), plus the delivery reports in ``../shared/corpora/`` that are read from there.
+``data/bounces/manifest.toml`` says what each one is. Each is stored as the SMTP
+receiver stores it (with the null envelope sender where the source shows one) and
+processed by the worker:
+
+- a bounce ends in state ``bounce`` with a Bounce row for the failed address (or one of
+  them, when several failed) and the status class the message states, and opens no case, sends no auto-reply and pages
+  nobody;
+- anything else is not a bounce (no Bounce row).
+
+Messages today's code gets wrong carry ``xfail`` in the manifest: they are marked
+``xfail(strict=True)``, so a fix turns the test red until the mark is removed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core import mail as outbox
+
+from casedesk.cases.models import Case
+from casedesk.mail.models import Bounce, InboundMessage, State
+from casedesk.mail.store import store
+from casedesk.oncall.models import Page
+from conftest import CORPORA
+
+DATA = Path(__file__).resolve().parent / "data" / "bounces"
+SHAPES = {"dsn", "dsn-broken", "plain-text", "auto-submitted", "ses-json", "gateway", "provider"}
+KINDS = {"auto-reply", "complaint", "receipt", "human"}
+
+
+def manifest() -> list[dict[str, Any]]:
+    """The manifest's entries, in its order."""
+    return list(tomllib.loads((DATA / "manifest.toml").read_text("utf-8"))["message"])
+
+
+def entry_name(entry: dict[str, Any]) -> str:
+    return str(entry.get("file") or entry["corpus"])
+
+
+def raw_of(entry: dict[str, Any]) -> bytes:
+    """The message's bytes: from this folder, or from ../shared/corpora (skip if absent)."""
+    if "file" in entry:
+        return (DATA / str(entry["file"])).read_bytes()
+    path = CORPORA / str(entry["corpus"])
+    if not path.is_file():
+        pytest.skip(f"{entry['corpus']} not found under {CORPORA} (../shared/corpora/)")
+    return path.read_bytes()
+
+
+def _params() -> list[Any]:
+    params = []
+    for entry in manifest():
+        marks = []
+        if entry.get("xfail"):
+            marks.append(pytest.mark.xfail(strict=True, reason=entry["xfail"]))
+        params.append(pytest.param(entry, id=entry_name(entry), marks=marks))
+    return params
+
+
+def test_the_manifest_names_every_sample_once_with_a_complete_expectation() -> None:
+    entries = manifest()
+    files = [e["file"] for e in entries if "file" in e]
+    assert len(files) == len(set(files))
+    assert set(files) == {p.name for p in DATA.glob("*.eml")}
+    for entry in entries:
+        name = entry_name(entry)
+        assert ("file" in entry) != ("corpus" in entry), name
+        if entry["bounce"]:
+            assert entry["shape"] in SHAPES, name
+            assert "@" in entry["address"], name
+            assert entry["action"] in ("failed", "delayed"), name
+            assert entry["status"][:1] in ("4", "5"), name
+        else:
+            assert entry["what"] in KINDS, name
+
+
+def test_the_samples_hold_no_address_outside_the_reserved_domains() -> None:
+    from casedesk.mail.tests.data.bounces.anonymise import review
+
+    left = {path.name: review(path) for path in sorted(DATA.glob("*.eml"))}
+    addresses = {name: [t for t in found if "@" in t] for name, found in left.items()}
+    assert not {name: found for name, found in addresses.items() if found}
+
+
+@pytest.mark.parametrize("entry", _params())
+def test_corpus_message(entry: dict[str, Any], mail_setup: None, run_tasks: Any) -> None:
+    raw = raw_of(entry)
+    envelope = entry.get("envelope_from")
+    stored = store(
+        raw,
+        source="smtp" if envelope is not None else "pipe",
+        envelope_from=envelope,
+        recipients=["support@example.com"],
+    )
+    run_tasks()
+    message = InboundMessage.objects.get(pk=stored.message.pk)
+    bounces = list(Bounce.objects.filter(message=message))
+    if not entry["bounce"]:
+        assert message.state != State.BOUNCE, message.outcome
+        assert not bounces
+        return
+    assert message.state == State.BOUNCE, message.outcome
+    found = {(b.address.lower(), b.status[:1]) for b in bounces}
+    expected = {
+        (a.lower(), entry["status"][:1]) for a in [entry["address"], *entry.get("others", [])]
+    }
+    assert expected & found, (message.outcome, found)
+    assert not Case.objects.exists()
+    assert not outbox.outbox  # no auto-reply
+    assert not Page.objects.exists()
