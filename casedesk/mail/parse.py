@@ -451,7 +451,13 @@ def _storable(result: Parsed) -> Parsed:
         for p in result.parts
     ]
     result.delivery = [
-        DeliveryStatus(_clean(d.address), _clean(d.action), _clean(d.status), _clean(d.diagnostic))
+        DeliveryStatus(
+            _clean(d.address),
+            _clean(d.action),
+            _clean(d.status),
+            _clean(d.diagnostic),
+            _clean(d.final),
+        )
         for d in result.delivery
     ]
     result.defects = [_clean(d) for d in result.defects]

@@ -490,19 +490,24 @@ def _bounce(message: InboundMessage, parsed: Parsed, failures: list) -> Outcome:
                 break
     now = timezone.now()
     for failure in failures:
-        contact = User.objects.filter(email=failure.address).first() if failure.address else None
-        Bounce.objects.create(
-            message=message,
-            address=failure.address[:320],
-            status=failure.status[:16],
-            action=failure.action[:16],
-            diagnostic=failure.diagnostic,
-            case=case,
-            contact=contact,
-            at=now,
-        )
+        # The address we sent to, and where it was forwarded when the report says so:
+        # both are recorded (either may be a contact's), one note says it all.
+        addresses = [a for a in dict.fromkeys([failure.address, failure.final]) if a] or [""]
+        for address in addresses:
+            Bounce.objects.create(
+                message=message,
+                address=address[:320],
+                status=failure.status[:16],
+                action=failure.action[:16],
+                diagnostic=failure.diagnostic,
+                case=case,
+                contact=User.objects.filter(email=address).first() if address else None,
+                at=now,
+            )
         if case is not None:
             who = failure.address or "a recipient (the report names no address)"
+            if failure.final:
+                who = f"{who} (forwarded to {failure.final})"
             if failure.action == "delayed":
                 text = (
                     f"Mail to {who} is delayed ({failure.status}); the sending "

@@ -24,6 +24,9 @@ class DeliveryStatus:
     action: str  # failed, delayed, delivered, relayed, expanded
     status: str  # "5.1.1"
     diagnostic: str = ""
+    # Where the mail to ``address`` was forwarded and failed (the report's
+    # Final-Recipient when it differs from the Original-Recipient), or "".
+    final: str = ""
 
 
 # RFC 3464 section 2.3.3 names five actions. Servers also write "expired" (Courier,
@@ -61,7 +64,15 @@ MAX_RECIPIENTS = 100
 def first_address(text: str) -> str:
     """The first address in ``text``, lower-cased, or ''."""
     match = ADDRESS.search(text)
-    return match.group(0).lower().rstrip(".") if match else ""
+    return clean_address(match.group(0)) if match else ""
+
+
+def clean_address(found: str) -> str:
+    """An address as found in a text, lower-cased, without the quotes or the full stop
+    around it ("addressed to 'a@example.com'." gives a@example.com): quotes are
+    valid in a local part, but a notice that writes them around the address means
+    them as quotes."""
+    return found.lower().strip("'\"`").rstrip(".")
 
 
 def status_of(value: str) -> str:
@@ -73,11 +84,11 @@ def status_of(value: str) -> str:
 def _entry(fields: dict[str, str]) -> DeliveryStatus | None:
     # The address as we sent it (Original-Recipient, RFC 3464 section 2.3.1) is the one
     # our contacts have; the final one may be an alias's target or a mail store's name.
-    address = (
-        first_address(fields.get("original-recipient", ""))
-        or first_address(fields.get("final-recipient", ""))
-        or first_address(fields.get("x-actual-recipient", ""))
+    original = first_address(fields.get("original-recipient", ""))
+    final = first_address(fields.get("final-recipient", "")) or first_address(
+        fields.get("x-actual-recipient", "")
     )
+    address = original or final
     if not address:
         return None
     words = fields.get("action", "").lower().split()
@@ -90,7 +101,8 @@ def _entry(fields: dict[str, str]) -> DeliveryStatus | None:
         status = "5.0.0" if action == "failed" else "4.0.0"
     if not action and status:  # RFC 3464 requires an Action; the status class stands in
         action = {"5": "failed", "4": "delayed", "2": "delivered"}[status[0]]
-    return DeliveryStatus(address=address, action=action, status=status, diagnostic=diagnostic)
+    forwarded = final if final != address else ""
+    return DeliveryStatus(address, action, status, diagnostic, forwarded)
 
 
 def read_fields(text: str) -> list[DeliveryStatus]:

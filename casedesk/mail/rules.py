@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from casedesk.mail.parse import DeliveryStatus, Limits, Parsed, parse
-from casedesk.mail.reports import ADDRESS, STATUS_CODE, read_fields
+from casedesk.mail.reports import ADDRESS, STATUS_CODE, clean_address, read_fields
 
 # "critical" as a whole word: letters, digits, "_" and hyphens around it make it part
 # of another word ("non-critical", "criticality", "uncritical", "critical_path"). The
@@ -123,6 +123,8 @@ _DAEMON_LOCALS = re.compile(
 _DAEMON_WORDS = re.compile(r"mailer-daemon|mail delivery (sub)?system", re.IGNORECASE)
 # A mail service's own account by its name ("E500_SMTP_Mail_Service"): no person's.
 _SERVICE_LOCAL = re.compile(r"mailer|daemon|smtp|mail[-_.]?(service|system|admin|delivery)", re.I)
+# A bounce address (VERP, a list's): "list-bounces", "bounces+tag", "bounce-123".
+_BOUNCE_ADDRESS = re.compile(r"(^|[-_.])bounces?($|[-+_.=])", re.IGNORECASE)
 _MAILER_DAEMON = re.compile(r"^mailer-?daemon$", re.IGNORECASE)
 # An enclosed report is read from this much of the enclosed message.
 _ENCLOSED_MAX = 256 * 1024
@@ -132,7 +134,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|non-?deliver|delivery (status notification|failure|has failed|"
     r"problem|notification|incomplete|delayed|report)|returned mail|failure notice|"
     r"delivery failed|mail delivery|delayed mail|could ?n[o']t be delivered|not delivered|"
-    r"failed mail|mail failed|returning (message )?to sender|"
+    r"failed mail|mail failed|returning (message )?to sender|user unknown|"
     r"address not found|warning: could not send|mail system error|message not delivered|"
     r"(message|mail) rejected|nicht zustellbar|unzustellbar|non remis|no se puede entregar",
     re.IGNORECASE,
@@ -164,7 +166,7 @@ _RETURNED_COPY = re.compile(
 # A delay warning: the sending server keeps trying. "Gave up" words make it a failure.
 _DELAYED = re.compile(
     r"delay|will (continue to )?(re)?try|still (being )?(retried|trying)|not yet been "
-    r"delivered|warning: could not send|queued|temporar",
+    r"delivered|attempts will continue|warning: could not send|queued|temporar",
     re.IGNORECASE,
 )
 _GAVE_UP = re.compile(
@@ -212,9 +214,11 @@ def _from_mailer(message: Parsed, envelope_from: str | None) -> bool:
 
     A null envelope sender (``MAIL FROM:<>`` or ``Return-Path: <>``), a mailer-daemon
     or postmaster address, a From: naming one without an address ("MAILER-DAEMON",
-    "Mail Delivery System <>"), or a header only mail servers' notices carry.
-    Auto-Submitted does not decide it either way: bounces say ``auto-replied`` too,
-    and so does every out-of-office.
+    "Mail Delivery System <>", an unreadable "System Administrator"), a header only
+    mail servers' notices carry, or mail addressed to a bounce address
+    (``list-bounces@``, ``bounces+...@``: only bounces are sent there).
+    Auto-Submitted does not decide it either way: bounces say ``auto-replied``
+    too, and so does every out-of-office.
     """
     if envelope_from is None and "return-path" in message.headers:
         envelope_from = message.header("return-path").strip().strip("<>").strip()
@@ -224,9 +228,14 @@ def _from_mailer(message: Parsed, envelope_from: str | None) -> bool:
         local = address.rsplit("@", 1)[0]
         if _DAEMON_LOCALS.match(local) or _SERVICE_LOCAL.search(local):
             return True
-    if _from_daemon(message) or "postmaster" in message.header("from").lower():
+    written = message.header("from").lower()
+    if _from_daemon(message) or "postmaster" in written:
         return True
-    return any(name in message.headers for name in _NDR_HEADERS)
+    if not message.from_address and "administrator" in written:
+        return True
+    if any(name in message.headers for name in _NDR_HEADERS):
+        return True
+    return any(_BOUNCE_ADDRESS.search(address.rsplit("@", 1)[0]) for address in message.to)
 
 
 def returned_copy(text: str) -> int:
@@ -267,10 +276,13 @@ def delivery_failures(message: Parsed, envelope_from: str | None = None) -> list
     ):
         return []
     by_subject = bool(_BOUNCE_SUBJECT.search(message.subject))
-    # No From: at all counts only with a bounce's subject: a person's mail with a
-    # broken From: still goes to "needs attention", where someone reads it.
+    # Weaker cues count only with a bounce's subject: no From: at all (a person's mail
+    # with a broken From: still goes to "needs attention", where someone reads it),
+    # or Precedence: bulk outside a mailing list (newsletters, monitoring alerts).
     nameless = not message.from_address and not message.header("from").strip()
-    if not (daemon or _from_mailer(message, envelope_from) or (nameless and by_subject)):
+    bulk = message.header("precedence").strip().lower() in ("bulk", "junk")
+    weak = nameless or (bulk and "list-id" not in message.headers)
+    if not (daemon or _from_mailer(message, envelope_from) or (weak and by_subject)):
         return []
     text = message.text
     head = text[: returned_copy(text)]
@@ -344,7 +356,7 @@ def _failed_address(message: Parsed, head: str, line: str = "") -> str:
     places += [(line, 0), (head, 0)]
     for text, start in places:
         for match in ADDRESS.finditer(text, start):
-            address = _unwrapped(match.group(0).lower().rstrip("."))
+            address = _unwrapped(clean_address(match.group(0)))
             if address in skip or _DAEMON_LOCALS.match(address.rsplit("@", 1)[0]):
                 continue
             line_start = text.rfind("\n", max(0, match.start() - 200), match.start()) + 1

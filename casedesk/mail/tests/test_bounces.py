@@ -687,6 +687,7 @@ def test_a_person_s_mail_with_a_broken_from_still_needs_attention(deliver: Any) 
         ("From: <sender@acme.example>\nTo: <gone@acme.example>: unknown", "gone@acme.example"),
         ("Message-ID: <a1@acme.example>\n<gone@acme.example>: unknown", "gone@acme.example"),
         ("queued as id <q1@mx.acme.example>\n<gone@acme.example>: unknown", "gone@acme.example"),
+        ("The message, addressed to 'gone@acme.example', failed.", "gone@acme.example"),
     ],
 )
 def test_the_failed_address_is_not_a_sender_or_a_message_id(line: str, expected: str) -> None:
@@ -705,3 +706,187 @@ def test_any_bytes_as_a_delivery_report_give_an_answer(body: bytes) -> None:
     for failure in delivery_failures(parsed, ""):
         assert failure.action in ("failed", "delayed")
     assert len(returned_message_ids(parsed)) <= 20
+
+
+# ---- The weaker cues, and where they stop ----------------------------------------------
+
+
+def test_a_notice_sent_to_a_bounce_address_is_a_bounce_whoever_signs_it() -> None:
+    raw = build(
+        "Delivery failure notification",
+        "Your message could not be delivered to the following recipients:\n\ngone@acme.example\n",
+        sender="relay@mailscan.acme.example",
+        to="support-bounces@example.com",
+    )
+    assert _failures(raw, "relay@mailscan.acme.example") == [
+        ("gone@acme.example", "failed", "5.0.0")
+    ]
+
+
+def test_bulk_mail_counts_only_with_a_bounce_s_subject() -> None:
+    notice = build(
+        "Non-Delivery: your message",
+        "The email below could not be delivered to the following user:\n\ngone@acme.example\n",
+        sender="admin@acme.example",
+        headers={"Precedence": "bulk"},
+    )
+    assert _failures(notice, "admin@acme.example") == [("gone@acme.example", "failed", "5.0.0")]
+    alert = build(
+        "CRITICAL: nightly backup",
+        "The backup could not be delivered to storage@acme.example: 550 5.1.1 unknown.\n",
+        sender="monitor@acme.example",
+        headers={"Precedence": "bulk"},
+    )
+    assert _failures(alert, "monitor@acme.example") == []
+
+
+def test_an_unreadable_system_administrator_from_is_a_mail_server_s() -> None:
+    raw = (
+        b'From: <"System Administrator"@acme.example>\r\nTo: support@example.com\r\n'
+        b"Subject: Delivery Failure\r\n\r\n"
+        b"Could not deliver message to the following recipient(s):\r\n\r\n"
+        b"Failed Recipient: gone@acme.example\r\n"
+        b"Reason: Remote host said: 550 unknown user <gone@acme.example>\r\n"
+    )
+    assert _failures(raw, None) == [("gone@acme.example", "failed", "5.0.0")]
+
+
+def test_a_report_forwarded_inside_a_notice_is_read() -> None:
+    inner = _report("Final-Recipient: rfc822; gone@acme.example\r\nAction: failed\r\nStatus: 5.1.1")
+    raw = (
+        b"From: postmaster@acme.example\r\nTo: support@example.com\r\n"
+        b"Subject: Delivery Status Notification (Failure)\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="OUTER"\r\n\r\n'
+        b"--OUTER\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--OUTER--\r\n"
+    )
+    assert _failures(raw, "") == [("gone@acme.example", "failed", "5.1.1")]
+
+
+def _disposition(sender: str, words: str) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: support@example.com\r\nSubject: Automatically rejected mail\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="B"\r\n'
+        f"\r\n--B\r\nContent-Type: text/plain\r\n\r\n{words}\r\n"
+        "--B\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        "Final-Recipient: rfc822; gone@acme.example\r\n"
+        "Disposition: automatic-action/MDN-sent-automatically; deleted\r\n--B--\r\n"
+    ).encode()
+
+
+def test_a_mail_store_s_rejection_sent_as_a_disposition_notice_is_a_bounce() -> None:
+    raw = _disposition(
+        "Mail Delivery Subsystem <admin@acme.example>",
+        "Your message to <gone@acme.example> was automatically rejected:\r\nQuota exceeded",
+    )
+    assert _failures(raw, "") == [("gone@acme.example", "failed", "5.0.0")]
+
+
+def test_a_person_s_read_receipt_is_no_bounce() -> None:
+    raw = _disposition("Alice Example <alice@acme.example>", "Your message was read.")
+    assert _failures(raw, "") == []
+
+
+@pytest.mark.django_db
+def test_a_forwarded_recipient_s_failure_is_recorded_for_both_addresses(
+    deliver: Any, alice: Any, open_case: Any
+) -> None:
+    from casedesk.cases.models import EventKind
+    from casedesk.core.mail import thread_message_id
+    from casedesk.mail.models import Bounce
+
+    case = open_case(alice, "Medium")
+    raw = _report(
+        "Original-Recipient: rfc822;alice@acme.example\r\n"
+        "Final-Recipient: rfc822; alice@mailstore.acme.example\r\nAction: failed\r\nStatus: 5.2.2"
+    ).replace(OUR_ID.encode(), thread_message_id(case.reference).encode())
+    outcome = deliver(raw, envelope_from="")
+    assert outcome.line == "bounce alice@acme.example 5.2.2"
+    rows = {(b.address, b.contact) for b in Bounce.objects.all()}
+    assert rows == {("alice@acme.example", alice), ("alice@mailstore.acme.example", None)}
+    [note] = case.events.filter(kind=EventKind.NOTE, body__startswith="Mail to")
+    assert note.body.startswith(
+        "Mail to alice@acme.example (forwarded to alice@mailstore.acme.example) was not delivered"
+    )
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(
+    st.sampled_from(["Bounce", "Complaint", "DeliveryDelay", "Delivery", "Other"]),
+    st.dictionaries(
+        st.sampled_from(["bounce", "deliveryDelay", "mail", "delivery", "Message", "Type"]),
+        _JSON,
+        max_size=4,
+    ),
+)
+def test_any_ses_shaped_json_gives_an_answer(kind: str, rest: dict[str, Any]) -> None:
+    notice = ses_notice(json.dumps({"notificationType": kind, **rest}))
+    if notice is not None:
+        assert notice.report_type in ("delivery-status", "feedback-report")
+        assert all("@" in d.address for d in notice.delivery)
+        assert all(i.startswith("<") for i in notice.returned_ids)
+
+
+# ---- Real samples of each shape (data/bounces/, the corpus helper's collection) --------
+
+DATA = Path(__file__).resolve().parent / "data" / "bounces"
+
+
+@pytest.mark.parametrize(
+    "name, envelope_from, expected",
+    [
+        # a report whose blocks do not parse: X.400 Final-Recipient, 4.4.7 after a timeout
+        ("flufl-dsn_02.eml", None, ("u93a0c5@d78e131.example", "failed", "4.4.7")),
+        # plain text from a bare "<MAILER-DAEMON@...>" with no bounce words in the subject
+        ("flufl-simple_04.eml", None, ("userx@example.com", "failed", "5.0.0")),
+        # Auto-Submitted: auto-replied, a Russian notice
+        ("flufl-simple_39.eml", None, ("ue0761c@d0518a7.example", "failed", "5.0.0")),
+        # Amazon SES through SNS, folded by a mail server inside the JSON
+        (
+            "sisimai-ced-us-amazonses-01.eml",
+            None,
+            ("bounce@simulator.amazonses.example", "failed", "5.1.1"),
+        ),
+        # mail-security gateways
+        ("sisimai-rhost-mimecast-01.eml", "", ("sabatora@example.com", "failed", "5.0.0")),
+        ("sisimai-email-barracuda-01.eml", "", ("kijitora@example.org", "failed", "5.7.1")),
+        (
+            "sisimai-rhost-messagelabs-01.eml",
+            None,
+            ("u1efb23@example.messagelabs.example", "failed", "5.0.0"),
+        ),
+        # a provider (Outlook.com), and a notice signed by a person-like address, sent to a
+        # -bounces address
+        ("sisimai-rhost-outlook-01.eml", "", ("u22bf2b@d43f031.example", "failed", "5.2.2")),
+        (
+            "flufl-simple_22.eml",
+            None,
+            ("user@example.org", "delayed", "4.0.0"),
+        ),  # to a -bounces address
+    ],
+)
+def test_real_bounces_of_each_shape_give_the_address_and_status(
+    name: str, envelope_from: str | None, expected: tuple[str, str, str]
+) -> None:
+    assert _failures((DATA / name).read_bytes(), envelope_from)[0] == expected
+
+
+@pytest.mark.parametrize(
+    "name, envelope_from",
+    [
+        ("casedesk-customer-delivery-failures.eml", "dana@globex.example"),  # quotes a bounce
+        ("bounceparser-boxbe-cr.eml", None),  # a challenge dressed as a report
+        ("bounceparser-whitelist.eml", ""),
+        ("sisimai-ced-us-amazonses-03.eml", None),  # an SES complaint
+    ],
+)
+def test_real_look_alikes_are_no_bounces(name: str, envelope_from: str | None) -> None:
+    assert _failures((DATA / name).read_bytes(), envelope_from) == []
