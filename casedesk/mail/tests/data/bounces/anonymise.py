@@ -175,6 +175,12 @@ NOT_TLDS = {
     "go",
     "xz",
 }
+# Local parts that are also words of a bounce's text ("a ph alias, name or nickname"):
+# the address is replaced, the word alone is left.
+WORDS = set(
+    "name email alias nickname party account mailbox someone anyone person userid login "
+    "address recipient list users members everyone".split()
+)
 _TLD = (
     "|".join(sorted(TLDS, key=len, reverse=True))
     + "|(?!(?:"
@@ -314,7 +320,7 @@ def anonymise(raw: bytes, people: list[str] = ()) -> bytes:  # type: ignore[assi
     text = ADDRESS.sub(address, text)
     text = DOMAIN.sub(lambda m: map_domain(m.group(1)), text)
     for old, new in sorted(locals_seen.items(), key=lambda item: -len(item[0])):
-        if old.lower() in ROLES or DOMAIN.fullmatch(old):
+        if old.lower() in ROLES | WORDS or DOMAIN.fullmatch(old):
             continue
         # The local part alone ("mailbox jsmith is full"), never inside an address.
         text = re.sub(
