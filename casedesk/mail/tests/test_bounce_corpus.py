@@ -17,6 +17,7 @@ Messages today's code gets wrong carry ``xfail`` in the manifest: they are marke
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -115,3 +116,49 @@ def test_corpus_message(entry: dict[str, Any], mail_setup: None, run_tasks: Any)
     assert not Case.objects.exists()
     assert not outbox.outbox  # no auto-reply
     assert not Page.objects.exists()
+
+
+# ---- The anonymising script (data/bounces/anonymise.py) ------------------------------
+
+
+def test_anonymising_maps_each_real_domain_to_one_example_name_and_keeps_role_parts() -> None:
+    from casedesk.mail.tests.data.bounces.anonymise import anonymise
+
+    raw = (
+        b"From: MAILER-DAEMON@mx1.bigcorp.com\r\nTo: jane.roe@bigcorp.com\r\n\r\n"
+        b"<jane.roe@bigcorp.com>: host mail.bigcorp.com[8.8.4.4] said: 550 5.1.1\r\n"
+        b"mailbox jane.roe unknown; see alice@example.org\r\n"
+    )
+    out = anonymise(raw).decode()
+    assert "bigcorp" not in out and "jane.roe" not in out and "8.8.4.4" not in out
+    assert out.count("@mx1.d") == 1 and "MAILER-DAEMON@mx1.d" in out  # role kept
+    assert len(set(re.findall(r"\bd[0-9a-f]{6}\.example\b", out))) == 1  # one bigcorp.com
+    assert len(set(re.findall(r"\bu[0-9a-f]{6}@", out))) == 1  # one jane.roe, also alone
+    assert "alice@example.org" in out  # already reserved: untouched
+    assert "550 5.1.1" in out and out.count("\r\n") == raw.count(b"\r\n")
+
+
+def test_anonymising_keeps_a_mime_boundary_whole() -> None:
+    from casedesk.mail.tests.data.bounces.anonymise import anonymise
+
+    raw = (
+        b'Content-Type: multipart/report; boundary="8F3.1/mail.bigcorp.com"\r\n\r\n'
+        b"--8F3.1/mail.bigcorp.com\r\n\r\ntext\r\n--8F3.1/mail.bigcorp.com--\r\n"
+    )
+    out = anonymise(raw).decode()
+    boundary = out.split('boundary="', 1)[1].split('"', 1)[0]
+    assert "bigcorp" not in out
+    assert f"--{boundary}\r\n" in out and f"--{boundary}--\r\n" in out
+
+
+def test_anonymising_garbage_gives_bytes_back_and_keeps_what_it_does_not_recognise() -> None:
+    import random
+
+    from casedesk.mail.tests.data.bounces.anonymise import anonymise
+
+    rng = random.Random(17)
+    for _ in range(200):
+        garbage = bytes(rng.randrange(256) for _ in range(rng.randrange(400)))
+        assert isinstance(anonymise(garbage), bytes)
+        plain = garbage.replace(b"@", b"").replace(b".", b"").replace(b":", b"")
+        assert anonymise(plain) == plain  # no address, domain or IP: every byte kept

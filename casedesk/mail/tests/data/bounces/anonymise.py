@@ -106,7 +106,7 @@ TLDS = (
     "us uk de fr it es nl be ch at se no dk fi pl cz sk hu ro bg gr pt ie ru ua by kz lt lv ee "
     "jp cn kr tw hk sg my id ph th vn in au nz ca mx br ar cl co pe ve za il tr eu io cc tv ws "
     "me su ae sa qa ir pk bd lk np ng ke eg ma tn dz is lu li mt cy si hr rs ba mk al md ge am "
-    "az uz cr pa do pr gt hn ni sv ec bo uy"
+    "az uz cr pa do pr gt hn ni sv ec bo uy com.py net.py org.py"
 ).split()
 SECOND_LEVEL = {"co", "com", "ne", "or", "ac", "go", "net", "org", "gov", "edu", "gr", "ad", "ed"}
 RESERVED = re.compile(
@@ -175,15 +175,24 @@ NOT_TLDS = {
     "go",
     "xz",
 }
+# Local parts that are also words of a bounce's text ("a ph alias, name or nickname"):
+# the address is replaced, the word alone is left.
+WORDS = set(
+    "name email alias nickname party account mailbox someone anyone person userid login "
+    "address recipient list users members everyone".split()
+)
 _TLD = (
     "|".join(sorted(TLDS, key=len, reverse=True))
     + "|(?!(?:"
     + "|".join(sorted(NOT_TLDS))
     + r")\b)[a-z]{2}"
 )
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"  # "_": list ids (wed_ride.)
+# A domain ends where no label goes on; "--" after it (a MIME boundary's closing
+# delimiter, "--id/host.example.com--") does not go on.
 DOMAIN = re.compile(
-    rf"(?<![A-Za-z0-9_.-])((?:{_LABEL}\.)+(?:{_TLD}))(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9])", re.I
+    rf"(?<![A-Za-z0-9_.-])((?:{_LABEL}\.)+(?:{_TLD}))(?![A-Za-z0-9_]|-(?!-))(?!\.[A-Za-z0-9])",
+    re.I,
 )
 ADDRESS = re.compile(
     # Not after "@" or a backslash (Postmaster\@host@domain names no address of "host");
@@ -311,7 +320,7 @@ def anonymise(raw: bytes, people: list[str] = ()) -> bytes:  # type: ignore[assi
     text = ADDRESS.sub(address, text)
     text = DOMAIN.sub(lambda m: map_domain(m.group(1)), text)
     for old, new in sorted(locals_seen.items(), key=lambda item: -len(item[0])):
-        if old.lower() in ROLES or DOMAIN.fullmatch(old):
+        if old.lower() in ROLES | WORDS or DOMAIN.fullmatch(old):
             continue
         # The local part alone ("mailbox jsmith is full"), never inside an address.
         text = re.sub(
