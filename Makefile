@@ -51,6 +51,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/paging.py
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/phone.py
+	$(BIN)/python bench/mail.py
+	$(BIN)/python bench/hostile_mail.py
+	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/bounces.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
