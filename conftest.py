@@ -104,6 +104,22 @@ def dns_server() -> Iterator[Any]:
     server.stop()
 
 
+@pytest.fixture
+def dns_zone(dns_server: Any) -> Iterator[Any]:
+    """The test DNS server's zone, empty, for this test (emptied again after, and our
+    resolver's cache with it): ``dns_zone.publish_spf("acme.example", "v=spf1 ... -all")``,
+    ``publish_dkim(domain, selector, public_key)``, ``publish_dmarc(domain, record)``, or
+    ``dns_zone.blackhole = True`` / ``dns_zone.servfail = True``. Sign messages with
+    ``dnsserver.DkimKey``."""
+    from casedesk.lib.dnsresolver import clear_caches
+
+    dns_server.zone.clear()
+    clear_caches()
+    yield dns_server.zone
+    dns_server.zone.clear()
+    clear_caches()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_statement_timeout_making_test_databases() -> Iterator[None]:
     """CREATE and DROP DATABASE wait for a checkpoint, which on a busy machine outlasts

@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 
 from casedesk.cases.models import Case, EventKind
 from casedesk.mail.models import InboundMessage, State
-from casedesk.mail.senders import Verdict
+from casedesk.mail.process import process
 from casedesk.mail.store import store
 from casedesk.mail.tests.conftest import build
 from casedesk.oncall.defaults import ensure_oncall
@@ -37,32 +37,28 @@ pytestmark = [
 
 CT = ZoneInfo("America/Chicago")
 WEDNESDAY_NIGHT = datetime(2026, 12, 2, 2, 0, tzinfo=CT)
-FORGED_LOOKING = Verdict(
-    from_domain="acme.example",
-    spf="fail",
-    spf_domain="acme.example",
-    dmarc="fail",
-    dmarc_policy="reject",
-)
+# Acme's mail leaves from 198.51.100.25 only, and Acme asks receivers to reject the rest.
+ACME_SPF = "v=spf1 ip4:198.51.100.25 -all"
+ACME_DMARC = "v=DMARC1; p=reject"
 
 
 def _suspended(subject: str, sender: str = "alice@acme.example") -> InboundMessage:
-    """A stored message as the mail pipeline leaves one whose sender failed the check."""
+    """A message from a server Acme's SPF does not list, through the real pipeline
+    (stored as the SMTP receiver stores it, then processed: SPF and DMARC asked of the
+    test DNS server), which suspends it."""
     raw = build(subject, "Nobody can log in since 01:40. Please call me.", sender=sender)
-    stored = store(raw, source="smtp", envelope_from=sender, recipients=["support@example.com"])
-    reason = FORGED_LOOKING.reason
-    InboundMessage.objects.filter(pk=stored.message.pk).update(
-        state=State.SUSPENDED,
-        from_address=sender,
-        subject=subject,
-        sender_check=FORGED_LOOKING.judgment,
-        sender_detail=reason,
-        reason=reason,
-        outcome=f"suspended: {reason}"[:400],
+    stored = store(
+        raw,
+        source="smtp",
+        envelope_from=sender,
+        recipients=["support@example.com"],
         client_ip="203.0.113.9",
         helo="mx.new-provider.example",
     )
-    return InboundMessage.objects.get(pk=stored.message.pk)
+    process(stored.message.pk)
+    message = InboundMessage.objects.get(pk=stored.message.pk)
+    assert message.state == State.SUSPENDED, message.outcome
+    return message
 
 
 def _fits(page: Page) -> bool:
@@ -77,7 +73,10 @@ def test_an_agent_releases_suspended_critical_mail_and_sees_unverified_cases_mar
     open_case: Any,
     settings: Any,
     tmp_path: Path,
+    dns_zone: Any,
 ) -> None:
+    dns_zone.publish_spf("acme.example", ACME_SPF)
+    dns_zone.publish_dmarc("acme.example", ACME_DMARC)
     base = live_server.url
     settings.BASE_URL = base
     shots = tmp_path / "screenshots"

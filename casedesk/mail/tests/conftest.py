@@ -117,22 +117,3 @@ def deliver(mail_setup: None) -> Callable[..., Any]:
         return process(stored.message.pk)
 
     return run
-
-
-# ---- Sender checks (issue 17): the local DNS server's zone ------------------------------
-
-
-@pytest.fixture
-def dns_zone(dns_server: Any) -> Any:
-    """The test DNS server's zone, empty, for this test (emptied again after, and our
-    resolver's cache with it): ``dns_zone.publish_spf("acme.example", "v=spf1 ... -all")``,
-    ``publish_dkim(domain, selector, public_key)``, ``publish_dmarc(domain, record)``, or
-    ``dns_zone.blackhole = True`` / ``dns_zone.servfail = True``. Sign messages with
-    ``dnsserver.DkimKey``."""
-    from casedesk.lib.dnsresolver import clear_caches
-
-    dns_server.zone.clear()
-    clear_caches()
-    yield dns_server.zone
-    dns_server.zone.clear()
-    clear_caches()
