@@ -15,7 +15,9 @@ the manifest names (or one of them) is among the recorded failures; the status c
 (4 or 5) is reported beside it. A message that is not a bounce must not be taken for
 one. Prints the share recognised overall and by shape, the look-alikes taken for
 bounces, every miss and why, and the target: 95% of the bounces recognised and no
-look-alike taken for one.
+look-alike taken for one. The messages marked ``heldout = true`` in the manifest (added
+after the code was tuned, their expectations written before it ran on them) get a table
+and a closing line of their own: the held-out share, the honest figure.
 
 ``test_bounce_corpus.py`` runs the same messages through the whole pipeline (stored,
 processed by the worker, no case, no auto-reply, no page) and marks today's misses.
@@ -71,7 +73,9 @@ def check(name: str, entry: dict[str, Any], raw: bytes) -> Result:
     result = Result(name, entry, taken=bool(failures), got=got)
     if entry["bounce"] and failures:
         wanted = {a.lower() for a in [entry["address"], *entry.get("others", [])]}
-        hits = [f for f in failures if f.address.lower() in wanted]
+        # The pipeline records the address we sent to and, for a forwarded one, where it
+        # was forwarded (the report's Final-Recipient): either counts, as in the test.
+        hits = [f for f in failures if {f.address.lower(), f.final.lower()} & wanted]
         result.address = bool(hits)
         result.status = any(f.status[:1] == entry["status"][:1] for f in hits)
     return result
@@ -131,16 +135,37 @@ def main() -> int:
     mistaken = [r for r in others if r.taken]
     print(f"\nlook-alikes taken for a bounce: {share(len(mistaken), len(others))}")
     for r in mistaken:
-        print(f"  {r.name} ({r.entry['what']}): {r.got}")
+        held = ", held out" if r.entry.get("heldout") else ""
+        print(f"  {r.name} ({r.entry['what']}{held}): {r.got}")
 
     misses = [r for r in bounces if not r.recognised]
     wrong_class = [r for r in bounces if r.recognised and not r.status]
     print(f"\nbounces missed: {len(misses)}")
     for r in sorted(misses, key=lambda r: (r.entry["shape"], r.name)):
-        print(f"  [{r.entry['shape']}] {r.name}: want {r.entry['address']}; got {r.got}")
+        held = " (held out)" if r.entry.get("heldout") else ""
+        print(f"  [{r.entry['shape']}] {r.name}{held}: want {r.entry['address']}; got {r.got}")
     print(f"\nrecognised, but with the other status class: {len(wrong_class)}")
     for r in sorted(wrong_class, key=lambda r: r.name):
         print(f"  {r.name}: want {r.entry['status']}; got {r.got}")
+
+    held_bounces = [r for r in bounces if r.entry.get("heldout")]
+    held_others = [r for r in others if r.entry.get("heldout")]
+    if held_bounces or held_others:
+        print("\nheld out (never seen while the code was tuned; manifest heldout = true):")
+        print(f"{'shape':<16}{'taken for a bounce':>22}{'recognised':>22}{'+ status class':>22}")
+        for shape in [*SHAPES, "all"]:
+            group = (
+                held_bounces
+                if shape == "all"
+                else [r for r in held_bounces if r.entry["shape"] == shape]
+            )
+            if not group:
+                continue
+            print(
+                f"{shape:<16}{share(sum(r.taken for r in group), len(group)):>22}"
+                f"{share(sum(r.recognised for r in group), len(group)):>22}"
+                f"{share(sum(r.recognised and r.status for r in group), len(group)):>22}"
+            )
 
     rate = len(recognised) / len(bounces) if bounces else 0.0
     passed = rate >= TARGET and not mistaken
@@ -149,6 +174,13 @@ def main() -> int:
         f"{len(mistaken)} look-alikes taken for bounces (target 0): "
         f"{'PASS' if passed else 'MISS'}"
     )
+    if held_bounces or held_others:
+        held_right = sum(r.recognised for r in held_bounces)
+        held_taken = sum(r.taken for r in held_others)
+        print(
+            f"held out: {share(held_right, len(held_bounces))} bounces recognised, "
+            f"{share(held_taken, len(held_others))} look-alikes taken for bounces"
+        )
     return 0
 
 

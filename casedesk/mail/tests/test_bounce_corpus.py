@@ -73,6 +73,7 @@ def test_the_manifest_names_every_sample_once_with_a_complete_expectation() -> N
     for entry in entries:
         name = entry_name(entry)
         assert ("file" in entry) != ("corpus" in entry), name
+        assert isinstance(entry.get("heldout", False), bool), name
         if entry["bounce"]:
             assert entry["shape"] in SHAPES, name
             assert "@" in entry["address"], name
