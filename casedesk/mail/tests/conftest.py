@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -117,3 +117,15 @@ def deliver(mail_setup: None) -> Callable[..., Any]:
         return process(stored.message.pk)
 
     return run
+
+
+@pytest.fixture
+def receiver(mail_setup: None) -> Iterator[Any]:
+    """The SMTP receiver (casedesk.mail.smtp.Receiver) on a free port on 127.0.0.1."""
+    from casedesk.core.tests.embedded import free_port
+    from casedesk.mail.smtp import Receiver
+
+    running = Receiver("127.0.0.1", free_port())
+    running.start()
+    yield running
+    running.stop()

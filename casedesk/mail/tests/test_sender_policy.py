@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import smtplib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from django.urls import reverse
 from casedesk.accounts.models import User
 from casedesk.cases.models import Case, EventKind
 from casedesk.core.mail import thread_message_id
-from casedesk.core.tests.embedded import embedded_environ, free_port, run_casedesk
+from casedesk.core.tests.embedded import embedded_environ, run_casedesk
 from casedesk.mail.models import InboundMessage, SenderCheck, Source, State
 from casedesk.mail.process import process
 from casedesk.mail.services import assign_sender, release
@@ -50,14 +50,6 @@ ACME_SPF = f"v=spf1 ip4:{ACME_SERVER} -all"
 def night() -> time_machine.travel:
     # Ticking: the worker and the DNS resolver's timeouts need time to pass.
     return time_machine.travel(SATURDAY_NIGHT, tick=True)
-
-
-@pytest.fixture
-def receiver(mail_setup: None) -> Iterator[Receiver]:
-    running = Receiver("127.0.0.1", free_port())
-    running.start()
-    yield running
-    running.stop()
 
 
 def smtp_send(

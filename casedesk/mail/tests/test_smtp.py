@@ -27,14 +27,6 @@ from casedesk.mail.tests.conftest import build, send_one
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def receiver(mail_setup: None) -> Iterator[Receiver]:
-    running = Receiver("127.0.0.1", free_port())
-    running.start()
-    yield running
-    running.stop()
-
-
 def _client(receiver: Receiver) -> smtplib.SMTP:
     return smtplib.SMTP(receiver.host, receiver.port, timeout=10)
 
