@@ -138,6 +138,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "tab": tab,
             "tab_label": next(label for key, label, _ in TABS if key == tab),
             "page": page,
+            "rows": presenters.portal_rows(page.object_list, _zone(request)),
         },
     )
 
