@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
 from typing import Any
@@ -42,9 +41,6 @@ from casedesk.cases.desk_forms import (
 from casedesk.cases.models import (
     ACTIVE_STATUSES,
     Case,
-    Event,
-    EventKind,
-    Status,
     parse_reference,
 )
 from casedesk.cases.presenters import countdown as countdown  # re-exported: its old home
@@ -195,36 +191,6 @@ def queue(request: HttpRequest) -> HttpResponse:
 # ---- One case -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TimelineEntry:
-    event: Event
-    old_label: str
-    new_label: str
-
-    @property
-    def css(self) -> str:
-        if self.event.kind == EventKind.NOTE:
-            return "note internal"
-        if self.event.kind in (EventKind.SLA_BREACH, EventKind.AFTER_HOURS_CRITICAL):
-            return f"{self.event.kind} alarm"
-        if self.event.kind == EventKind.REPLY and self.event.by_customer:
-            return "reply from-customer"
-        return str(self.event.kind)
-
-
-def _timeline(user: User, case: Case) -> list[TimelineEntry]:
-    labels = dict(Status.choices)
-    entries = []
-    for event in timeline_for(user, case):
-        if event.kind == EventKind.STATUS:
-            old = labels.get(event.old_value, event.old_value)
-            new = labels.get(event.new_value, event.new_value)
-        else:
-            old, new = event.old_value, event.new_value
-        entries.append(TimelineEntry(event, old, new))
-    return entries
-
-
 def _case_url(case: Case, anchor: str = "") -> str:
     url = reverse("desk:case", args=[case.reference])
     return f"{url}#{anchor}" if anchor else url
@@ -256,8 +222,8 @@ def _render_case(
         "cases/desk/case.html",
         {
             "case": case,
-            "timeline": _timeline(user, case),
-            "other_open": other_open,
+            "timeline": presenters.desk_timeline(timeline_for(user, case), dates),
+            "other_open": presenters.other_cases(other_open),
             "downgrades": services.downgrades_of(case.organization),
             "urgency": urgency(case, now) if case.is_active else "",
             "due": presenters.due_of(case.next_due, now, dates),

@@ -15,7 +15,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
-from casedesk.cases.models import Case, Clock, EventKind, Status
+from casedesk.cases.models import Case, Clock, Event, EventKind, Status
 from casedesk.hours.services import current_calendar, status
 
 
@@ -282,3 +282,83 @@ def portal_rows(cases: Iterable[Case], zone: tzinfo) -> list[PortalRow]:
             )
         )
     return rows
+
+
+# ---- The desk case page ---------------------------------------------------------------------
+
+EVENT_FORMAT = "D M j, H:i T"  # a timeline entry's time: "Wed Mar 12, 10:00 CDT"
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry(Row):
+    """One event of the desk's timeline, with its labels, author and time as text."""
+
+    event: Event
+    old_label: str
+    new_label: str
+    author: str  # the full name, else the email; "casedesk" for the system's own events
+    at_iso: str
+    at: str
+
+    @property
+    def css(self) -> str:
+        if self.event.kind == EventKind.NOTE:
+            return "note internal"
+        if self.event.kind in (EventKind.SLA_BREACH, EventKind.AFTER_HOURS_CRITICAL):
+            return f"{self.event.kind} alarm"
+        if self.event.kind == EventKind.REPLY and self.event.by_customer:
+            return "reply from-customer"
+        return str(self.event.kind)
+
+
+def desk_timeline(events: Iterable[Event], dates: DateText) -> list[TimelineEntry]:
+    """The desk timeline's entries; ``events`` with their authors loaded (``timeline_for``)."""
+    labels = dict(Status.choices)
+    entries = []
+    for event in events:
+        if event.kind == EventKind.STATUS:
+            old = labels.get(event.old_value, event.old_value)
+            new = labels.get(event.new_value, event.new_value)
+        else:
+            old, new = event.old_value, event.new_value
+        author = event.author
+        entries.append(
+            TimelineEntry(
+                event=event,
+                old_label=old,
+                new_label=new,
+                author="casedesk" if author is None else (author.full_name or author.email),
+                at_iso=dates.iso(event.at),
+                at=dates(event.at, EVENT_FORMAT),
+            )
+        )
+    return entries
+
+
+@dataclass(frozen=True, slots=True)
+class OtherCase(Row):
+    """A line of the case page's "other open cases of this organization"."""
+
+    url: str
+    reference: str
+    subject: str
+    priority: str
+    status: str  # the label
+    assignee_email: str  # "" when unassigned
+
+
+def other_cases(cases: Iterable[Case]) -> list[OtherCase]:
+    """``cases`` with priority and assignee loaded."""
+    url = reference_urls("desk:case")
+    labels = dict(Status.choices)
+    return [
+        OtherCase(
+            url=url(case.reference),
+            reference=case.reference,
+            subject=case.subject,
+            priority=case.priority.name,
+            status=labels.get(case.status, case.status),
+            assignee_email="" if case.assignee is None else case.assignee.email,
+        )
+        for case in cases
+    ]

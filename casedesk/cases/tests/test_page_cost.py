@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from casedesk.accounts.models import User
 from casedesk.cases import presenters, services
+from casedesk.cases.desk_views import QUEUE_ORDER
 from casedesk.cases.models import Case
 from casedesk.hours.services import current_calendar
 
@@ -62,6 +63,15 @@ OLD_PORTAL_ROW = """{% for case in cases %}
     {% endfor %}"""
 
 OLD_DUE = '{% include "cases/desk/_due.html" with due=case.next_due %}'
+OLD_EVENT_BYLINE = """{% for entry in timeline %}{% with event=entry.event %}
+      <span class="muted">{% if event.author %}{{ event.author.full_name|default:event.author.email }}{% else %}casedesk{% endif %},
+      <time datetime="{{ event.at|date:'c' }}">{{ event.at|date:"D M j, H:i T" }}</time></span>
+{% endwith %}{% endfor %}"""
+OLD_OTHER_OPEN = """{% for other in other_open %}
+    <li><a href="{% url 'desk:case' other.reference %}">{{ other.reference }}</a> {{ other.subject }}
+      <span class="muted">{{ other.priority.name }}, {{ other.get_status_display }}{% if other.assignee %}, {{ other.assignee.email }}{% endif %}</span></li>
+  {% endfor %}"""
+BYLINE = re.compile(r'<span class="muted">[^<]*,\s*<time datetime="[^"]*">[^<]*</time></span>')
 
 
 def squeezed(html: str) -> str:
@@ -196,6 +206,43 @@ def test_the_case_pages_deadline_says_what_the_template_said(
     assert "Sun Mar 9, 01:30 CST" in squeezed(
         chicago_desk.get(reverse("desk:case", args=[varied[0].reference])).content.decode()
     )
+
+
+def test_the_case_pages_timeline_and_other_cases_say_what_the_template_said(
+    chicago_desk: Client, varied: list[Case], agent: Any, alice: Any
+) -> None:
+    first = varied[0]
+    with time_machine.travel(BEFORE_DST, tick=False):
+        services.add_reply(first, agent, "Before the change")
+    with time_machine.travel(AFTER_DST, tick=False):
+        services.add_reply(first, alice, "After the change")
+        services.add_note(first, agent, "A note")
+    response = chicago_desk.get(reverse("desk:case", args=[first.reference]))
+    html = response.content.decode()
+    timeline = html[html.index('data-testid="timeline"') : html.index('id="timeline-end"')]
+    events = first.events.select_related("author").order_by("at", "pk")
+    with timezone.override(CHICAGO):
+        old = (
+            engines["django"]
+            .from_string(OLD_EVENT_BYLINE)
+            .render({"timeline": [{"event": event} for event in events]})
+        )
+        others = (
+            Case.objects.filter(organization=first.organization, status__in=["new", "open"])
+            .exclude(pk=first.pk)
+            .select_related("priority", "assignee")
+            .order_by(*QUEUE_ORDER)
+        )
+        old_others = engines["django"].from_string(OLD_OTHER_OPEN).render({"other_open": others})
+    assert [squeezed(b) for b in BYLINE.findall(timeline)] == [
+        squeezed(b) for b in BYLINE.findall(old)
+    ]
+    assert len(BYLINE.findall(timeline)) == events.count() >= 4
+    assert "Sam Agent," in squeezed(timeline) and "casedesk," in squeezed(timeline)
+    assert "Sun Mar 9, 01:30 CST" in timeline and "Sun Mar 9, 03:30 CDT" in timeline
+    listed = re.search(r'<ul class="other-open">(.*?)</ul>', html, re.S)
+    assert listed is not None and others.count() == 2
+    assert squeezed(listed.group(1)) == squeezed(old_others)
 
 
 # ---- The portal list ----------------------------------------------------------------------
