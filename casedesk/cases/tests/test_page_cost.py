@@ -316,6 +316,18 @@ def test_the_portal_list_costs_the_same_queries_at_10_and_50_rows(
     assert counts[10] == counts[50]
 
 
+def test_a_viewer_without_a_zone_costs_no_extra_query(alice: Any, acme_cases: list[Case]) -> None:
+    """The calendar is asked once, for the banner and for the zone of someone who set none."""
+    counts = {}
+    for zone in (CHICAGO, ""):
+        client = portal_client(alice, zone)
+        client.get(reverse("portal:home"))
+        with CaptureQueriesContext(connection) as captured:
+            client.get(reverse("portal:home"))
+        counts[zone] = len(captured)
+    assert counts[""] == counts[CHICAGO]
+
+
 @pytest.mark.parametrize(
     "params",
     [
