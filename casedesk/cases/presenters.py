@@ -108,7 +108,8 @@ class DateText:
         return text
 
     def iso(self, value: datetime | None) -> str:
-        return "" if value is None else self(value, "c")
+        """``|date:'c'``, which is ``isoformat()`` of the local time: no formatter needed."""
+        return "" if value is None else self.local(value).isoformat()
 
 
 def reference_urls(viewname: str) -> Callable[[str], str]:

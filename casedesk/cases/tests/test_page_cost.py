@@ -390,4 +390,5 @@ def test_date_text_is_what_the_date_filter_writes(zone: str) -> None:
                 expected = template.render({"value": value, "style": style})
                 assert dates(value, style) == expected
                 assert dates(value, style) == expected  # the remembered text: the same
-    assert presenters.DateText()(None, "c") == ""
+            assert dates.iso(value) == template.render({"value": value, "style": "c"})
+    assert presenters.DateText()(None, "c") == presenters.DateText().iso(None) == ""
