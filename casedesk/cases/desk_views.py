@@ -152,10 +152,7 @@ def queue_page(cases: QuerySet[Case], number: str | None) -> tuple[Page[int], li
     """
     keys: Any = QueueKeys(cases)  # sliceable with count(): all Paginator needs
     page: Page[int] = Paginator(keys, settings.CASES_PER_PAGE).get_page(number)
-    pks = list(page.object_list)
-    loaded = Case.objects.select_related("priority", "organization", "requester", "assignee")
-    by_pk = loaded.in_bulk(pks)
-    return page, [by_pk[pk] for pk in pks if pk in by_pk]
+    return page, presenters.queue_cases(list(page.object_list))
 
 
 @login_required
@@ -213,6 +210,7 @@ def _render_case(
         Case.objects.filter(organization=case.organization_id, status__in=ACTIVE_STATUSES)
         .exclude(pk=case.pk)
         .select_related("priority", "assignee")
+        .only(*presenters.OTHER_CASE_FIELDS)
         .order_by(*QUEUE_ORDER)[:OTHER_OPEN_CASES_SHOWN]
     )
     now = timezone.now()

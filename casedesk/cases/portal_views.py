@@ -132,7 +132,11 @@ def case_list(request: HttpRequest) -> HttpResponse:
     if tab not in {key for key, _, _ in TABS}:
         tab = "open"
     statuses = next(chosen for key, _, chosen in TABS if key == tab)
-    cases = cases_visible_to(_customer(request)).select_related("priority", "requester")
+    cases = (
+        cases_visible_to(_customer(request))
+        .select_related("priority", "requester")
+        .only(*presenters.PORTAL_ROW_FIELDS)
+    )
     if statuses is not None:
         cases = cases.filter(status__in=statuses)
     cases = cases.order_by("-opened_at", "-pk")
