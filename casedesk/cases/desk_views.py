@@ -222,7 +222,12 @@ def _render_case(
             "case": case,
             "timeline": presenters.desk_timeline(timeline_for(user, case), dates),
             "other_open": presenters.other_cases(other_open),
-            "downgrades": services.downgrades_of(case.organization),
+            # Counted only for the downgrade form, which only a critical case shows.
+            "downgrades": (
+                services.downgrades_of(case.organization)
+                if case.priority.is_critical or (bound and "downgrade_form" in bound)
+                else 0
+            ),
             "urgency": urgency(case, now) if case.is_active else "",
             "due": presenters.due_of(case.next_due, now, dates),
             "failed": next(iter(bound)) if bound else "",

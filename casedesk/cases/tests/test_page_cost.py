@@ -245,6 +245,30 @@ def test_the_case_pages_timeline_and_other_cases_say_what_the_template_said(
     assert squeezed(listed.group(1)) == squeezed(old_others)
 
 
+def test_the_downgrade_count_is_counted_only_where_the_downgrade_form_shows_it(
+    desk: Client, open_case: Any, alice: Any, agent: Any, priorities: dict[str, Any]
+) -> None:
+    downgraded = open_case(alice, "Critical", subject="Was critical")
+    services.downgrade(downgraded, priorities["High"], agent, "One office only")
+    critical = open_case(alice, "Critical", subject="Still critical")
+    low = open_case(alice, "Low", subject="Not critical")
+
+    def counts(captured: CaptureQueriesContext) -> list[str]:
+        return [q["sql"] for q in captured if "COUNT(" in q["sql"] and "downgrade" in q["sql"]]
+
+    with CaptureQueriesContext(connection) as captured:
+        html = desk.get(reverse("desk:case", args=[critical.reference])).content.decode()
+    assert "Acme has had 1 critical case downgraded." in squeezed(html)
+    assert len(counts(captured)) == 1
+    with CaptureQueriesContext(connection) as captured:
+        html = desk.get(reverse("desk:case", args=[low.reference])).content.decode()
+    assert 'data-testid="downgrades"' not in html
+    assert counts(captured) == []
+    refused = desk.post(reverse("desk:downgrade", args=[low.reference]), {"reason": ""})
+    assert refused.status_code == 400
+    assert "Acme has had 1 critical case downgraded." in squeezed(refused.content.decode())
+
+
 # ---- The portal list ----------------------------------------------------------------------
 
 
