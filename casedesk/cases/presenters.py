@@ -119,7 +119,7 @@ def reference_urls(viewname: str) -> Callable[[str], str]:
     so the URL is the reversed one with the reference put in place of a marker.
     """
     marker = "CD-0"
-    prefix, found, suffix = reverse(viewname, args=[marker]).partition(marker)
+    prefix, found, suffix = reverse(viewname, args=[marker]).rpartition(marker)
     assert found, f"{viewname} does not put the reference in its path"
 
     def url(reference: str) -> str:

@@ -20,7 +20,7 @@ from django.db import connection
 from django.template import engines
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import clear_script_prefix, reverse, set_script_prefix
 from django.utils import timezone
 
 from casedesk.accounts.models import User
@@ -160,10 +160,20 @@ def test_queue_rows_are_the_same_in_the_servers_zone(desk: Client, varied: list[
     assert table_rows(response.content.decode(), "urgency-") == expected
 
 
-def test_the_queue_builds_each_case_link_as_reverse_would(varied: list[Case]) -> None:
-    url = presenters.reference_urls("desk:case")
-    for reference in [case.reference for case in varied] + ["CD-1001", "CD-999999999999"]:
-        assert url(reference) == reverse("desk:case", args=[reference])
+@pytest.mark.parametrize("script_name", ["", "/CD-0/desk"])
+def test_the_lists_build_each_case_link_as_reverse_would(
+    varied: list[Case], script_name: str
+) -> None:
+    """Also under a script prefix (a sub-path deployment) that happens to hold the marker."""
+    set_script_prefix(script_name + "/")
+    try:
+        for viewname in ("desk:case", "portal:case"):
+            url = presenters.reference_urls(viewname)
+            references = [case.reference for case in varied] + ["CD-1001", "CD-999999999999"]
+            for reference in references:
+                assert url(reference) == reverse(viewname, args=[reference])
+    finally:
+        clear_script_prefix()
 
 
 def test_the_queue_costs_the_same_queries_at_10_and_50_rows(
