@@ -11,8 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -29,7 +28,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from casedesk.accounts.models import User
 from casedesk.accounts.services import staff_member
-from casedesk.cases import services
+from casedesk.cases import presenters, services
 from casedesk.cases.access import case_for_user, timeline_for
 from casedesk.cases.desk_forms import (
     AssignForm,
@@ -42,14 +41,11 @@ from casedesk.cases.desk_forms import (
 from casedesk.cases.models import (
     ACTIVE_STATUSES,
     Case,
-    Event,
-    EventKind,
-    Status,
     parse_reference,
 )
+from casedesk.cases.presenters import countdown as countdown  # re-exported: its old home
+from casedesk.cases.presenters import urgency as urgency
 
-# A deadline this close is shown as "due soon" (amber) in the queue.
-DUE_SOON = timedelta(hours=1)
 QUEUE_ORDER = (F("next_due").asc(nulls_last=True), "opened_at", "pk")
 OTHER_OPEN_CASES_SHOWN = 20
 
@@ -76,44 +72,6 @@ def _staff(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)  # staff_only let the request through
     return user
-
-
-# ---- What the queue shows about a deadline --------------------------------------------
-
-
-def urgency(case: Case, now: datetime) -> str:
-    """``breached`` (past due or any breach flag), ``soon`` (due within the hour) or ``fine``."""
-    if case.any_breach or (case.next_due is not None and case.next_due <= now):
-        return "breached"
-    if case.next_due is not None and case.next_due - now <= DUE_SOON:
-        return "soon"
-    return "fine"
-
-
-def countdown(due: datetime | None, now: datetime) -> str:
-    """ "in 1h 05m", "12m 30s overdue": the text desk.js keeps ticking (the same format)."""
-    if due is None:
-        return "no clock running"
-    seconds = int((due - now).total_seconds())
-    overdue = seconds < 0
-    seconds = abs(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        text = f"{days}d {hours}h"
-    elif hours:
-        text = f"{hours}h {minutes:02d}m"
-    else:
-        text = f"{minutes}m {secs:02d}s"
-    return f"{text} overdue" if overdue else f"in {text}"
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    case: Case
-    urgency: str
-    countdown: str
 
 
 # ---- The queue ----------------------------------------------------------------------------
@@ -194,10 +152,7 @@ def queue_page(cases: QuerySet[Case], number: str | None) -> tuple[Page[int], li
     """
     keys: Any = QueueKeys(cases)  # sliceable with count(): all Paginator needs
     page: Page[int] = Paginator(keys, settings.CASES_PER_PAGE).get_page(number)
-    pks = list(page.object_list)
-    loaded = Case.objects.select_related("priority", "organization", "requester", "assignee")
-    by_pk = loaded.in_bulk(pks)
-    return page, [by_pk[pk] for pk in pks if pk in by_pk]
+    return page, presenters.queue_cases(list(page.object_list))
 
 
 @login_required
@@ -208,8 +163,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET)
     filters = form.valid_filters()
     page, cases = queue_page(queue_cases(user, filters), request.GET.get("page"))
-    now = timezone.now()
-    rows = [QueueRow(case, urgency(case, now), countdown(case.next_due, now)) for case in cases]
+    rows = presenters.queue_rows(cases, timezone.now())
     closed_match = None
     reference = parse_reference(filters.get("q", ""))
     if reference is not None and not rows:
@@ -227,42 +181,11 @@ def queue(request: HttpRequest) -> HttpResponse:
             "filtered": bool(filters),
             "closed_match": closed_match,
             "query": query.urlencode(),
-            "now": now,
         },
     )
 
 
 # ---- One case -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    event: Event
-    old_label: str
-    new_label: str
-
-    @property
-    def css(self) -> str:
-        if self.event.kind == EventKind.NOTE:
-            return "note internal"
-        if self.event.kind in (EventKind.SLA_BREACH, EventKind.AFTER_HOURS_CRITICAL):
-            return f"{self.event.kind} alarm"
-        if self.event.kind == EventKind.REPLY and self.event.by_customer:
-            return "reply from-customer"
-        return str(self.event.kind)
-
-
-def _timeline(user: User, case: Case) -> list[TimelineEntry]:
-    labels = dict(Status.choices)
-    entries = []
-    for event in timeline_for(user, case):
-        if event.kind == EventKind.STATUS:
-            old = labels.get(event.old_value, event.old_value)
-            new = labels.get(event.new_value, event.new_value)
-        else:
-            old, new = event.old_value, event.new_value
-        entries.append(TimelineEntry(event, old, new))
-    return entries
 
 
 def _case_url(case: Case, anchor: str = "") -> str:
@@ -287,19 +210,26 @@ def _render_case(
         Case.objects.filter(organization=case.organization_id, status__in=ACTIVE_STATUSES)
         .exclude(pk=case.pk)
         .select_related("priority", "assignee")
+        .only(*presenters.OTHER_CASE_FIELDS)
         .order_by(*QUEUE_ORDER)[:OTHER_OPEN_CASES_SHOWN]
     )
     now = timezone.now()
+    dates = presenters.DateText()
     return render(
         request,
         "cases/desk/case.html",
         {
             "case": case,
-            "timeline": _timeline(user, case),
-            "other_open": other_open,
-            "downgrades": services.downgrades_of(case.organization),
+            "timeline": presenters.desk_timeline(timeline_for(user, case), dates),
+            "other_open": presenters.other_cases(other_open),
+            # Counted only for the downgrade form, which only a critical case shows.
+            "downgrades": (
+                services.downgrades_of(case.organization)
+                if case.priority.is_critical or (bound and "downgrade_form" in bound)
+                else 0
+            ),
             "urgency": urgency(case, now) if case.is_active else "",
-            "countdown": countdown(case.next_due, now),
+            "due": presenters.due_of(case.next_due, now, dates),
             "failed": next(iter(bound)) if bound else "",
             "refused": next(iter(bound.values())) if bound else None,
             **forms,

@@ -39,7 +39,7 @@ from casedesk.cases.models import (
 )
 from casedesk.cases.portal_forms import NewCaseForm, ReplyForm, show_case_error
 from casedesk.core.middleware import viewer_zone
-from casedesk.hours.services import current_calendar, status
+from casedesk.hours.services import LoadedCalendar, current_calendar, status
 
 View = Callable[..., HttpResponseBase]
 
@@ -77,19 +77,26 @@ def _customer(request: HttpRequest) -> User:
     return user
 
 
-def _zone(request: HttpRequest) -> zoneinfo.ZoneInfo:
+def _zone(request: HttpRequest, calendar: LoadedCalendar | None = None) -> zoneinfo.ZoneInfo:
     """The viewer's zone (their account's, else their browser's), else the calendar's.
 
     Never UTC by default: a customer who told us nothing reads support's own
-    times, as in the confirmation mail (``accounts.services.zone_of``).
+    times, as in the confirmation mail (``accounts.services.zone_of``). Pass the
+    ``calendar`` when you have it: asking for it again costs a query.
     """
-    return viewer_zone(request) or current_calendar().zone
+    return viewer_zone(request) or (calendar or current_calendar()).zone
 
 
-def _page(request: HttpRequest, template: str, context: dict[str, Any], **kw: Any) -> HttpResponse:
+def _page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    calendar: LoadedCalendar | None = None,
+    **kw: Any,
+) -> HttpResponse:
     """Render a portal page, in the viewer's zone, with the support-hours banner's facts."""
-    calendar = current_calendar()
-    zone = _zone(request)
+    calendar = calendar or current_calendar()
+    zone = _zone(request, calendar)
     context = {
         "calendar": calendar,
         "hours": status(calendar),
@@ -125,11 +132,16 @@ def case_list(request: HttpRequest) -> HttpResponse:
     if tab not in {key for key, _, _ in TABS}:
         tab = "open"
     statuses = next(chosen for key, _, chosen in TABS if key == tab)
-    cases = cases_visible_to(_customer(request)).select_related("priority", "requester")
+    cases = (
+        cases_visible_to(_customer(request))
+        .select_related("priority", "requester")
+        .only(*presenters.PORTAL_ROW_FIELDS)
+    )
     if statuses is not None:
         cases = cases.filter(status__in=statuses)
     cases = cases.order_by("-opened_at", "-pk")
     page = Paginator(cases, settings.CASES_PER_PAGE).get_page(request.GET.get("page"))
+    calendar = current_calendar()
     return _page(
         request,
         "list.html",
@@ -138,7 +150,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "tab": tab,
             "tab_label": next(label for key, label, _ in TABS if key == tab),
             "page": page,
+            "rows": presenters.portal_rows(page.object_list, _zone(request, calendar)),
         },
+        calendar,
     )
 
 
