@@ -14,6 +14,8 @@ worker claims one), so two workers never hold the same message, then:
    message in its own savepoint: a message that raises is rolled back alone and flagged
    ("needs attention"), the others commit; a message whose subject says critical ends
    its chunk, so its case (and its page) commits at once;
+   The tasks a message enqueues (SLA checks, the auto-reply, notifications) are inserted
+   together at the end of its savepoint (``core.tasks.enqueue_in_bulk``);
 3. marks the claimed rows successful, each with its message's outcome line.
 
 A worker killed half-way leaves the messages of the uncommitted chunk pending and their
@@ -48,7 +50,7 @@ from django_tasks_db.utils import exclusive_transaction
 
 from casedesk.core.periodic import periodic
 from casedesk.core.retry import RetryableError, RetryPolicy, retrying, time_budget
-from casedesk.core.tasks import CRITICAL
+from casedesk.core.tasks import CRITICAL, enqueue_in_bulk
 from casedesk.mail.models import InboundMessage, State
 
 if TYPE_CHECKING:
@@ -294,7 +296,9 @@ def _write_one(pk: int, item: Read | Exception, message: InboundMessage | None) 
     if isinstance(item, Exception):
         return _flag(pk, item)
     try:
-        with transaction.atomic():
+        # The message's follow-up tasks (SLA checks, the auto-reply, a reply's
+        # notification) go in with one insert, inside its savepoint.
+        with transaction.atomic(), enqueue_in_bulk():
             return process.write_read(item, message).line
     except (DataError, IntegrityError) as exc:
         # A value the database refuses, or a constraint this message breaks: trying

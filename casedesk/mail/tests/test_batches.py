@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core import mail as outbox
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -32,9 +33,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PROCESS = process_message.module_path
 # What one more message of a batch costs in SQL statements (a new case: its message key,
-# case, events, SLA tasks, rate limit, auto-reply task). The single path costs 32 and more,
+# case, events, rate limit, its tasks in one insert; 22 today). The single path costs 32,
 # with three commits of its own and the task's claim and finish beside them.
-PER_MESSAGE_MAX = 26
+PER_MESSAGE_MAX = 23
 
 
 def put(raw: bytes, *, envelope_from: str | None = "alice@acme.example", **kwargs: Any) -> int:
@@ -108,6 +109,13 @@ def test_a_batch_gives_each_message_its_own_outcome(
     assert state(garbage).state == State.NEEDS_ATTENTION
     assert state(forged).state == State.SUSPENDED and state(forged).case is None
     assert Case.objects.count() == 2  # the earlier one and the new one: nothing else
+    # Its tasks, inserted together, ran: the auto-reply went out; its SLA checks wait.
+    [auto_reply] = [m for m in outbox.outbox if opened.case.reference in m.subject]
+    assert auto_reply.to == ["alice@acme.example"]
+    checks = DBTaskResult.objects.filter(
+        task_path="casedesk.cases.tasks.check_sla", args_kwargs__args__0=opened.case.pk
+    )
+    assert checks.count() == 4 and {r.status for r in checks} == {"READY"}
     # One batch did it all: one task ran, the others were claimed by it, each recorded
     # with its own message's outcome.
     rows = DBTaskResult.objects.filter(task_path=PROCESS)
@@ -140,6 +148,13 @@ def test_a_message_that_raises_is_flagged_alone_and_its_writes_rolled_back(
     assert state(boom).state == State.NEEDS_ATTENTION
     assert state(boom).outcome == "needs attention: processing failed: KeyError: 'surprise'"
     assert sorted(Case.objects.values_list("subject", flat=True)) == ["After", "Before"]
+    # The tasks the rolled-back message enqueued were never inserted.
+    confirmations = DBTaskResult.objects.filter(
+        task_path="casedesk.cases.tasks.send_case_confirmation"
+    )
+    assert sorted(r.args_kwargs["args"][0] for r in confirmations) == sorted(
+        Case.objects.values_list("pk", flat=True)
+    )
     assert User.objects.filter(email="carol@acme.example").count() == 1
 
 
@@ -263,3 +278,25 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
     for case in Case.objects.all():
         assert case.events.filter(kind=EventKind.OPENED).count() == 1
     assert not DBTaskResult.objects.filter(task_path=PROCESS, status="FAILED").exists()
+
+
+def test_tasks_enqueued_in_bulk_go_in_together_at_the_end_or_not_at_all(db: None) -> None:
+    from casedesk.core.tasks import enqueue_in_bulk
+    from casedesk.mail.tasks import notify_held_critical
+
+    rows = DBTaskResult.objects.filter(task_path=notify_held_critical.module_path)
+    with CaptureQueriesContext(connection) as queries, enqueue_in_bulk():
+        notify_held_critical.enqueue(1)
+        notify_held_critical.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(2)
+        assert not rows.exists()  # not yet
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 1
+    assert {(r.args_kwargs["args"][0], r.task.run_after is None) for r in rows} == {
+        (1, True),
+        (2, False),
+    }
+    with pytest.raises(KeyError), enqueue_in_bulk():
+        notify_held_critical.enqueue(3)
+        raise KeyError("the block failed")
+    notify_held_critical.enqueue(4)  # outside a block: at once, as ever
+    assert sorted(r.args_kwargs["args"][0] for r in rows.all()) == [1, 2, 4]
