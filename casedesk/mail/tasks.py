@@ -71,6 +71,9 @@ BATCH_SECONDS = 0.5
 # yet short enough that a log-in or the SMTP receiver's commit never waits long for the
 # write lock SQLite holds meanwhile.
 WRITE_CHUNK = 25
+# Messages up to this size are loaded together at the start of a batch; larger ones one
+# at a time as they are read.
+SMALL_BYTES = 256 * 1024
 # A message pending this long has lost its task (a crash before the worker saw it,
 # retries used up): the sweep enqueues it again.
 STALE_AFTER = timedelta(minutes=5)
@@ -232,7 +235,12 @@ def process_batch(
     InboundMessage.objects.filter(pk__in=order, state=State.PENDING).update(
         attempts=F("attempts") + 1
     )
-    messages = InboundMessage.objects.in_bulk(order)
+    # The raw bytes of small messages in one query; a large one's (up to
+    # CASEDESK_MAIL_MAX_MB) only while it is read, so a batch never holds 50 of them.
+    messages = InboundMessage.objects.defer("raw").in_bulk(order)
+    small = [pk for pk, m in messages.items() if m.size <= SMALL_BYTES]
+    for pk, raw in InboundMessage.objects.filter(pk__in=small).values_list("pk", "raw"):
+        messages[pk].raw = raw
     lines: dict[int, str] = {}
     left: list[int] = []
     read: list[tuple[int, Read | Exception]] = []
@@ -253,7 +261,7 @@ def process_batch(
         except Exception as exc:  # garbage we did not foresee: flagged with the others below
             logger.exception("reading inbound message %s failed", pk)
             read.append((pk, exc))
-        del message.raw  # megabytes each: not kept for the writes
+        message.__dict__.pop("raw", None)  # not kept for the writes
     with process.batch_cache():
         for chunk in _chunks(read):
             with transaction.atomic():

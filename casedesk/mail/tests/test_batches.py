@@ -183,6 +183,21 @@ def test_a_batch_stops_reading_after_its_time_and_leaves_the_rest_pending(
     assert state(pks[2]).state == State.PENDING
 
 
+def test_large_messages_are_loaded_one_at_a_time_and_processed_alike(
+    mail_setup: None, alice: Any, monkeypatch: Any
+) -> None:
+    from casedesk.mail import tasks
+
+    pks = [put(build(f"Problem {n}", "x" * (100 * n))) for n in range(4)]
+    monkeypatch.setattr(tasks, "SMALL_BYTES", state(pks[1]).size)
+    with CaptureQueriesContext(connection) as queries:
+        lines, left = process_batch(pks, seconds=60)
+    assert left == [] and all(lines[pk].startswith("created ") for pk in pks)
+    # One query for the two small ones, then one each for the two larger ones.
+    raws = [q for q in queries.captured_queries if '"raw"' in q["sql"].split("FROM")[0]]
+    assert len(raws) == 3
+
+
 @pytest.mark.parametrize(
     "raw, critical",
     [
