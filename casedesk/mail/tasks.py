@@ -143,7 +143,11 @@ task_started.connect(_note_started, dispatch_uid="casedesk.mail.process_message_
 
 def run_batch(message_id: int, running: _Running) -> str:
     """Process ``message_id`` and up to BATCH_MAX - 1 waiting others; returns its line."""
-    claimed = _claim_others(running, BATCH_MAX - 1)
+    try:
+        claimed = _claim_others(running, BATCH_MAX - 1)
+    except DatabaseError:  # locked or away: this message alone, as a lone task would
+        logger.warning("could not claim a batch beside inbound message %s", message_id)
+        return run_processing(message_id)
     pks = [message_id, *(pk for pk in claimed.values() if pk != message_id)]
     try:
         lines, left = process_batch(pks, first=message_id)

@@ -315,3 +315,20 @@ def test_tasks_enqueued_in_bulk_go_in_together_at_the_end_or_not_at_all(db: None
         raise KeyError("the block failed")
     notify_held_critical.enqueue(4)  # outside a block: at once, as ever
     assert sorted(r.args_kwargs["args"][0] for r in rows.all()) == [1, 2, 4]
+
+
+def test_a_batch_that_cannot_be_claimed_processes_its_own_message(
+    mail_setup: None, alice: Any, run_tasks: Any, monkeypatch: Any
+) -> None:
+    from django.db import OperationalError
+
+    from casedesk.mail import tasks
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(tasks, "_claim_others", locked)
+    pks = [put(build(f"Problem {n}")) for n in range(3)]
+    run_tasks()  # each task alone
+    assert {state(pk).state for pk in pks} == {State.CREATED}
+    assert {r.status for r in DBTaskResult.objects.filter(task_path=PROCESS)} == {"SUCCESSFUL"}
