@@ -40,7 +40,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import DatabaseError, DataError, IntegrityError, transaction
+from django.db import DatabaseError, DataError, IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
@@ -268,23 +268,52 @@ def process_batch(
         message.__dict__.pop("raw", None)  # not kept for the writes
     with process.batch_cache():
         for chunk in _chunks(read):
-            with transaction.atomic():
-                locked = (
-                    InboundMessage.objects.select_for_update()
-                    .defer("raw")
-                    .in_bulk([pk for pk, _ in chunk])
+            try:
+                lines.update(_write_chunk(chunk))
+            except OperationalError as exc:
+                if lost_database(exc):
+                    raise
+                # Two batches at once (several workers on PostgreSQL) may lock the same
+                # rows (a sender's rate-limit bucket, a case) in opposite orders: the
+                # database ends one transaction as a deadlock. Nothing of the chunk was
+                # written; its messages go one to a transaction, as a lone task writes.
+                logger.warning(
+                    "writing %d inbound messages together failed (%s); one at a time",
+                    len(chunk),
+                    str(exc).split("\n", 1)[0],
                 )
-                for pk, item in chunk:
-                    lines[pk] = _write_one(pk, item, locked.get(pk))
+                process.forget_people()
+                for one in chunk:
+                    lines.update(_write_chunk([one]))
     return lines, left
 
 
-def _chunks(read: list[tuple[int, Read | Exception]]) -> Iterator[list[tuple[int, Any]]]:
+def _write_chunk(chunk: list[tuple[int, Read | Exception]]) -> dict[int, str]:
+    """Write the outcomes of ``chunk`` in one transaction; their lines once committed."""
+    written: dict[int, str] = {}
+    with transaction.atomic():
+        locked = (
+            InboundMessage.objects.select_for_update().defer("raw").in_bulk([pk for pk, _ in chunk])
+        )
+        for pk, item in chunk:
+            written[pk] = _write_one(pk, item, locked.get(pk))
+    return written
+
+
+def lost_database(exc: BaseException) -> bool:
+    from casedesk.core.worker import lost_database as lost
+
+    return lost(exc)
+
+
+def _chunks(
+    read: list[tuple[int, Read | Exception]],
+) -> Iterator[list[tuple[int, Read | Exception]]]:
     """Chunks of WRITE_CHUNK, each ending early after a message whose subject says critical
     (its case and page commit without waiting for the rest)."""
     from casedesk.mail import rules
 
-    chunk: list[tuple[int, Any]] = []
+    chunk: list[tuple[int, Read | Exception]] = []
     for pk, item in read:
         chunk.append((pk, item))
         critical = not isinstance(item, Exception) and rules.is_critical_subject(

@@ -332,3 +332,31 @@ def test_a_batch_that_cannot_be_claimed_processes_its_own_message(
     run_tasks()  # each task alone
     assert {state(pk).state for pk in pks} == {State.CREATED}
     assert {r.status for r in DBTaskResult.objects.filter(task_path=PROCESS)} == {"SUCCESSFUL"}
+
+
+def test_a_chunk_that_deadlocks_is_written_again_one_message_at_a_time(
+    mail_setup: None, alice: Any, monkeypatch: Any
+) -> None:
+    """Two batches on PostgreSQL may lock a sender's rate-limit bucket and a case in
+    opposite orders; the database then ends one transaction. Stands in for that here."""
+    from django.db import OperationalError
+
+    from casedesk.mail import tasks
+
+    real = tasks._write_one
+    calls: list[int] = []
+
+    def deadlocking(pk: int, item: Any, message: Any) -> str:
+        calls.append(pk)
+        if len(calls) == 2:  # the chunk's second message, after the first was written
+            raise OperationalError("deadlock detected")
+        return real(pk, item, message)
+
+    monkeypatch.setattr(tasks, "_write_one", deadlocking)
+    pks = [put(build(f"Problem {n}", sender=f"P{n} <p{n}@acme.example>")) for n in range(3)]
+    lines, left = process_batch(pks, seconds=60)
+    assert left == [] and {state(pk).state for pk in pks} == {State.CREATED}
+    assert calls == [pks[0], pks[1], pks[0], pks[1], pks[2]]
+    assert Case.objects.count() == 3 and MessageKey.objects.count() == 3
+    assert User.objects.filter(email__in=[f"p{n}@acme.example" for n in range(3)]).count() == 3
+    assert lines == {pk: state(pk).outcome for pk in pks}
