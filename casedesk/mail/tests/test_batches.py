@@ -360,3 +360,37 @@ def test_a_chunk_that_deadlocks_is_written_again_one_message_at_a_time(
     assert Case.objects.count() == 3 and MessageKey.objects.count() == 3
     assert User.objects.filter(email__in=[f"p{n}@acme.example" for n in range(3)]).count() == 3
     assert lines == {pk: state(pk).outcome for pk in pks}
+
+
+def test_on_postgresql_a_chunk_holds_a_lock_per_sender_domain_while_it_writes(
+    mail_setup: None, alice: Any, bob: Any, monkeypatch: Any
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no locks to order")
+    from casedesk.mail import tasks
+
+    real = tasks._write_one
+    held: list[int] = []
+
+    def counting(pk: int, item: Any, message: Any) -> str:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid() AND granted"
+            )
+            held.append(cursor.fetchone()[0])
+        return real(pk, item, message)
+
+    monkeypatch.setattr(tasks, "_write_one", counting)
+    pks = [
+        put(build("One")),
+        put(build("Two", sender="Ann <ann@acme.example>")),
+        put(build("Three", sender="Bob Example <bob@globex.example>")),
+    ]
+    process_batch(pks, seconds=60)
+    assert held == [2, 2, 2]  # acme.example and globex.example, for the whole chunk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] == 0  # released with the commit
