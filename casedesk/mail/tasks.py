@@ -13,14 +13,21 @@ worker claims one), so two workers never hold the same message, then:
 2. writes the outcomes in transactions of up to :data:`WRITE_CHUNK` messages, each
    message in its own savepoint: a message that raises is rolled back alone and flagged
    ("needs attention"), the others commit; a message whose subject says critical ends
-   its chunk, so its case (and its page) commits at once;
-   The tasks a message enqueues (SLA checks, the auto-reply, notifications) are inserted
-   together at the end of its savepoint (``core.tasks.enqueue_in_bulk``);
+   its chunk, so its case (and its page) commits at once. The tasks a message enqueues
+   (SLA checks, the auto-reply, notifications) are inserted together at the end of its
+   savepoint (``core.tasks.enqueue_in_bulk``). On PostgreSQL a chunk first locks its
+   sender domains in one order (:func:`_take_domains`), so two workers' chunks never
+   deadlock on a sender's rate-limit bucket or a case; a chunk that fails on a lock all
+   the same is written again one message to a transaction;
 3. marks the claimed rows successful, each with its message's outcome line.
+
+The task knows which row it runs from django-tasks' ``task_started`` signal; called
+any other way (``mailgate --process``, a test) it processes its one message alone.
 
 A worker killed half-way leaves the messages of the uncommitted chunk pending and their
 rows RUNNING: the lane's own row goes back to the queue at once (the supervisor), the rest
-when ``core.tasks.requeue_abandoned_tasks`` finds them over their budget; the state check
+when ``core.tasks.requeue_abandoned_tasks`` finds them over their budget and its grace
+(about a minute and a half); the state check
 under the row lock (``process.write_read``) makes each message's outcome happen once.
 
 A message whose subject says critical is enqueued on the critical queue by ``store()``
