@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,6 +66,72 @@ def release(result_id: Any, started_at: datetime | None) -> bool:
             status="READY", started_at=None
         )
     )
+
+
+# ---- Enqueueing in bulk --------------------------------------------------------------
+
+# The rows enqueued in the current `enqueue_in_bulk` block (None: outside one).
+_collected: ContextVar[list[DBTaskResult[Any, Any]] | None] = ContextVar(
+    "casedesk_enqueue_in_bulk", default=None
+)
+_install_lock = threading.Lock()
+_installed = False
+
+
+def _install_collector() -> None:
+    """Teach django-tasks-db's backend to hand its new row to an `enqueue_in_bulk` block
+    instead of inserting it, when one is open in this context (and only then: every
+    other enqueue, in any thread, inserts its row at once, as before)."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        from django_tasks_db.backend import DatabaseBackend
+        from django_tasks_db.compat import normalize_json
+
+        insert = DatabaseBackend._task_to_db_task
+
+        def collect(self: Any, task: Any, args: Any, kwargs: Any) -> DBTaskResult[Any, Any]:
+            rows = _collected.get()
+            if rows is None:
+                return insert(self, task, args, kwargs)
+            row: DBTaskResult[Any, Any] = DBTaskResult(
+                id=self._get_id(),
+                args_kwargs=normalize_json({"args": args, "kwargs": kwargs}),
+                priority=task.priority,
+                task_path=task.module_path,
+                queue_name=task.queue_name,
+                # What the model's pre_save handler does, which bulk_create skips.
+                run_after=task.run_after or get_date_max(),
+                backend_name=self.alias,
+                enqueued_at=timezone.now(),
+            )
+            rows.append(row)
+            return row
+
+        DatabaseBackend._task_to_db_task = collect  # type: ignore[method-assign]
+        _installed = True
+
+
+@contextlib.contextmanager
+def enqueue_in_bulk() -> Iterator[None]:
+    """Tasks enqueued in this block are inserted together, in one statement, when it
+    ends without an exception (and not at all when it raises). Open it inside the
+    transaction the tasks belong to: they commit with it, as ``enqueue`` does.
+
+    For code that enqueues many tasks in one transaction (a batch of mail opens cases,
+    each with its SLA tasks and an auto-reply): five inserts a case become one a batch.
+    Nothing in the block may look for the rows it enqueued (they are not there yet).
+    """
+    _install_collector()
+    rows: list[DBTaskResult[Any, Any]] = []
+    token = _collected.set(rows)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+    if rows:
+        DBTaskResult.objects.bulk_create(rows)
 
 
 def still_queued(task: Any, now: datetime | None = None) -> QuerySet[DBTaskResult[Any, Any]]:

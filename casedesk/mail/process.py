@@ -11,8 +11,12 @@ half-way leaves the message pending and the next run processes it once. Between 
 two, with no transaction open either (network lookups must never hold one), the
 sender is verified (SPF, DKIM, DMARC: :func:`casedesk.mail.senders.verify`, bounded
 by CASEDESK_MAIL_VERIFY_SECONDS) unless CASEDESK_MAIL_SENDER_POLICY is ``off``; the
-verdict is stored on the message (``sender_check``, ``sender_detail``). The order of
-the checks is the order of this module:
+verdict is stored on the message (``sender_check``, ``sender_detail``). The worker
+runs the same two halves for a batch of messages (``mail.tasks.process_batch``):
+:func:`read_message` for each with no transaction open, then :func:`write_read` for
+each in its own savepoint, a few chunks of them per transaction, with the lookups every
+message repeats (priorities, organizations, people) answered once per batch
+(:func:`batch_cache`). The order of the checks is the order of this module:
 
 1. unreadable bytes or no sender: needs attention (kept, shown in the desk);
 2. mail from our own addresses: ignored (a loop with ourselves);
@@ -42,9 +46,12 @@ A held or suspended message whose subject says critical is mailed to every agent
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -213,6 +220,64 @@ def process(message_pk: int, *, released_by: User | None = None) -> Outcome:
         return _write(message, parsed, released_by, verdict)
 
 
+@dataclass(frozen=True)
+class Read:
+    """A stored message read and its sender verified (the first half of :func:`process`,
+    done with no transaction open), waiting for :func:`write_read`."""
+
+    parsed: Parsed
+    verdict: senders.Verdict | None
+
+
+def read_message(message: InboundMessage) -> Read:
+    """Parse and verify ``message`` (a batch's first step; no transaction may be open)."""
+    raw = bytes(message.raw)
+    parsed = read(raw)
+    verdict = None if message.sender_check else _verify(message, raw, parsed)
+    return Read(parsed, verdict)
+
+
+def write_read(item: Read, message: InboundMessage) -> Outcome:
+    """Write the outcome of a message read by :func:`read_message`: ``message`` is its row
+    locked in the caller's transaction (``select_for_update``, ``raw`` deferred). A message
+    no longer pending (another run wrote it meanwhile) keeps its outcome."""
+    if message.state != State.PENDING:
+        return _done(message)
+    return _write(message, item.parsed, None, item.verdict)
+
+
+@dataclass
+class _Lookups:
+    """What a batch looks up once, not once a message: the priorities, the organizations
+    that claim a domain, people by address (a new contact joins at once). Kept for one
+    batch only (under a second), so an agent's change applies to the next one."""
+
+    priorities: dict[bool, Priority] = field(default_factory=dict)
+    organizations: dict[str, Organization | None] = field(default_factory=dict)
+    people: dict[str, User | None] = field(default_factory=dict)
+
+
+_lookups: ContextVar[_Lookups | None] = ContextVar("casedesk_mail_lookups", default=None)
+
+
+@contextlib.contextmanager
+def batch_cache() -> Iterator[None]:
+    """Within this block, repeated lookups of one batch are answered from memory."""
+    token = _lookups.set(_Lookups())
+    try:
+        yield
+    finally:
+        _lookups.reset(token)
+
+
+def forget_people() -> None:
+    """After a message's savepoint rolled back: a contact it created is gone again."""
+    lookups = _lookups.get()
+    if lookups is not None:
+        lookups.people.clear()
+        lookups.organizations.clear()
+
+
 def _verify(message: InboundMessage, raw: bytes, parsed: Parsed) -> senders.Verdict | None:
     """The sender's verdict, or None when the policy is off or there is no sender to
     verify. Runs with no transaction open: it may wait CASEDESK_MAIL_VERIFY_SECONDS on
@@ -308,7 +373,7 @@ def _decide(message: InboundMessage, parsed: Parsed, trust: _Trust, *, released:
     if not _claim(message, parsed):
         return _ignored(f"a second copy of {parsed.message_id or 'these bytes'}, already processed")
 
-    person = User.objects.filter(email=sender).select_related("organization").first()
+    person = _person(sender)
     if person is not None and not person.is_active:
         raise _Hold(_held(f"{sender} is deactivated: reactivate the person, or dismiss this"))
     if person is not None and person.is_vendor_staff and not released:
@@ -376,6 +441,16 @@ def _thread(parsed: Parsed, author: User | None) -> tuple[Case | None, str]:
     return None, ""
 
 
+def _person(address: str) -> User | None:
+    lookups = _lookups.get()
+    if lookups is not None and address in lookups.people:
+        return lookups.people[address]
+    person = User.objects.filter(email=address).select_related("organization").first()
+    if lookups is not None:
+        lookups.people[address] = person
+    return person
+
+
 def _case(pk: int | None) -> Case | None:
     if pk is None:
         return None
@@ -396,22 +471,34 @@ def _new_contact(address: str, name: str) -> User | None:
     organization = _organization_claiming(address)
     if organization is None:
         return None
+    person: User | None
     try:
         with transaction.atomic():
-            return User.objects.create_user(
+            person = User.objects.create_user(
                 address, role=Role.CUSTOMER, organization=organization, full_name=name[:200]
             )
     except IntegrityError:  # created by a concurrent message from the same person
-        return User.objects.filter(email=address, is_active=True).first()
+        person = User.objects.filter(email=address, is_active=True).first()
+    lookups = _lookups.get()
+    if lookups is not None:
+        # The batch's next message from this address finds the contact; a message rolled
+        # back after this forgets it (forget_people).
+        lookups.people[address] = person
+    return person
 
 
 def _organization_claiming(address: str) -> Organization | None:
     """The organization whose email domain is the address's, or that an agent assigned
     the address to."""
+    lookups = _lookups.get()
+    if lookups is not None and address in lookups.organizations:
+        return lookups.organizations[address]
     organization = organization_for_email(address)
     if organization is None:
         decided = UnknownSender.objects.filter(address=address).select_related("organization")
         organization = decided[0].organization if decided else None
+    if lookups is not None:
+        lookups.organizations[address] = organization
     return organization
 
 
@@ -648,6 +735,15 @@ def _bounce(message: InboundMessage, parsed: Parsed, failures: list) -> Outcome:
 
 
 def _priority(critical: bool) -> Priority:
+    lookups = _lookups.get()
+    if lookups is None:
+        return _priority_now(critical)
+    if critical not in lookups.priorities:
+        lookups.priorities[critical] = _priority_now(critical)
+    return lookups.priorities[critical]
+
+
+def _priority_now(critical: bool) -> Priority:
     if critical:
         found = Priority.objects.filter(is_critical=True).order_by("position").first()
         if found is not None:
