@@ -421,6 +421,11 @@ if MAIL_SENDER_POLICY not in ("verify", "strict", "off"):
 RATE_MAIL_AUTO_REPLY = get_rate("CASEDESK_RATE_MAIL_AUTO_REPLY", Rate(5, timedelta(hours=1)))
 # Loop protection: messages from one sender into one case (default 10 a minute).
 RATE_MAIL_INTO_CASE = get_rate("CASEDESK_RATE_MAIL_INTO_CASE", Rate(10, timedelta(minutes=1)))
+# Critical-subject mail on the critical lane, per sending server (default 20 in 10
+# minutes; the rest is processed on the default lane): see mail/policies.py.
+RATE_MAIL_CRITICAL_LANE = get_rate(
+    "CASEDESK_RATE_MAIL_CRITICAL_LANE", Rate(20, timedelta(minutes=10))
+)
 EMERGENCY_PHONE = get_str("CASEDESK_EMERGENCY_PHONE", "+15555550100")
 if not re.fullmatch(r"\+[1-9]\d{6,14}", EMERGENCY_PHONE):
     raise ConfigError(

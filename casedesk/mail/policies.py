@@ -21,3 +21,14 @@ INTO_CASE_PER_SENDER = RatePolicy(
     setting="RATE_MAIL_INTO_CASE",
     why="holds a mail loop's messages instead of adding hundreds to one case",
 )
+
+# Default 20 in 10 minutes (CASEDESK_RATE_MAIL_CRITICAL_LANE) per sending server (or
+# From: domain when the path does not know the server): mail whose subject says critical
+# is processed on the critical lane, beside the pages. A real incident brings a handful
+# of such mails from one customer; more is a flood, and the rest is processed the
+# ordinary way (batched on the default lane, still opened as Critical, still paging).
+CRITICAL_LANE_PER_SOURCE = RatePolicy(
+    name="mail-critical-lane-per-source",
+    setting="RATE_MAIL_CRITICAL_LANE",
+    why="keeps a flood of 'CRITICAL' mail from holding the lanes that send pages",
+)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -63,12 +64,13 @@ def store(
         return Stored(existing, new=False)
     try:
         with transaction.atomic():
+            client = client_address(client_ip)
             message = InboundMessage.objects.create(
                 source=source,
                 envelope_from=(envelope_from or "")[:400],
                 envelope_known=envelope_from is not None,
                 envelope_to=", ".join(recipients)[:10_000],
-                client_ip=client_address(client_ip),
+                client_ip=client,
                 helo=helo_name(helo),
                 digest=digest,
                 raw=raw,
@@ -76,7 +78,8 @@ def store(
             )
             from casedesk.mail.tasks import enqueue_processing
 
-            enqueue_processing(message.pk, critical=subject_says_critical(raw))
+            critical = subject_says_critical(raw) and _may_take_the_critical_lane(raw, client)
+            enqueue_processing(message.pk, critical=critical)
     except IntegrityError:
         # Stored by another path in the meantime (the digest is unique).
         return Stored(InboundMessage.objects.get(digest=digest), new=False)
@@ -88,6 +91,39 @@ def store(
 HEADER_BYTES = 64 * 1024
 
 
+def _header(raw: bytes, name: str) -> str | None:
+    """One header of ``raw``'s header block (its first :data:`HEADER_BYTES`), as text."""
+    head = raw[:HEADER_BYTES]
+    for end in (b"\r\n\r\n", b"\n\n"):
+        at = head.find(end)
+        if at >= 0:
+            head = head[: at + len(end)]
+            break
+    value = BytesHeaderParser(policy=compat32).parsebytes(head).get(name)
+    return None if value is None else str(value)
+
+
+def _may_take_the_critical_lane(raw: bytes, client_ip: str | None) -> bool:
+    """Whether this critical-subject mail may be processed on the critical lane, where
+    pages are sent: a few an hour from one sending server (or, when the path does not
+    know the server, one From: domain), CRITICAL_LANE_PER_SOURCE. Beyond that a flood of
+    "CRITICAL" mail, each parsed and verified within its time limits, would keep the
+    lanes from the pages; it goes the ordinary way (batched, still Critical, still
+    paging once processed)."""
+    from casedesk.core import ratelimit
+    from casedesk.mail.policies import CRITICAL_LANE_PER_SOURCE
+
+    if client_ip:
+        key = f"ip:{client_ip}"
+    else:
+        try:
+            sender = parseaddr(_header(raw, "from") or "")[1]
+        except Exception:  # garbage: one shared key for everything unreadable
+            sender = ""
+        key = "from:" + sender.rpartition("@")[2].lower()
+    return ratelimit.attempt(CRITICAL_LANE_PER_SOURCE, key).allowed
+
+
 def subject_says_critical(raw: bytes) -> bool:
     """Whether the Subject in ``raw``'s header block says critical (``rules``' test),
     RFC 2047 words decoded; False for anything unreadable. Cheap (a few tens of
@@ -95,13 +131,7 @@ def subject_says_critical(raw: bytes) -> bool:
     from casedesk.mail import rules
 
     try:
-        head = raw[:HEADER_BYTES]
-        for end in (b"\r\n\r\n", b"\n\n"):
-            at = head.find(end)
-            if at >= 0:
-                head = head[: at + len(end)]
-                break
-        value = BytesHeaderParser(policy=compat32).parsebytes(head).get("subject")
+        value = _header(raw, "subject")
         if value is None:
             return False
         text = str(value)

@@ -21,6 +21,7 @@ from casedesk.cases.models import Case, EventKind
 from casedesk.core.tasks import CRITICAL, requeue_abandoned_tasks
 from casedesk.core.tests.waiting import wait_until
 from casedesk.core.tests.workerproc import start_worker, stop_worker
+from casedesk.lib.env import Rate
 from casedesk.mail.models import Bounce, InboundMessage, MessageKey, Source, State
 from casedesk.mail.store import store, subject_says_critical
 from casedesk.mail.tasks import process_batch, process_message
@@ -38,8 +39,15 @@ PROCESS = process_message.module_path
 PER_MESSAGE_MAX = 23
 
 
-def put(raw: bytes, *, envelope_from: str | None = "alice@acme.example", **kwargs: Any) -> int:
+def put(
+    raw: bytes,
+    *,
+    envelope_from: str | None = "alice@acme.example",
+    source_ip: str | None = "192.0.2.10",
+    **kwargs: Any,
+) -> int:
     """Store as the SMTP receiver would (the processing task is enqueued); the row's id."""
+    kwargs.setdefault("client_ip", source_ip)
     return store(
         raw,
         source=Source.SMTP,
@@ -225,6 +233,23 @@ def test_critical_mail_is_enqueued_alone_on_the_critical_queue(mail_setup: None)
         for r in DBTaskResult.objects.filter(task_path=PROCESS)
     }
     assert queues == {ordinary: "default", urgent: CRITICAL}
+
+
+def test_a_flood_of_critical_mail_from_one_server_leaves_the_critical_lane_to_the_pages(
+    mail_setup: None, settings: Any
+) -> None:
+    settings.RATE_MAIL_CRITICAL_LANE = Rate(2, timedelta(minutes=10))
+    flood = [put(build(f"CRITICAL {n}"), client_ip="203.0.113.66") for n in range(4)]
+    other = put(build("CRITICAL: site down"), client_ip="198.51.100.25")
+    by_pipe = [put(build(f"CRITICAL pipe {n}"), source_ip=None) for n in range(3)]
+    queues = {
+        r.args_kwargs["args"][0]: r.queue_name
+        for r in DBTaskResult.objects.filter(task_path=PROCESS)
+    }
+    assert [queues[pk] for pk in flood] == [CRITICAL, CRITICAL, "default", "default"]
+    assert queues[other] == CRITICAL  # another server has its own allowance
+    # No server known (a pipe without --client-ip): the From: domain is the key.
+    assert [queues[pk] for pk in by_pipe] == [CRITICAL, CRITICAL, "default"]
 
 
 def test_a_critical_mail_is_not_held_up_by_a_backlog_of_ordinary_mail(
