@@ -53,6 +53,9 @@ def bounded_connection(seconds: float, using: str = DEFAULT_DB_ALIAS) -> BaseDat
     base = connections[using]
     settings_dict = dict(base.settings_dict)
     options = dict(settings_dict.get("OPTIONS") or {})
+    # A connection of its own, never one from the pool: the pool's connections were
+    # opened with the ordinary timeouts, and abort() below cuts this one's socket.
+    options.pop("pool", None)
     whole = max(1, math.ceil(seconds))
     if base.vendor == "postgresql":
         options["connect_timeout"] = min(whole, int(options.get("connect_timeout") or whole))
