@@ -248,6 +248,13 @@ if DB_POOL_MAX < DB_POOL_MIN:
 DB_POOL_TIMEOUT = _seconds("CASEDESK_DB_POOL_TIMEOUT", timedelta(seconds=10))
 DB_POOL_IDLE = _seconds("CASEDESK_DB_POOL_IDLE", timedelta(minutes=10))
 DB_POOL_LIFETIME = _seconds("CASEDESK_DB_POOL_LIFETIME", timedelta(hours=1))
+# PgBouncer in transaction mode between casedesk and PostgreSQL (README "Running at
+# scale"): a server session serves many clients' transactions in turn, so nothing may
+# outlive a transaction. Django's server-side cursors (.iterator()) are turned off, and
+# the server settings (statement and lock timeouts) are not sent when connecting:
+# PgBouncer refuses the startup parameter that carries them; set them on the database
+# role instead. (Server-side prepared statements are already off: Django's default.)
+DB_PGBOUNCER = get_bool("CASEDESK_DB_PGBOUNCER", False)
 # How many requests one web process works on at a time (core/webthreads.py): the
 # rest wait their turn in order. Pages are mostly CPU (templates) and a process has
 # one interpreter lock, so a few threads overlap the database's answers with the
@@ -296,6 +303,9 @@ def _databases() -> dict[str, dict[str, object]]:
             ),
             given=config.get("OPTIONS") or {},  # type: ignore[arg-type]
         )
+        if DB_PGBOUNCER:
+            config["DISABLE_SERVER_SIDE_CURSORS"] = True
+            config["OPTIONS"].pop("options", None)  # type: ignore[attr-defined]
         if DB_POOL:
             # Django hands these to psycopg_pool.ConnectionPool; the connection options
             # above (timeouts, keepalives) apply to every connection the pool opens, and

@@ -70,6 +70,24 @@ def test_the_pool_is_on_by_default_on_postgresql_only(tmp_path: Path) -> None:
 
 
 @pytest.mark.no_database
+def test_behind_pgbouncer_nothing_outlives_a_transaction(tmp_path: Path) -> None:
+    result = run_casedesk(
+        embedded_environ(tmp_path, DATABASE_URL=POSTGRES, CASEDESK_DB_PGBOUNCER="1"),
+        "shell",
+        "-c",
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES['default']))",
+    )
+    assert result.returncode == 0, result.stderr
+    database = json.loads(result.stdout.strip().splitlines()[-1])
+    assert database["DISABLE_SERVER_SIDE_CURSORS"] is True
+    # PgBouncer refuses the startup parameter that carries server settings.
+    assert "options" not in database["OPTIONS"]
+    assert database["OPTIONS"]["connect_timeout"] == 5
+    assert "pool" in database["OPTIONS"]
+
+
+@pytest.mark.no_database
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
@@ -85,6 +103,7 @@ def test_the_pool_is_on_by_default_on_postgresql_only(tmp_path: Path) -> None:
         ({"CASEDESK_DB_POOL_TIMEOUT": "soon"}, "CASEDESK_DB_POOL_TIMEOUT: bad duration"),
         ({"CASEDESK_DB_POOL_TIMEOUT": "0s"}, "CASEDESK_DB_POOL_TIMEOUT:"),
         ({"CASEDESK_DB_POOL_IDLE": "-5s"}, "CASEDESK_DB_POOL_IDLE:"),
+        ({"CASEDESK_DB_PGBOUNCER": "transaction"}, "CASEDESK_DB_PGBOUNCER: expected a boolean"),
         ({"CASEDESK_WEB_THREADS": "0"}, "CASEDESK_WEB_THREADS: must be at least 1"),
         ({"CASEDESK_WEB_THREADS": "4.5"}, "CASEDESK_WEB_THREADS: expected a whole number"),
     ],
@@ -309,3 +328,17 @@ def _answers() -> bool:
     except Exception:
         connection.close()
         return False
+
+
+def test_deadline_connections_stay_out_of_the_pool(pooled: Any, settings: Any) -> None:
+    """/health/ and the SMTP receiver cut their connection when the deadline passes: it
+    must be one of their own, opened with the deadline's timeouts, never a pooled one."""
+    from casedesk.core.deadline import bounded_connection, within
+
+    options = bounded_connection(2).settings_dict["OPTIONS"]
+    assert "pool" not in options
+    assert "-c statement_timeout=2000" in options["options"]
+    assert within(2, backend_pid) not in {backend_pid()}
+    settings.DB_PGBOUNCER = True  # the deadline adds nothing PgBouncer would refuse
+    behind = bounded_connection(2).settings_dict["OPTIONS"]
+    assert "statement_timeout=2000" not in str(behind.get("options", ""))
