@@ -15,8 +15,6 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from casedesk.core.tests.waiting import wait_until
 from casedesk.core.webthreads import BoundedThreads, is_async_view
 
-pytestmark = pytest.mark.no_database
-
 
 @dataclass
 class Pages:
@@ -65,6 +63,7 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     running.close()
 
 
+@pytest.mark.no_database
 def test_a_process_works_on_at_most_its_threads_pages_at_once_in_order_of_arrival(
     loop: asyncio.AbstractEventLoop,
 ) -> None:
@@ -91,6 +90,7 @@ def test_a_process_works_on_at_most_its_threads_pages_at_once_in_order_of_arriva
     assert bounded.busy == 0
 
 
+@pytest.mark.no_database
 def test_a_request_given_up_while_waiting_for_a_thread_takes_none(
     loop: asyncio.AbstractEventLoop,
 ) -> None:
@@ -110,6 +110,7 @@ def test_a_request_given_up_while_waiting_for_a_thread_takes_none(
     assert bounded.busy == 0
 
 
+@pytest.mark.no_database
 def test_async_views_keep_a_thread_of_their_own(loop: asyncio.AbstractEventLoop) -> None:
     """The chat's long poll waits up to CHAT_POLL_SECONDS on its thread: it must never
     take one of the pages' threads."""
@@ -130,6 +131,7 @@ def test_async_views_keep_a_thread_of_their_own(loop: asyncio.AbstractEventLoop)
         each.result(timeout=60)
 
 
+@pytest.mark.no_database
 @pytest.mark.parametrize(
     "path",
     ["/desk/", "/", "/health/", "/no-such-page/", "/%ff%fe/", "/\x00/", "/" + "a/" * 5000, ""],
@@ -138,6 +140,7 @@ def test_paths_of_sync_views_and_garbage_are_pages(path: str) -> None:
     assert not is_async_view(path)
 
 
+@pytest.mark.no_database
 def test_websockets_pass_through_untouched(loop: asyncio.AbstractEventLoop) -> None:
     seen: list[str] = []
 
@@ -150,3 +153,41 @@ def test_websockets_pass_through_untouched(loop: asyncio.AbstractEventLoop) -> N
     ).result(timeout=60)
     assert seen == ["websocket"]
     assert bounded.busy == 0
+
+
+def test_django_pages_run_on_the_processs_threads(transactional_db: None) -> None:
+    """Through casedesk.asgi itself: Django's own per-request context gives way to ours."""
+    from casedesk.asgi import application
+
+    answers: list[dict[str, Any]] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/no-such-page/",
+        "raw_path": b"/no-such-page/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    bodies = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if bodies:
+            return bodies.pop()
+        await asyncio.Event().wait()  # the client stays connected
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        answers.append(message)
+
+    before = {t.name for t in threading.enumerate()}
+    asyncio.run(application(scope, receive, send))
+    assert answers[0]["status"] == 404
+    started = {t.name for t in threading.enumerate()} - before
+    assert started and all(name.startswith("casedesk-web-") for name in started)
