@@ -108,6 +108,14 @@ def lost_database(exc: BaseException) -> bool:
     bug), which is the task's own failure."""
     if not isinstance(exc, (OperationalError, InterfaceError)):
         return False
+    cause = exc.__cause__
+    if connection.vendor == "postgresql" and cause is not None and hasattr(cause, "sqlstate"):
+        # psycopg: an error the server reported carries an SQLSTATE (a timeout, a lock, a
+        # deadlock): the task's own failure. None means the connection itself failed (cut,
+        # refused, no pooled connection in time). Asking the connection now would not
+        # tell: Django reconnects on the way out of a failed transaction, and the pool
+        # waits for the server, so it may be back (issue 18).
+        return getattr(cause, "sqlstate", None) is None
     try:
         return connection.connection is None or not connection.is_usable()
     except Exception:

@@ -186,8 +186,18 @@ def test_django_pages_run_on_the_processs_threads(transactional_db: None) -> Non
     async def send(message: dict[str, Any]) -> None:
         answers.append(message)
 
-    before = {t.name for t in threading.enumerate()}
-    asyncio.run(application(scope, receive, send))
+    from django.core.signals import request_finished
+
+    # Django sends request_finished from the request's sync thread (response.close()).
+    threads: list[str] = []
+
+    def finished(**kwargs: Any) -> None:
+        threads.append(threading.current_thread().name)
+
+    request_finished.connect(finished)
+    try:
+        asyncio.run(application(scope, receive, send))
+    finally:
+        request_finished.disconnect(finished)
     assert answers[0]["status"] == 404
-    started = {t.name for t in threading.enumerate()} - before
-    assert started and all(name.startswith("casedesk-web-") for name in started)
+    assert len(threads) == 1 and threads[0].startswith("casedesk-web-"), threads
