@@ -168,6 +168,10 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
                     f"ALTER DATABASE {connection.ops.quote_name(name)} SET synchronous_commit = off"
                 )
             connection.close()  # the setting applies to the sessions that start from now
+        # Pooled connections opened before the ALTER keep the old setting: start afresh.
+        from casedesk.core.dbpool import close_pools
+
+        close_pools()
 
 
 def _flush_postgresql_with_delete() -> None:

@@ -22,15 +22,19 @@ django_application = get_asgi_application()
 # These need the settings loaded above.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from casedesk.chat.origins import SameOriginValidator  # noqa: E402
 from casedesk.chat.routing import websocket_urlpatterns  # noqa: E402
 from casedesk.core.bodylimit import BodyLimit  # noqa: E402
+from casedesk.core.webthreads import BoundedThreads  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        # Oversized bodies are refused before Django spools them to disk (core/bodylimit.py).
-        "http": BodyLimit(django_application),
+        # Oversized bodies are refused before Django spools them to disk (core/bodylimit.py);
+        # pages run on WEB_THREADS threads per process, not a new thread per request, so
+        # throughput holds as clients grow (core/webthreads.py).
+        "http": BodyLimit(BoundedThreads(django_application, settings.WEB_THREADS)),
         # A page of another origin cannot open a socket with our visitor's cookie.
         "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from casedesk.lib.dbtimeouts import PostgresTimeouts, postgresql_options
+from casedesk.lib.dbtimeouts import PoolSize, PostgresTimeouts, pool_options, postgresql_options
 from casedesk.lib.dnsresolver import parse_servers
 from casedesk.lib.env import (
     ConfigError,
@@ -227,11 +227,47 @@ DB_IDLE_IN_TRANSACTION_TIMEOUT = _seconds(
 )
 DB_BUSY_TIMEOUT = _seconds("CASEDESK_DB_BUSY_TIMEOUT", timedelta(seconds=20))
 
+# Connection pool (issue 18), PostgreSQL only: opening a connection costs the server
+# a process and the page a few milliseconds (the desk queue's median was 156 ms when
+# every request and task opened its own). Each process (web process, worker lane)
+# keeps its own psycopg pool: at least MIN connections open (0: none while idle), at
+# most MAX, and a request waits at most TIMEOUT for a free one before failing, so a
+# database that stops answering fails pages in seconds, not after a queue forms.
+# Connections idle for IDLE are closed (down to MIN), and every connection is
+# replaced after LIFETIME (the server's memory per session only grows).
+# CASEDESK_DB_POOL=0 opens a connection per request or task, as before (PgBouncer in
+# transaction mode, README "Running at scale").
+DB_POOL = get_bool("CASEDESK_DB_POOL", True)
+DB_POOL_MIN = get_int("CASEDESK_DB_POOL_MIN", 1, minimum=0, maximum=1000)
+DB_POOL_MAX = get_int("CASEDESK_DB_POOL_MAX", 10, minimum=1, maximum=1000)
+if DB_POOL_MAX < DB_POOL_MIN:
+    raise ConfigError(
+        "CASEDESK_DB_POOL_MAX",
+        f"must be at least CASEDESK_DB_POOL_MIN ({DB_POOL_MIN}), got {DB_POOL_MAX}",
+    )
+DB_POOL_TIMEOUT = _seconds("CASEDESK_DB_POOL_TIMEOUT", timedelta(seconds=10))
+DB_POOL_IDLE = _seconds("CASEDESK_DB_POOL_IDLE", timedelta(minutes=10))
+DB_POOL_LIFETIME = _seconds("CASEDESK_DB_POOL_LIFETIME", timedelta(hours=1))
+# PgBouncer in transaction mode between casedesk and PostgreSQL (README "Running at
+# scale"): a server session serves many clients' transactions in turn, so nothing may
+# outlive a transaction. Django's server-side cursors (.iterator()) are turned off, and
+# the server settings (statement and lock timeouts) are not sent when connecting:
+# PgBouncer refuses the startup parameter that carries them; set them on the database
+# role instead. (Server-side prepared statements are already off: Django's default.)
+DB_PGBOUNCER = get_bool("CASEDESK_DB_PGBOUNCER", False)
+# How many requests one web process works on at a time (core/webthreads.py): the
+# rest wait their turn in order. Pages are mostly CPU (templates) and a process has
+# one interpreter lock, so a few threads overlap the database's answers with the
+# next page's work; many more only make every page finish late. Async views (the
+# chat's long poll) are not counted: each keeps a thread of its own while it waits.
+WEB_THREADS = get_int("CASEDESK_WEB_THREADS", 4, minimum=1, maximum=256)
+
 
 def _databases() -> dict[str, dict[str, object]]:
     url = get_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'casedesk.sqlite3'}")
     try:
-        # No persistent connections: Django's docs advise against them under ASGI.
+        # No persistent connections: under ASGI each request has a connection of its own,
+        # so a kept one is never reused. PostgreSQL reuses connections through its pool.
         config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=0))
     except ValueError as exc:
         raise ConfigError("DATABASE_URL", f"{exc} (use sqlite:///path or postgres://...)") from None
@@ -267,6 +303,23 @@ def _databases() -> dict[str, dict[str, object]]:
             ),
             given=config.get("OPTIONS") or {},  # type: ignore[arg-type]
         )
+        if DB_PGBOUNCER:
+            config["DISABLE_SERVER_SIDE_CURSORS"] = True
+            config["OPTIONS"].pop("options", None)  # type: ignore[attr-defined]
+        if DB_POOL:
+            # Django hands these to psycopg_pool.ConnectionPool; the connection options
+            # above (timeouts, keepalives) apply to every connection the pool opens, and
+            # CONN_HEALTH_CHECKS below has the pool check a connection before handing
+            # it out, so one broken by a database restart is discarded, not used.
+            config["OPTIONS"]["pool"] = pool_options(  # type: ignore[index]
+                PoolSize(
+                    min=DB_POOL_MIN,
+                    max=DB_POOL_MAX,
+                    timeout=DB_POOL_TIMEOUT,
+                    idle=DB_POOL_IDLE,
+                    lifetime=DB_POOL_LIFETIME,
+                )
+            )
     else:
         raise ConfigError(
             "DATABASE_URL", f"casedesk supports SQLite and PostgreSQL, not {engine!r}"

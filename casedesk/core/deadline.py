@@ -33,6 +33,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -53,14 +54,19 @@ def bounded_connection(seconds: float, using: str = DEFAULT_DB_ALIAS) -> BaseDat
     base = connections[using]
     settings_dict = dict(base.settings_dict)
     options = dict(settings_dict.get("OPTIONS") or {})
+    # A connection of its own, never one from the pool: the pool's connections were
+    # opened with the ordinary timeouts, and abort() below cuts this one's socket.
+    options.pop("pool", None)
     whole = max(1, math.ceil(seconds))
     if base.vendor == "postgresql":
         options["connect_timeout"] = min(whole, int(options.get("connect_timeout") or whole))
-        given = str(options.get("options", ""))
-        # Later settings win over the ones from settings.py.
-        options["options"] = (
-            f"{given} {server_settings(statement_timeout=whole, lock_timeout=whole)}".strip()
-        )
+        # Later settings win over the ones from settings.py. Behind PgBouncer none can
+        # be sent (it refuses them): the cut in abort() alone keeps the deadline.
+        if not settings.DB_PGBOUNCER:
+            given = str(options.get("options", ""))
+            options["options"] = (
+                f"{given} {server_settings(statement_timeout=whole, lock_timeout=whole)}".strip()
+            )
     elif base.vendor == "sqlite":
         options["timeout"] = seconds
     settings_dict["OPTIONS"] = options

@@ -39,6 +39,7 @@ from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
+from casedesk.core.dbpool import close_pools
 from casedesk.core.periodic import enqueue_due
 from casedesk.core.retry import TimeBudgetExceeded, retry_after_timeout
 from casedesk.core.tasks import (
@@ -107,6 +108,14 @@ def lost_database(exc: BaseException) -> bool:
     bug), which is the task's own failure."""
     if not isinstance(exc, (OperationalError, InterfaceError)):
         return False
+    cause = exc.__cause__
+    if connection.vendor == "postgresql" and cause is not None and hasattr(cause, "sqlstate"):
+        # psycopg: an error the server reported carries an SQLSTATE (a timeout, a lock, a
+        # deadlock): the task's own failure. None means the connection itself failed (cut,
+        # refused, no pooled connection in time). Asking the connection now would not
+        # tell: Django reconnects on the way out of a failed transaction, and the pool
+        # waits for the server, so it may be back (issue 18).
+        return getattr(cause, "sqlstate", None) is None
     try:
         return connection.connection is None or not connection.is_usable()
     except Exception:
@@ -304,8 +313,8 @@ class Supervisor:
     stops any task that runs over its time budget: Python threads cannot be interrupted
     and mail sanitising runs in Rust, so the only real stop is killing the process.
 
-    1. Fork one lane per queue, after closing this process's database connections
-       (children must not share a connection; SQLite's least of all).
+    1. Fork one lane per queue, after closing this process's database connections and
+       connection pools (children must not share a connection; SQLite's least of all).
     2. Each lane writes ``start <id> <budget>`` and ``end <id>`` to its pipe around
        each task (two short writes per task: the whole overhead).
     3. Every tick: a lane over its task's budget is killed (SIGKILL) and replaced; the
@@ -385,6 +394,9 @@ class Supervisor:
     # ---- children ----
     def _spawn(self, lane: _Lane) -> None:
         connections.close_all()
+        # A pooled connection is still open after close_all(): close the pools too, so
+        # the lane starts with none of this process's sockets (core/dbpool.py).
+        close_pools()
         read_fd, write_fd = os.pipe()
         parent = os.getpid()
         pid = os.fork()

@@ -1,4 +1,5 @@
-"""PostgreSQL connection options for the database timeouts (settings ``CASEDESK_DB_*``).
+"""PostgreSQL connection options for the database timeouts and the connection pool
+(settings ``CASEDESK_DB_*``).
 
 Pure Python: ``settings.py`` builds the connection's options with it, and
 :mod:`casedesk.core.deadline` builds shorter ones for a connection that must
@@ -65,3 +66,30 @@ def postgresql_options(
     if extra:
         options["options"] = f"{options['options']} {extra}"
     return options
+
+
+@dataclass(frozen=True)
+class PoolSize:
+    min: int
+    max: int
+    timeout: int  # seconds a caller waits for a free connection
+    idle: int  # seconds an idle connection above ``min`` is kept
+    lifetime: int  # seconds before a connection is replaced
+
+
+def pool_options(size: PoolSize) -> dict[str, object]:
+    """The ``pool`` entry of the connection's ``OPTIONS``: psycopg_pool.ConnectionPool's
+    keyword arguments, which Django passes on."""
+    return {
+        "min_size": size.min,
+        "max_size": size.max,
+        "timeout": float(size.timeout),
+        "max_idle": float(size.idle),
+        "max_lifetime": float(size.lifetime),
+        # While the server is away the pool retries in the background, doubling its
+        # wait each time without limit: after a minute's outage it would next try a
+        # minute after the server came back, and every page waited in vain meanwhile.
+        # Giving up after the time a caller waits anyway lets the next caller start
+        # a fresh attempt at once.
+        "reconnect_timeout": float(size.timeout),
+    }

@@ -6,9 +6,20 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.db import connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 T = TypeVar("T")
+
+
+def _own_connection() -> None:
+    """Give this thread a connection outside the process's pool (issue 18): the threads
+    stand for separate processes, each with its own connection, and more of them than one
+    process's pool holds."""
+    base = connections[DEFAULT_DB_ALIAS]
+    options = {k: v for k, v in (base.settings_dict.get("OPTIONS") or {}).items() if k != "pool"}
+    connections[DEFAULT_DB_ALIAS] = type(base)(
+        {**base.settings_dict, "OPTIONS": options}, DEFAULT_DB_ALIAS
+    )
 
 
 def race(n: int, work: Callable[[], T]) -> list[T]:
@@ -20,6 +31,7 @@ def race(n: int, work: Callable[[], T]) -> list[T]:
 
     def run() -> None:
         try:
+            _own_connection()
             connection.ensure_connection()  # race the transactions, not the connects
             barrier.wait(timeout=30)
             result = work()

@@ -19,6 +19,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
+from uvicorn.supervisors import Multiprocess
 
 from casedesk.core.demo import existing_demo_logins
 from casedesk.core.worker import LANES, die_with_parent
@@ -37,6 +38,13 @@ class Command(BaseCommand):
             "--no-worker", action="store_true", help="Do not run a task worker in this process."
         )
         parser.add_argument(
+            "--web-workers",
+            type=int,
+            default=1,
+            help="Web server processes (default 1; about one per core at scale, README "
+            '"Running at scale").',
+        )
+        parser.add_argument(
             "--smtp-port",
             type=int,
             default=settings.SMTP_PORT,
@@ -47,6 +55,9 @@ class Command(BaseCommand):
         host, port = options["host"], options["port"]
         if not 0 < port < 65536:
             raise CommandError(f"--port {port} is not a TCP port (1-65535)")
+        web_workers = options["web_workers"]
+        if not 1 <= web_workers <= 64:
+            raise CommandError(f"--web-workers {web_workers} must be 1 to 64")
         smtp_port = options["smtp_port"]
         if not 0 <= smtp_port < 65536:
             raise CommandError(f"--smtp-port {smtp_port} is not a TCP port (0 turns it off)")
@@ -81,12 +92,18 @@ class Command(BaseCommand):
                 # lets one chat socket make the server buffer and parse megabytes of JSON;
                 # a chat frame is a message of at most 4,000 characters (files go over HTTP).
                 ws_max_size=WS_MAX_SIZE,
+                workers=web_workers,
             )
             # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the
             # signal; make SIGTERM arrive as KeyboardInterrupt too, and treat
             # either as the normal way to stop.
             signal.signal(signal.SIGTERM, signal.default_int_handler)
-            uvicorn.Server(config).run()
+            if web_workers > 1:
+                # uvicorn's supervisor: it binds the socket here and starts (spawns) the
+                # processes, each importing casedesk.asgi afresh and serving that socket.
+                Multiprocess(config, sockets=[config.bind_socket()]).run()
+            else:
+                uvicorn.Server(config).run()
         except KeyboardInterrupt:
             pass
         finally:
