@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 # Variables the tests set themselves; anything inherited from the developer's
 # shell or from CI (DATABASE_URL, REDIS_URL, ...) must not leak in.
@@ -51,6 +52,23 @@ def run_casedesk(environ: dict[str, str], *args: str) -> subprocess.CompletedPro
         timeout=180,
         check=False,
     )
+
+
+def database_options(tmp_path: Path, **environ: str) -> Any:
+    """The database's OPTIONS as `casedesk` starts with ``environ`` (a dict), or the
+    failed run (a CompletedProcess whose stderr names the bad variable)."""
+    import json
+
+    result = run_casedesk(
+        embedded_environ(tmp_path, **environ),
+        "shell",
+        "-c",
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES['default']['OPTIONS']))",
+    )
+    if result.returncode:
+        return result
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def free_port() -> int:

@@ -18,7 +18,7 @@ import pytest
 from django.db import connection, connections
 
 from casedesk.core.tests.dblock import holding_write_lock
-from casedesk.core.tests.embedded import free_port
+from casedesk.core.tests.embedded import database_options, free_port
 from casedesk.core.tests.faultproxy import FaultProxy
 from casedesk.core.tests.waiting import wait_until
 from casedesk.core.tests.workerproc import proxy_to_test_database
@@ -232,25 +232,8 @@ def test_postgresql_sessions_start_with_the_database_timeouts(transactional_db: 
     }
 
 
-def _database_options(tmp_path: Any, **environ: str) -> Any:
-    import json
-
-    from casedesk.core.tests.embedded import embedded_environ, run_casedesk
-
-    result = run_casedesk(
-        embedded_environ(tmp_path, **environ),
-        "shell",
-        "-c",
-        "import json; from django.conf import settings; "
-        "print(json.dumps(settings.DATABASES['default']['OPTIONS']))",
-    )
-    if result.returncode:
-        return result
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def test_the_database_timeouts_come_from_the_environment(tmp_path: Any) -> None:
-    options = _database_options(
+    options = database_options(
         tmp_path,
         DATABASE_URL="postgres://casedesk@db.example.com:5432/casedesk",
         CASEDESK_DB_CONNECT_TIMEOUT="7s",
@@ -262,12 +245,12 @@ def test_the_database_timeouts_come_from_the_environment(tmp_path: Any) -> None:
     assert options["keepalives_count"] == 5
     assert "-c statement_timeout=0 " in options["options"]
     assert "-c lock_timeout=60000 " in options["options"]
-    sqlite = _database_options(tmp_path, CASEDESK_DB_BUSY_TIMEOUT="3s")
+    sqlite = database_options(tmp_path, CASEDESK_DB_BUSY_TIMEOUT="3s")
     assert sqlite["timeout"] == 3
 
 
 def test_a_bad_database_timeout_stops_start_up_naming_it(tmp_path: Any) -> None:
-    result = _database_options(tmp_path, CASEDESK_DB_CONNECT_TIMEOUT="soon")
+    result = database_options(tmp_path, CASEDESK_DB_CONNECT_TIMEOUT="soon")
     assert result.returncode == 2
     assert "casedesk: configuration error: CASEDESK_DB_CONNECT_TIMEOUT: bad duration" in (
         result.stderr

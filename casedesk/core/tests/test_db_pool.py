@@ -15,7 +15,7 @@ import pytest
 from django.db import connection, connections
 
 from casedesk.core.dbpool import close_pools
-from casedesk.core.tests.embedded import embedded_environ, run_casedesk
+from casedesk.core.tests.embedded import database_options, embedded_environ, run_casedesk
 from casedesk.core.tests.faultproxy import FaultProxy
 from casedesk.core.tests.waiting import wait_until
 from casedesk.core.tests.workerproc import proxy_to_test_database
@@ -23,23 +23,9 @@ from casedesk.core.tests.workerproc import proxy_to_test_database
 POSTGRES = "postgres://casedesk@db.example.com:5432/casedesk"
 
 
-def _options(tmp_path: Path, **environ: str) -> Any:
-    """The database's OPTIONS as `casedesk` starts with ``environ``, or the failed run."""
-    result = run_casedesk(
-        embedded_environ(tmp_path, **environ),
-        "shell",
-        "-c",
-        "import json; from django.conf import settings; "
-        "print(json.dumps(settings.DATABASES['default']['OPTIONS']))",
-    )
-    if result.returncode:
-        return result
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.no_database
 def test_the_pool_is_sized_by_the_settings_and_keeps_the_timeouts(tmp_path: Path) -> None:
-    options = _options(
+    options = database_options(
         tmp_path,
         DATABASE_URL=POSTGRES,
         CASEDESK_DB_POOL_MIN="2",
@@ -64,9 +50,9 @@ def test_the_pool_is_sized_by_the_settings_and_keeps_the_timeouts(tmp_path: Path
 
 @pytest.mark.no_database
 def test_the_pool_is_on_by_default_on_postgresql_only(tmp_path: Path) -> None:
-    assert _options(tmp_path, DATABASE_URL=POSTGRES)["pool"]["max_size"] == 10
-    assert "pool" not in _options(tmp_path, DATABASE_URL=POSTGRES, CASEDESK_DB_POOL="0")
-    assert "pool" not in _options(tmp_path)  # SQLite
+    assert database_options(tmp_path, DATABASE_URL=POSTGRES)["pool"]["max_size"] == 10
+    assert "pool" not in database_options(tmp_path, DATABASE_URL=POSTGRES, CASEDESK_DB_POOL="0")
+    assert "pool" not in database_options(tmp_path)  # SQLite
 
 
 @pytest.mark.no_database
@@ -111,7 +97,7 @@ def test_behind_pgbouncer_nothing_outlives_a_transaction(tmp_path: Path) -> None
 def test_a_bad_pool_setting_stops_start_up_naming_it(
     tmp_path: Path, environ: dict[str, str], message: str
 ) -> None:
-    result = _options(tmp_path, DATABASE_URL=POSTGRES, **environ)
+    result = database_options(tmp_path, DATABASE_URL=POSTGRES, **environ)
     assert result.returncode == 2, result.stderr
     assert f"casedesk: configuration error: {message}" in result.stderr
     assert "Traceback" not in result.stderr
