@@ -49,9 +49,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -210,14 +211,12 @@ def process(message_pk: int, *, released_by: User | None = None) -> Outcome:
     message = InboundMessage.objects.get(pk=message_pk)
     if message.state not in may_run:
         return _done(message)
-    raw = bytes(message.raw)
-    parsed = read(raw)
-    verdict = None if message.sender_check else _verify(message, raw, parsed)
+    item = read_message(message)
     with transaction.atomic():
         message = InboundMessage.objects.select_for_update().defer("raw").get(pk=message_pk)
         if message.state not in may_run:  # another run wrote it while we parsed
             return _done(message)
-        return _write(message, parsed, released_by, verdict)
+        return _write(message, item.parsed, released_by, item.verdict)
 
 
 @dataclass(frozen=True)
@@ -230,7 +229,8 @@ class Read:
 
 
 def read_message(message: InboundMessage) -> Read:
-    """Parse and verify ``message`` (a batch's first step; no transaction may be open)."""
+    """Parse and verify ``message`` (the first half of :func:`process`, and a batch's
+    first step; no transaction may be open)."""
     raw = bytes(message.raw)
     parsed = read(raw)
     verdict = None if message.sender_check else _verify(message, raw, parsed)
@@ -257,6 +257,8 @@ class _Lookups:
     people: dict[str, User | None] = field(default_factory=dict)
 
 
+K = TypeVar("K")
+V = TypeVar("V")
 _lookups: ContextVar[_Lookups | None] = ContextVar("casedesk_mail_lookups", default=None)
 
 
@@ -268,6 +270,17 @@ def batch_cache() -> Iterator[None]:
         yield
     finally:
         _lookups.reset(token)
+
+
+def _remembered(table: Callable[[_Lookups], dict[K, V]], key: K, look_up: Callable[[], V]) -> V:
+    """``look_up()``, asked once per batch for ``key`` (every time outside a batch)."""
+    lookups = _lookups.get()
+    if lookups is None:
+        return look_up()
+    found = table(lookups)
+    if key not in found:
+        found[key] = look_up()
+    return found[key]
 
 
 def forget_people() -> None:
@@ -442,13 +455,11 @@ def _thread(parsed: Parsed, author: User | None) -> tuple[Case | None, str]:
 
 
 def _person(address: str) -> User | None:
-    lookups = _lookups.get()
-    if lookups is not None and address in lookups.people:
-        return lookups.people[address]
-    person = User.objects.filter(email=address).select_related("organization").first()
-    if lookups is not None:
-        lookups.people[address] = person
-    return person
+    return _remembered(
+        lambda lookups: lookups.people,
+        address,
+        lambda: User.objects.filter(email=address).select_related("organization").first(),
+    )
 
 
 def _case(pk: int | None) -> Case | None:
@@ -490,16 +501,15 @@ def _new_contact(address: str, name: str) -> User | None:
 def _organization_claiming(address: str) -> Organization | None:
     """The organization whose email domain is the address's, or that an agent assigned
     the address to."""
-    lookups = _lookups.get()
-    if lookups is not None and address in lookups.organizations:
-        return lookups.organizations[address]
-    organization = organization_for_email(address)
-    if organization is None:
-        decided = UnknownSender.objects.filter(address=address).select_related("organization")
-        organization = decided[0].organization if decided else None
-    if lookups is not None:
-        lookups.organizations[address] = organization
-    return organization
+
+    def look_up() -> Organization | None:
+        organization = organization_for_email(address)
+        if organization is None:
+            decided = UnknownSender.objects.filter(address=address).select_related("organization")
+            organization = decided[0].organization if decided else None
+        return organization
+
+    return _remembered(lambda lookups: lookups.organizations, address, look_up)
 
 
 def _claim(message: InboundMessage, parsed: Parsed) -> bool:
@@ -735,12 +745,9 @@ def _bounce(message: InboundMessage, parsed: Parsed, failures: list) -> Outcome:
 
 
 def _priority(critical: bool) -> Priority:
-    lookups = _lookups.get()
-    if lookups is None:
-        return _priority_now(critical)
-    if critical not in lookups.priorities:
-        lookups.priorities[critical] = _priority_now(critical)
-    return lookups.priorities[critical]
+    return _remembered(
+        lambda lookups: lookups.priorities, critical, lambda: _priority_now(critical)
+    )
 
 
 def _priority_now(critical: bool) -> Priority:
