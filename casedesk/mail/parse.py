@@ -156,10 +156,10 @@ def _header(msg: Message, name: str) -> str:
     raw = _raw_header(msg, name)
     if raw is None:
         return ""
-    return " ".join(_decode_words(raw).split())
+    return " ".join(decode_words(raw).split())
 
 
-def _decode_words(text: str) -> str:
+def decode_words(text: str) -> str:
     """RFC 2047 encoded words ("=?utf-8?q?...?=") decoded; the text as it is if they are broken."""
     if "=?" not in text:
         return text
@@ -187,7 +187,7 @@ def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
         address = address.strip().strip("<>").lower()
         if "@" not in address or any(ch.isspace() for ch in address):
             continue
-        display = _decode_words(display)
+        display = decode_words(display)
         out.append((" ".join(display.split()), address))
     return out
 
@@ -394,7 +394,7 @@ def parse(raw: bytes, limits: Limits | None = None) -> Parsed:
     for key, value in getattr(msg, "_headers", []):
         name = key.lower()
         if name not in result.headers:
-            result.headers[name] = " ".join(_decode_words(str(value)).split())
+            result.headers[name] = " ".join(decode_words(str(value)).split())
     senders = _addresses(msg, "from") or _addresses(msg, "sender")
     if senders:
         result.from_name, result.from_address = senders[0]
@@ -501,7 +501,7 @@ def _take_part(part: Message, result: Parsed, limits: Limits) -> None:
         filename = part.get_filename() or ""
     except Exception:
         filename = ""
-    filename = _decode_words(filename)
+    filename = decode_words(filename)
 
     if content_type in ("message/delivery-status", "message/global-delivery-status"):
         # Also outside a multipart/report (some servers send multipart/mixed).
