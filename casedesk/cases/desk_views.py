@@ -43,8 +43,6 @@ from casedesk.cases.models import (
     Case,
     parse_reference,
 )
-from casedesk.cases.presenters import countdown as countdown  # re-exported: its old home
-from casedesk.cases.presenters import urgency as urgency
 
 QUEUE_ORDER = (F("next_due").asc(nulls_last=True), "opened_at", "pk")
 OTHER_OPEN_CASES_SHOWN = 20
@@ -228,7 +226,7 @@ def _render_case(
                 if case.priority.is_critical or (bound and "downgrade_form" in bound)
                 else 0
             ),
-            "urgency": urgency(case, now) if case.is_active else "",
+            "urgency": presenters.urgency(case, now) if case.is_active else "",
             "due": presenters.due_of(case.next_due, now, dates),
             "failed": next(iter(bound)) if bound else "",
             "refused": next(iter(bound.values())) if bound else None,

@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from casedesk.cases import services
-from casedesk.cases.desk_views import countdown
 from casedesk.cases.models import Case, Event, EventKind
+from casedesk.cases.presenters import countdown
 
 AFTER_HOURS = datetime(2025, 3, 12, 3, 0, tzinfo=UTC)  # Tuesday 22:00 in Chicago
 

@@ -7,7 +7,7 @@
 
   function two(n) { return (n < 10 ? "0" : "") + n; }
 
-  // The same format as desk_views.countdown: "in 1h 05m", "3m 07s overdue", "in 2d 4h".
+  // The same format as presenters.countdown: "in 1h 05m", "3m 07s overdue", "in 2d 4h".
   function text(ms) {
     var overdue = ms < 0;
     var total = Math.floor(Math.abs(ms) / 1000);
