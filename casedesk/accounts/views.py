@@ -127,7 +127,9 @@ def admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponse
     if not request.user.is_authenticated:
         return redirect_to_login(target)
     if not getattr(request.user, "is_staff", False):
-        return render(request, "accounts/forbidden.html", status=403)  # not a redirect loop
+        # Not a redirect loop; and an agent, who is support staff, must not be told that
+        # the admin is for support staff.
+        return render(request, "accounts/forbidden.html", {"page_is_for": "admins"}, status=403)
     return HttpResponseRedirect(target)
 
 

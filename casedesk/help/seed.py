@@ -143,9 +143,10 @@ the same way.
 Support agents and administrators can protect their account with a second step
 at log-in: a code from an authenticator app on their phone.
 
-* **To turn it on**, log in and open [two-factor authentication](/accounts/two-factor/),
-  then follow the steps to connect your authenticator app. If your desk requires
-  two-factor, you are taken there the first time you log in.
+* **To turn it on**, log in, open [your account](/accounts/) and choose **Manage**
+  beside "Two-factor log-in", then follow the steps to connect your authenticator
+  app. If your desk requires two-factor, you are taken there the first time you
+  log in.
 * **When you log in**, enter your password as usual; then enter the 6-digit
   code your app shows. The code changes every 30 seconds: if one is refused,
   wait for the next.

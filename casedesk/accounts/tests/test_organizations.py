@@ -176,6 +176,14 @@ def test_the_admin_log_in_page_sends_people_to_the_one_log_in_page(client, alice
     assert client.get("/admin/login/?next=https://evil.example/")["Location"] == "/admin/"
 
 
+def test_an_agent_opening_the_admin_is_told_it_is_for_admins(client, agent):
+    client.force_login(agent)
+    page = client.get("/admin/", follow=True)
+    assert page.status_code == 403
+    assert "This page is for admins." in page.content.decode()
+    assert "support staff" not in page.content.decode()
+
+
 def test_who_may_manage_which_log_ins(alice, bob, agent, admin_user):
     emails = [alice.email, bob.email, agent.email, "nobody@example.net"]
     assert services.addresses_managed_by(admin_user, emails) == set(emails)

@@ -48,7 +48,8 @@ def test_the_login_article_covers_reset_invitation_two_factor_and_lock_out():
     for heading in ("Forgot your password?", "Your first log-in", "Two-factor authentication"):
         assert heading in html
     assert "The link works for 7 days." in html
-    assert 'href="/accounts/two-factor/"' in html
+    assert 'href="/accounts/two-factor/"' not in html  # staff only: a 403 for customers
+    assert 'href="/accounts/"' in html
     assert "6-digit code" in html
     assert 'href="/help/lock-out/"' in html
     assert "{{" not in html
@@ -82,3 +83,24 @@ def test_seeding_again_never_overwrites_an_admins_edit():
     assert ensure_articles() == ["login"]
     edited = Article.objects.get(slug="lock-out")
     assert (edited.title, edited.body) == ("Locked out?", "Call us.")
+
+
+def test_an_upgrade_moves_the_login_article_off_the_staff_only_link_unless_an_admin_edited_it():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("casedesk.help.migrations.0003_login_article_without_staff_link")
+    login = Article.objects.get(slug="login")
+    login.body = migration.SEEDED_BODY
+    login.save()
+    migration.forwards(apps, None)
+    login.refresh_from_db()
+    assert "/accounts/two-factor/" not in login.body
+    assert "[your account](/accounts/)" in login.body
+
+    login.body = migration.SEEDED_BODY + "\nOur own words."
+    login.save()
+    migration.forwards(apps, None)
+    login.refresh_from_db()
+    assert login.body.endswith("Our own words.")  # edited by an admin: left alone
