@@ -12,6 +12,7 @@ admin.site.login = accounts_views.admin_login  # type: ignore[method-assign,assi
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("health/", core_views.health, name="health"),
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("hours/", include("casedesk.hours.urls")),
     # Before help/<slug>/: the priorities page is built from the Priority rows.
     path("help/priorities/", cases_views.priorities, name="priorities"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -16,6 +17,8 @@ from casedesk.core.models import WorkerHeartbeat
 from casedesk.core.tasks import WORKER_STALE_AFTER
 from casedesk.hours.services import current_calendar, status
 
+_FAVICON = Path(__file__).resolve().parent / "static" / "core" / "favicon.ico"
+
 
 def _oldest_waiting(ready: QuerySet[DBTaskResult[..., object]]) -> datetime | None:
     """When the longest-waiting ready task became runnable (enqueued, or its run_after)."""
@@ -27,6 +30,15 @@ def _oldest_waiting(ready: QuerySet[DBTaskResult[..., object]]) -> datetime | No
     ]
     present = [value for value in candidates if value is not None]
     return min(present) if present else None
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers and feed readers ask for whatever the pages link
+    (read from the app's own static folder, so it needs no collectstatic)."""
+    response = HttpResponse(_FAVICON.read_bytes(), content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @require_GET
