@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import make_msgid
 from django.template import Context
 from django.template.loader import get_template, render_to_string
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -68,6 +69,11 @@ def send_templated(
     # A subject is plain text: "Tom & Jerry" must not arrive as "Tom &amp; Jerry".
     subject_template = get_template(f"{template}_subject.txt").template  # type: ignore[attr-defined]
     subject = "".join(subject_template.render(Context(context, autoescape=False)).splitlines())
+    headers = dict(headers or {})
+    if not any(name.lower() == "message-id" for name in headers):
+        # Django would name the host (often "localhost"): a Message-ID in our own mail
+        # domain is what receivers' filters expect of the domain we send from.
+        headers["Message-ID"] = make_msgid(domain=settings.MAIL_DOMAIN)
     message = EmailMultiAlternatives(
         subject.strip(),
         render_to_string(f"{template}.txt", context),
