@@ -194,7 +194,10 @@ def test_the_lock_mail_uses_the_support_calendars_zone_by_default(client, alice,
     with time_machine.travel("2026-07-01 14:00:00Z", tick=False):
         fail(client, alice.email, 5)
         run_tasks()
-    assert "until Wednesday 09:30 CDT" in mail.outbox[0].body
+    body = mail.outbox[0].body
+    assert "until Wednesday 09:30 CDT (America/Chicago)." in body  # the zone, not "CDT (CDT)"
+    html = mail.outbox[0].alternatives[0][0]
+    assert "09:30 CDT</strong> (America/Chicago)" in html
 
 
 def test_the_form_warns_before_the_attempt_that_locks(client, alice):
