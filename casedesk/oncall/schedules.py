@@ -142,11 +142,15 @@ class NowAndNext:
     next: Slot | None
 
 
+# How far ahead now_and_next looks for who comes next.
+HORIZON_DAYS = 60
+
+
 def now_and_next(schedule: Schedule, at: datetime | None = None) -> list[NowAndNext]:
     at = at or timezone.now()
     out = []
     for layer in layers(schedule):
-        slots = layer_timeline(layer, at, at + timedelta(days=60))
+        slots = layer_timeline(layer, at, at + timedelta(days=HORIZON_DAYS))
         out.append(
             NowAndNext(layer, slots[0] if slots else None, slots[1] if len(slots) > 1 else None)
         )

@@ -176,9 +176,7 @@ def _announce_join(page_row: Page, case: Case, now: datetime) -> None:
     else:
         steps = schedules.steps_of(page_row.policy)
         people = (
-            schedules.step_targets(steps[min(page_row.level, len(steps) - 1)], now)
-            if steps
-            else []
+            schedules.step_targets(steps[min(page_row.level, len(steps) - 1)], now) if steps else []
         )
     claim = PageStep.objects.create(
         page=page_row, key=f"join:{case.pk}", level=page_row.level, at=now
@@ -507,9 +505,7 @@ def notification_for_token(token: str) -> Notification | None:
     """The notification a signed acknowledgement token names; None if forged, expired or
     its person deactivated."""
     try:
-        data = signing.loads(
-            token, salt=ACK_SALT, max_age=settings.ONCALL_ACK_LINK_LIFETIME
-        )
+        data = signing.loads(token, salt=ACK_SALT, max_age=settings.ONCALL_ACK_LINK_LIFETIME)
     except signing.BadSignature:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("n"), int):

@@ -56,7 +56,9 @@ def sms_reply(client: Client, standin, number: str, body: str) -> str:
 def story(team, alice, open_case, standin, run_tasks, mailoutbox, settings):
     settings.ALLOWED_HOSTS = ["testserver", "desk.example.com"]
     NotificationRule.objects.create(person=team["pat"], channel="sms", delay=timedelta(0))
-    NotificationRule.objects.create(person=team["pat"], channel="voice", delay=timedelta(minutes=15))
+    NotificationRule.objects.create(
+        person=team["pat"], channel="voice", delay=timedelta(minutes=15)
+    )
     NotificationRule.objects.create(person=team["kim"], channel="sms", delay=timedelta(0))
     with at(SATURDAY_NIGHT):
         case = open_case(alice, "Critical", subject="Nobody can log in")

@@ -51,9 +51,7 @@ def weekly(team):
     return layer
 
 
-def test_the_board_shows_who_is_on_call_now_and_next_across_the_spring_change(
-    weekly, team, desk
-):
+def test_the_board_shows_who_is_on_call_now_and_next_across_the_spring_change(weekly, team, desk):
     # Sunday 8 March 2026, the night the clocks spring forward; Monday 09:00 CDT hands off.
     with at(datetime(2026, 3, 8, 23, 0, tzinfo=CT)):
         page = desk.get("/desk/oncall/").content.decode()

@@ -28,8 +28,15 @@ def message(channel: str = Channel.SMS, to: str = "+15555550111") -> Message:
         subject="Critical after hours",
         ack_url="https://desk.example.com/oncall/ack/x/",
         voice_url="https://desk.example.com/oncall/voice/x/",
-        context={"page": None, "cases": [], "person": None, "ack_url": "u", "alarm": False,
-                 "base_url": "https://desk.example.com", "zone": None},
+        context={
+            "page": None,
+            "cases": [],
+            "person": None,
+            "ack_url": "u",
+            "alarm": False,
+            "base_url": "https://desk.example.com",
+            "zone": None,
+        },
     )
 
 

@@ -52,9 +52,7 @@ def history(team, alice, bob, agent, open_case, standin):
 
 def test_the_figures_per_month_organization_and_responder(history):
     with at(datetime(2026, 11, 30, tzinfo=CT)):
-        built = report.build(
-            datetime(2026, 10, 1, tzinfo=CT), datetime(2026, 12, 1, tzinfo=CT), CT
-        )
+        built = report.build(datetime(2026, 10, 1, tzinfo=CT), datetime(2026, 12, 1, tzinfo=CT), CT)
     overall = built.overall
     assert (overall.cases, overall.after_hours) == (3, 2)
     assert overall.ack_median == timedelta(minutes=5)
@@ -152,7 +150,13 @@ def test_the_page_draws_a_chart_and_exports_csv_without_formulas(history, agent)
 
 @pytest.mark.parametrize(
     "query",
-    ["from=garbage&to=2026-13", "from=1900-01", "from=2026-11&to=2026-10", "from=%00", "to=99999-1"],
+    [
+        "from=garbage&to=2026-13",
+        "from=1900-01",
+        "from=2026-11&to=2026-10",
+        "from=%00",
+        "to=99999-1",
+    ],
 )
 def test_nonsense_months_fall_back_to_a_sensible_window(team, agent, query):
     desk = Client()

@@ -35,7 +35,9 @@ def local(d: date, t: time) -> datetime:
 )
 def test_a_daily_shift_across_a_clock_change_lasts_23_or_25_hours_and_hands_off_at_9(day, hours):
     rota = daily("ann", "ben")
-    shifts = rota.shifts(local(day - timedelta(days=1), time(9)), local(day + timedelta(days=1), time(9)))
+    shifts = rota.shifts(
+        local(day - timedelta(days=1), time(9)), local(day + timedelta(days=1), time(9))
+    )
     crossing = shifts[0]
     assert crossing.duration == timedelta(hours=hours)
     assert crossing.end.astimezone(CT).time() == time(9)
@@ -163,9 +165,13 @@ def test_every_handoff_is_at_the_local_handoff_time_unless_that_time_does_not_ex
     wall = start.astimezone(rotation.zone)
     expected_day = rotation.start + timedelta(days=k * rotation.every_days)
     naive = datetime.combine(expected_day, rotation.handoff)
-    exists = naive.replace(tzinfo=rotation.zone).astimezone(UTC).astimezone(rotation.zone).replace(
-        tzinfo=None
-    ) == naive
+    exists = (
+        naive.replace(tzinfo=rotation.zone)
+        .astimezone(UTC)
+        .astimezone(rotation.zone)
+        .replace(tzinfo=None)
+        == naive
+    )
     if exists:
         assert (wall.date(), wall.time()) == (expected_day, rotation.handoff)
     assert rotation.shift_index(start) == k

@@ -22,7 +22,9 @@ from casedesk.oncall.twilio_standin import TwilioStandIn
 
 from .conftest import AVERY_PHONE, KIM_PHONE, PAT_PHONE
 
-pytestmark = pytest.mark.no_database  # subprocesses on their own embedded SQLite: the PostgreSQL pass skips it
+pytestmark = (
+    pytest.mark.no_database
+)  # subprocesses on their own embedded SQLite: the PostgreSQL pass skips it
 
 STEP_SECONDS = 3600
 ACK_WINDOW_SECONDS = 3600

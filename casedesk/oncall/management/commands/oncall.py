@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -28,18 +30,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action == "now":
+            now = timezone.now()
             for schedule in Schedule.objects.all():
-                zone = schedule.zone
-                for row in schedules.now_and_next(schedule, timezone.now()):
-                    now = row.now.person if row.now else None
-                    nxt = row.next
-                    after = (
-                        f"; next {nxt.person} from {nxt.start.astimezone(zone):%a %d %b %H:%M %Z}"
-                        if nxt
-                        else ""
+                for row in schedules.now_and_next(schedule, now):
+                    self.stdout.write(
+                        f"{schedule.name} / {row.layer.name}: {_now_and_next(row, schedule.zone)}"
                     )
-                    who = now or "nobody"
-                    self.stdout.write(f"{schedule.name} / {row.layer.name}: {who}{after}")
         elif action == "page":
             page = demo_page(options["requester"])
             if page is None:
@@ -50,3 +46,26 @@ class Command(BaseCommand):
         else:
             reply = services.handle_sms_reply(options["from_number"], options["body"])
             self.stdout.write(reply or "(no answer: not a number of an active agent)")
+
+
+def _now_and_next(row: schedules.NowAndNext, zone: ZoneInfo) -> str:
+    """ "Pat until Mon 14 Dec 09:00 CST, then Kim until ...": who now, who next and when,
+    in the schedule's zone; a layer nobody relieves in the horizon says so."""
+
+    def when(instant: datetime) -> str:
+        return f"{instant.astimezone(zone):%a %d %b %H:%M %Z}"
+
+    def who(slot: schedules.Slot) -> str:
+        name = str(slot.person) if slot.person else "nobody"
+        return f"{name} (fallback)" if slot.fallback else name
+
+    current = row.now
+    if current is None:
+        return f"nobody, and nobody in the next {schedules.HORIZON_DAYS} days"
+    if current.start > timezone.now():
+        now_part = f"nobody until {when(current.start)}, then {who(current)}"
+    else:
+        now_part = who(current)
+    if row.next is None:
+        return f"{now_part}; no change in the next {schedules.HORIZON_DAYS} days"
+    return f"{now_part} until {when(current.end)}; next {who(row.next)} until {when(row.next.end)}"
