@@ -241,6 +241,10 @@ def build_message(notification: Notification) -> Message:
     joined = notification.case_id is not None and not is_alarm
     alarm = "NO RESPONSE YET: " if is_alarm else ("NEW CASE on your page: " if joined else "")
     unverified = any(case.unverified_sender for case in cases)
+    # A page in hours (an unassigned critical case, `casedesk oncall page`) is no less
+    # urgent, but must not claim that support is closed.
+    after_hours = not cases or any(case.after_hours_alarm for case in cases)
+    when = "Critical after hours" if after_hours else "Critical in hours"
     ack = services.ack_url(notification)
     text = _sms_text(
         f"casedesk {alarm}CRITICAL{UNVERIFIED_SMS if unverified else ''}",
@@ -258,7 +262,7 @@ def build_message(notification: Notification) -> Message:
         name=person.full_name or person.email,
         text=text,
         subject=(
-            f"{alarm}Critical after hours{' (sender not verified)' if unverified else ''}: "
+            f"{alarm}{when}{' (sender not verified)' if unverified else ''}: "
             f"{page.organization.name} page {page.code}"
         ),
         ack_url=ack,
@@ -271,6 +275,7 @@ def build_message(notification: Notification) -> Message:
             "alarm": is_alarm,
             "joined": joined,
             "unverified": unverified,
+            "after_hours": after_hours,
             "base_url": settings.BASE_URL,
             "zone": zone,
         },

@@ -181,3 +181,28 @@ def test_the_call_about_a_verified_sender_says_nothing_of_senders(
     _page_at_night(open_case, alice, run_tasks, unverified=False)
     twiml = _call(sms_only, standin)
     assert "<Gather" in twiml and "verified" not in twiml
+
+
+def test_a_page_in_hours_does_not_say_after_hours(
+    by_sms_and_mail: dict[str, Any],
+    alice: Any,
+    priorities: Any,
+    calendars: None,
+    standin: Any,
+    run_tasks: Any,
+) -> None:
+    from casedesk.oncall.demo import demo_page
+
+    with time_machine.travel(datetime(2026, 12, 2, 10, 0, tzinfo=CT), tick=False):  # Wed 10:00
+        assert demo_page(alice.email) is not None  # pages even in hours
+        run_tasks()
+    mail = _mail_to("pat@example.com")
+    assert "Critical in hours: Acme" in mail.subject
+    assert "after hours" not in mail.subject
+
+
+def test_a_page_after_hours_says_so(
+    by_sms_and_mail: dict[str, Any], alice: Any, open_case: Any, standin: Any, run_tasks: Any
+) -> None:
+    _page_at_night(open_case, alice, run_tasks, unverified=False)
+    assert "Critical after hours: Acme" in _mail_to("pat@example.com").subject
