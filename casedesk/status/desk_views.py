@@ -7,16 +7,18 @@ form; after a successful POST they redirect.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from casedesk.accounts.models import User
 from casedesk.cases.access import case_for_user
@@ -41,6 +43,34 @@ from casedesk.status.models import (
 )
 
 RECENT_SHOWN = 20
+
+_View = TypeVar("_View", bound=Callable[..., HttpResponse])
+
+
+def _posted_here(back: Callable[..., str]) -> Callable[[_View], _View]:
+    """A form's URL takes its POST; a GET of it (a reload of the page a failed submit
+    showed, a bookmark) goes back to the page with the form instead of a blank 405.
+    ``back(**url_kwargs)`` is that page's URL."""
+
+    def decorate(view: _View) -> _View:
+        @functools.wraps(view)
+        @require_http_methods(["GET", "HEAD", "POST"])
+        def wrapped(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+            if request.method != "POST":
+                return redirect(back(**kwargs))
+            return view(request, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+def _to_list(anchor: str) -> Callable[..., str]:
+    return lambda: f"{reverse('status_desk:list')}#{anchor}"
+
+
+def _to_incident(public_id: str) -> str:
+    return reverse("status_desk:incident", args=[public_id])
 
 
 def _user(request: HttpRequest) -> User:
@@ -113,7 +143,7 @@ def _act(
 
 @login_required
 @staff_only
-@require_POST
+@_posted_here(_to_list("new-incident"))
 def new_incident(request: HttpRequest) -> HttpResponse:
     form = IncidentForm(request.POST)
 
@@ -136,7 +166,7 @@ def new_incident(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @staff_only
-@require_POST
+@_posted_here(_to_list("new-maintenance"))
 def new_maintenance(request: HttpRequest) -> HttpResponse:
     def make(data: dict[str, Any], by: User) -> Incident:
         return services.create_maintenance(
@@ -204,7 +234,7 @@ def incident_page(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 @staff_only
-@require_POST
+@_posted_here(_to_incident)
 def post_update(request: HttpRequest, public_id: str) -> HttpResponse:
     incident = _incident(public_id)
     form = UpdateForm(request.POST, statuses=_statuses(incident))
@@ -223,7 +253,7 @@ def post_update(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 @staff_only
-@require_POST
+@_posted_here(_to_incident)
 def reschedule(request: HttpRequest, public_id: str) -> HttpResponse:
     maintenance = _incident(public_id)
     form = RescheduleForm(request.POST)
@@ -247,7 +277,7 @@ def reschedule(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 @staff_only
-@require_POST
+@_posted_here(_to_list("open-incidents"))
 def link_case(request: HttpRequest) -> HttpResponse:
     """Link a case to an incident, from the incident page or from the case page."""
     incident = get_object_or_404(Incident, public_id=request.POST.get("incident", ""))

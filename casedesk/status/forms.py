@@ -22,7 +22,19 @@ class SubscribeForm(forms.Form):
         return normalize_email(self.cleaned_data["email"])
 
 
-class _Timeline(forms.Form):
+class _OwnIds(forms.Form):
+    """A form whose element ids start with its own word ("incident_name"), so two forms on
+    one page (a new incident and a new maintenance) never share an id and each label
+    points at its own field. The field names, which requests post, stay the same."""
+
+    id_word = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"{self.id_word}_%s" if self.id_word else "id_%s")
+        super().__init__(*args, **kwargs)
+
+
+class _Timeline(_OwnIds):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), help_text="Markdown.")
     notify = forms.BooleanField(
         required=False, initial=True, label="Notify subscribers and webhooks"
@@ -54,6 +66,7 @@ class _Timeline(forms.Form):
 
 
 class IncidentForm(_Timeline):
+    id_word = "incident"
     name = forms.CharField(max_length=200)
     impact = forms.ChoiceField(
         choices=[("none", "None"), ("minor", "Minor"), ("major", "Major"), ("critical", "Critical")]
@@ -63,6 +76,7 @@ class IncidentForm(_Timeline):
 
 
 class UpdateForm(_Timeline):
+    id_word = "update"
     status = forms.ChoiceField(choices=[])
     field_order = ["status", "body", "notify"]
 
@@ -71,7 +85,8 @@ class UpdateForm(_Timeline):
         self.fields["status"].choices = statuses  # type: ignore[attr-defined]
 
 
-class MaintenanceForm(forms.Form):
+class MaintenanceForm(_OwnIds):
+    id_word = "maintenance"
     name = forms.CharField(max_length=200)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), help_text="Markdown.")
     components = forms.ModelMultipleChoiceField(
@@ -90,7 +105,8 @@ class MaintenanceForm(forms.Form):
     )
 
 
-class RescheduleForm(forms.Form):
+class RescheduleForm(_OwnIds):
+    id_word = "reschedule"
     scheduled_for = forms.DateTimeField(
         required=False,
         label="New start",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -275,3 +277,31 @@ def test_control_characters_in_an_update_are_refused_and_tabs_and_line_breaks_ke
     response = desk.post(url, {"status": "identified", "body": "Line one\r\n\tindented"})
     assert response.status_code == 302
     assert made.updates.count() == 2
+
+
+def test_reloading_a_form_url_after_a_failed_submit_goes_back_to_the_form(
+    desk, components, incident
+):
+    made = incident()
+    failed = desk.post("/desk/status/incidents/new/", {"name": ""})
+    assert failed.status_code == 400  # the page with the form's messages, at the form's URL
+    for url, back in [
+        ("/desk/status/incidents/new/", "/desk/status/#new-incident"),
+        ("/desk/status/maintenance/new/", "/desk/status/#new-maintenance"),
+        ("/desk/status/link-case/", "/desk/status/#open-incidents"),
+        (f"/desk/status/{made.public_id}/update/", f"/desk/status/{made.public_id}/"),
+        (f"/desk/status/{made.public_id}/reschedule/", f"/desk/status/{made.public_id}/"),
+    ]:
+        response = desk.get(url)
+        assert (response.status_code, response["Location"]) == (302, back), url
+    assert desk.put("/desk/status/incidents/new/").status_code == 405
+
+
+def test_the_incident_and_maintenance_forms_on_one_page_have_their_own_ids(desk, components):
+    html = desk.get("/desk/status/").content.decode()
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    for form in ("incident", "maintenance"):
+        for field in ("name", "body", "notify"):
+            assert f'<label for="{form}_{field}">' in html
+            assert f'id="{form}_{field}"' in html
