@@ -11,6 +11,7 @@ test database, so time-machine moves its clock too.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -79,17 +80,23 @@ def test_a_customer_and_an_agent_chat_and_the_agent_turns_it_into_a_case(
         card.get_by_role("button", name="Send").click()
         expect(log).to_contain_text("Looking at it now: which project?")
         expect(customer.get_by_test_id("chat-typing")).to_be_hidden()
+        # 24-hour times, as everywhere else in casedesk (the browser's en-US says "10:05 AM").
+        for shown in (*log.locator("time").all_text_contents(),
+                      *card.locator(".cdchat-log time").all_text_contents()):  # fmt: skip
+            assert re.fullmatch(r"\d\d:\d\d", shown), shown
         customer.screenshot(path=str(screenshot_dir / "chat-customer-desktop.png"))
         sam.screenshot(path=str(screenshot_dir / "chat-console-desktop.png"), full_page=True)
 
         card.locator("input.subject").fill("Exports fail with 502")
         card.get_by_role("button", name="Open a case").click()
-        expect(card.locator(".case-link")).to_contain_text("Case CD-")
+        expect(card.locator(".case-link")).to_contain_text("Chat ended: Case CD-")
+        expect(card.locator(".reply textarea")).to_be_disabled()
         case = Case.objects.get(subject="Exports fail with 502")
         assert case.channel == Channel.CHAT and case.requester == alice
         assert "Exports fail with a 502 <b>since 09:10</b>" in case.description
         expect(log).to_contain_text(f"Sam opened case {case.reference} from this chat.")
         expect(customer.get_by_test_id("chat-status")).to_have_text("Chat ended")
+        expect(customer.locator("form.cdchat-send")).to_be_hidden()  # nothing more to send
         assert polls == []  # the whole chat went over the WebSocket
 
         # The transcript is on the case's timeline in the desk, escaped.

@@ -42,6 +42,7 @@ def test_after_hours_the_widget_is_offline_with_the_critical_options_and_when_ch
     assert "mailto:support@example.com?subject=Critical:%20" in page
     assert 'href="tel:+15555550100"' in page
     assert 'data-testid="chat-leave-form"' in page
+    assert "we answer when support opens" in page
     assert response.status_code == 409
     assert "closed" in response.json()["error"]
 
@@ -51,6 +52,9 @@ def test_in_hours_without_an_available_agent_the_widget_is_offline(alice: Any, a
         page = _widget(logged_in(alice))
         assert "no agent is free at the moment" in page
         assert "Chat reopens" not in page  # hours are open; only an agent coming back opens it
+        # Support is open: a message left now is not kept until "support opens".
+        assert "when support opens" not in page
+        assert "an agent answers it as soon as one is free" in page
         services.heartbeat(agent, available=False)
         assert not services.availability().open
 

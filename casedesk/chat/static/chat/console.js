@@ -182,7 +182,8 @@
           link.href = json.url;
           link.textContent = "Case " + json.reference;
           const place = card.querySelector(".case-link");
-          place.textContent = "";
+          // Opening a case ends the chat: say so beside the case, as the customer is told.
+          place.textContent = "Chat ended: ";
           place.append(link);
         }
         beat();

@@ -237,7 +237,7 @@
     }
     const time = document.createElement("time");
     time.dateTime = message.at;
-    time.textContent = new Date(message.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    time.textContent = new Date(message.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
     item.appendChild(time);
     const body = document.createElement(message.kind === "file" ? "a" : "p");
     body.className = "cdchat-body";
