@@ -38,6 +38,7 @@ class DemoLogin:
     full_name: str
     organization: str | None = None
     password: str = DEMO_PASSWORD
+    phone: str = ""  # a customer's: the emergency line knows them by it
 
 
 # The two client organizations; 555 numbers and .example domains only.
@@ -51,8 +52,13 @@ DEMO_LOGINS = [
     DemoLogin(Role.ADMIN.value, "admin@example.com", "Avery Admin"),
     DemoLogin(Role.AGENT.value, "agent@example.com", "Sam Agent"),
     DemoLogin(Role.AGENT.value, "agent2@example.com", "Kim Agent"),
-    DemoLogin(Role.CUSTOMER.value, "alice@acme.example", "Alice Example", "Acme"),
-    DemoLogin(Role.CUSTOMER.value, "bob@globex.example", "Bob Example", "Globex"),
+    # Each calls from their organization's registered number (the demo call log's calls).
+    DemoLogin(
+        Role.CUSTOMER.value, "alice@acme.example", "Alice Example", "Acme", phone="+15555550101"
+    ),
+    DemoLogin(
+        Role.CUSTOMER.value, "bob@globex.example", "Bob Example", "Globex", phone="+15555550102"
+    ),
 ]
 
 # Cases across both client organizations, every status in each (requesters: their customers).
@@ -84,6 +90,7 @@ def load_demo() -> list[str]:
             login.password,
             role=login.role,
             full_name=login.full_name,
+            phone=login.phone,
             organization=(
                 Organization.objects.get(name=login.organization) if login.organization else None
             ),

@@ -55,7 +55,7 @@ DEMO_CALLS = [
     ),
     DemoCall(
         "Globex",
-        None,
+        "bob@globex.example",
         "+15555550102",
         52,
         CallOutcome.VOICEMAIL,
@@ -81,12 +81,15 @@ def ensure_demo_calls() -> list[str]:
     for i, spec in enumerate(DEMO_CALLS, start=1):
         started = now - timedelta(hours=spec.hours_ago)
         answered = next((e for e, outcome, _ in spec.legs if outcome == LegOutcome.ACCEPTED), None)
+        caller = people.get(spec.caller or "")
+        if caller is not None and caller.phone != spec.number:
+            caller = None  # an admin changed the demo person's number: the line would not know them
         call = Call.objects.create(
             sid=f"CAdemo{i:026x}",
             from_number=spec.number,
             to_number=EMERGENCY_NUMBER,
             organization=organizations.get(spec.organization or ""),
-            caller=people.get(spec.caller or ""),
+            caller=caller,
             started_at=started,
             ended_at=started + timedelta(minutes=11),
             duration_seconds=660,
@@ -101,6 +104,7 @@ def ensure_demo_calls() -> list[str]:
             recording_seconds=48 if spec.outcome == CallOutcome.VOICEMAIL else None,
         )
         at = started + timedelta(seconds=15)
+        answered_at = None
         for position, (email, outcome, seconds) in enumerate(spec.legs, start=1):
             engineer = people.get(email)
             Leg.objects.create(
@@ -115,7 +119,12 @@ def ensure_demo_calls() -> list[str]:
                 ended_at=at + timedelta(seconds=seconds or 0),
                 duration_seconds=seconds,
             )
+            if outcome == LegOutcome.ACCEPTED:
+                answered_at = at + timedelta(seconds=10)
             at += timedelta(seconds=(seconds or 0) + 5)
+        if answered_at is not None:
+            call.answered_at = answered_at  # when the engineer accepted: the caller connected
+            call.save(update_fields=["answered_at"])
         if spec.non_emergency and agent is not None and call.organization is not None:
             fees.mark_non_emergency(call, agent, spec.non_emergency)
         made += 1

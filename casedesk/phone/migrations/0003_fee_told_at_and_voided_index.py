@@ -5,21 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('phone', '0002_call_stage_and_sequence'),
+        ("accounts", "0001_initial"),
+        ("phone", "0002_call_stage_and_sequence"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='fee',
-            name='told_at',
+            model_name="fee",
+            name="told_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='fee',
-            index=models.Index(fields=['voided_at'], name='fee_voided_idx'),
+            model_name="fee",
+            index=models.Index(fields=["voided_at"], name="fee_voided_idx"),
         ),
     ]

@@ -30,3 +30,18 @@ def test_the_demo_fills_the_call_log_once(calendars, help_articles, desk, settin
     for call in Call.objects.all():
         assert desk.get(f"/desk/phone/calls/{call.pk}/").status_code == 200
     assert desk.get(f"/desk/organizations/{fee.organization.pk}/").status_code == 200
+
+
+def test_the_demo_calls_agree_with_the_demo_people(calendars, help_articles, desk):
+    """A caller named on a call has the number it came from, and a connected call says
+    when it was answered (the call page said "Connected ... Answered: no")."""
+    demo()
+    for call in Call.objects.exclude(caller=None):
+        assert call.caller.phone == call.from_number
+    assert Call.objects.filter(caller__email="alice@acme.example").count() == 2
+    for call in Call.objects.filter(outcome="connected"):
+        accepted = call.legs.get(outcome="accepted")
+        assert call.answered_at == accepted.answered_at
+        assert call.answered_by == accepted.person
+        page = desk.get(f"/desk/phone/calls/{call.pk}/").content.decode()
+        assert '<span class="muted">no</span></dd>' not in page

@@ -176,7 +176,10 @@ def test_mail_to_the_organization_says_a_call_from_your_organization(
     run_tasks()
     assert len(mailoutbox) == 2
     for sent in mailoutbox:
-        assert sent.subject == "A call from your organization to the emergency line was not an emergency"
+        assert (
+            sent.subject
+            == "A call from your organization to the emergency line was not an emergency"
+        )
         assert "A call from your organization, Acme, to the emergency line" in sent.body
         assert "Your call" not in sent.body
 

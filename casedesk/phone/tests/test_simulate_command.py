@@ -13,7 +13,9 @@ import pytest
 
 from casedesk.core.tests.embedded import casedesk_command, copy_set_up, free_port, run_casedesk
 
-pytestmark = pytest.mark.no_database  # subprocesses on their own embedded SQLite: the PostgreSQL pass skips it
+pytestmark = (
+    pytest.mark.no_database
+)  # subprocesses on their own embedded SQLite: the PostgreSQL pass skips it
 
 CLOSE_THE_DESK = """
 from django.utils import timezone

@@ -8,7 +8,9 @@ import pytest
 
 from casedesk.core.tests.embedded import embedded_environ, run_casedesk
 
-pytestmark = pytest.mark.no_database  # subprocesses on their own embedded SQLite: the PostgreSQL pass skips it
+pytestmark = (
+    pytest.mark.no_database
+)  # subprocesses on their own embedded SQLite: the PostgreSQL pass skips it
 
 
 def _environ(tmp_path):
