@@ -196,8 +196,10 @@ def test_the_lock_mail_uses_the_support_calendars_zone_by_default(client, alice,
         run_tasks()
     body = mail.outbox[0].body
     assert "until Wednesday 09:30 CDT (America/Chicago)." in body  # the zone, not "CDT (CDT)"
-    html = mail.outbox[0].alternatives[0][0]
-    assert "09:30 CDT</strong> (America/Chicago)" in html
+    message = mail.outbox[0]
+    assert isinstance(message, mail.EmailMultiAlternatives)
+    html = message.alternatives[0][0]
+    assert isinstance(html, str) and "09:30 CDT</strong> (America/Chicago)" in html
 
 
 def test_the_form_warns_before_the_attempt_that_locks(client, alice):

@@ -37,7 +37,7 @@ def test_the_demo_calls_agree_with_the_demo_people(calendars, help_articles, des
     when it was answered (the call page said "Connected ... Answered: no")."""
     demo()
     for call in Call.objects.exclude(caller=None):
-        assert call.caller.phone == call.from_number
+        assert call.caller is not None and call.caller.phone == call.from_number
     assert Call.objects.filter(caller__email="alice@acme.example").count() == 2
     for call in Call.objects.filter(outcome="connected"):
         accepted = call.legs.get(outcome="accepted")
