@@ -146,6 +146,9 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "casedesk.core",
     "casedesk.hours",
     "casedesk.accounts",
@@ -156,7 +159,39 @@ INSTALLED_APPS = [
     "casedesk.oncall",
     "casedesk.chat",
     "casedesk.phone",
+    "casedesk.api",
 ]
+
+# The REST API (casedesk.api): personal tokens only (no session cookie, so no CSRF to
+# worry about), each token's scopes per area, JSON in and out.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["casedesk.api.auth.BearerToken"],
+    "DEFAULT_PERMISSION_CLASSES": ["casedesk.api.auth.TokenScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "casedesk API",
+    "DESCRIPTION": "Cases, organizations, on call and the status page of a casedesk. "
+    "Authenticate with a personal token (made on /accounts/tokens/ or by `casedesk tokens "
+    "create`): `Authorization: Bearer <token>`.",
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The reference page's scripts from our own static files, never a CDN.
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+    },
+    "SECURITY": [{"bearer": []}],
+}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from casedesk.accounts import views as accounts_views
+from casedesk.api import account_views as api_account_views
 from casedesk.cases import views as cases_views
 from casedesk.core import views as core_views
 
@@ -35,6 +36,11 @@ urlpatterns = [
         name="case_file",
     ),
     path("api/hours/", include("casedesk.hours.api_urls")),
+    path("api/v1/", include("casedesk.api.urls")),
+    path("accounts/tokens/", api_account_views.tokens, name="api_tokens"),
+    path(
+        "accounts/tokens/<int:pk>/revoke/", api_account_views.revoke, name="api_token_revoke"
+    ),
     path("accounts/", include("casedesk.accounts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -113,6 +113,11 @@ def test_the_main_pages_break_no_rule_of_the_policy(people, screenshot_dir):
     for path in ("/", "/status/", "/hours/", "/help/priorities/", "/help/", "/accounts/login/"):
         check("visitor", path)
     check("visitor", "/chat/embed/")
+    check("visitor", "/api/v1/docs/")
+    expect(people["visitor"].page.get_by_text("casedesk API").first).to_be_visible()
+    people["visitor"].shot(screenshot_dir, "api-docs")
+    check("customer", "/accounts/tokens/")
+    people["customer"].shot(screenshot_dir, "api-tokens")
 
     for path in ("/portal/", "/portal/new/", f"/portal/cases/{case.reference}/"):
         check("customer", path)
