@@ -1,12 +1,14 @@
 """/api/v1/: the REST API, its OpenAPI schema and its reference (served from our static files)."""
 
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
 
 from casedesk.api import views
+from casedesk.api.cases import CaseViewSet
 
 app_name = "api"
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("me/", views.Me.as_view(), name="me"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI with its start-up script as a file of its own (no inline script: the
@@ -19,3 +21,8 @@ urlpatterns = [
         name="docs",
     ),
 ]
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("cases", CaseViewSet, basename="case")
+urlpatterns += router.urls
