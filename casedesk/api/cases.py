@@ -23,8 +23,9 @@ from rest_framework.response import Response
 
 from casedesk.accounts.models import User
 from casedesk.accounts.services import staff_member
+from casedesk.cases import services
 from casedesk.cases.access import case_for_user, cases_visible_to, timeline_for
-from casedesk.cases.models import Case, Channel, Event, Status
+from casedesk.cases.models import Case, Channel, Event, Priority, Status
 
 # ---- Shapes ---------------------------------------------------------------------------
 
@@ -104,6 +105,51 @@ class EventSerializer(serializers.Serializer[Event]):
     at = serializers.DateTimeField()
     unverified_sender = serializers.BooleanField()
     attachments = AttachmentSerializer(many=True)
+
+
+class Text(serializers.CharField):
+    """Text, and only text: a JSON number or list is refused, not turned into words."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class ReplyInput(serializers.Serializer[Any]):
+    body = Text(max_length=100_000, trim_whitespace=False)
+    status = serializers.ChoiceField(
+        choices=Status.choices, required=False, help_text="Staff only: set it in the same step."
+    )
+
+
+class NoteInput(serializers.Serializer[Any]):
+    body = Text(max_length=100_000, trim_whitespace=False)
+
+
+class StatusInput(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=Status.choices)
+    reason = Text(required=False, default="", allow_blank=True, max_length=2000)
+
+
+class PriorityInput(serializers.Serializer[Any]):
+    priority = Text(max_length=100, help_text="The priority's name.")
+    reason = Text(max_length=2000, help_text="Why; the customer sees it.")
+    characteristics = Text(
+        required=False, default="", allow_blank=True, max_length=3, help_text="Critical: a, b, c"
+    )
+    business_impact = Text(required=False, default="", allow_blank=True, max_length=10_000)
+
+
+class AssignInput(serializers.Serializer[Any]):
+    assignee = serializers.EmailField(allow_null=True, help_text="An agent's address, or null.")
+
+
+def _refused(exc: services.CaseError) -> exceptions.ValidationError:
+    """cases.services' messages, by field ("" is about the whole request)."""
+    return exceptions.ValidationError(
+        {(field or "non_field_errors"): messages for field, messages in exc.errors.items()}
+    )
 
 
 # ---- Views ----------------------------------------------------------------------------
@@ -217,3 +263,109 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
             for attachment in event.attachments.all():
                 attachment.case = case  # no query per file for its URL
         return Response([EventSerializer(event).data for event in events])
+
+    def _input(self, kind: type[serializers.Serializer[Any]]) -> dict[str, Any]:
+        given = kind(data=self.request.data)
+        given.is_valid(raise_exception=True)
+        return dict(given.validated_data)
+
+    def _person(self) -> User:
+        person = self.request.user
+        assert isinstance(person, User)  # the token's owner
+        return person
+
+    def _staff_only(self) -> None:
+        if not self._staff():
+            raise exceptions.PermissionDenied("Only support staff can do that.")
+
+    def _answer(self, case: Case, status: int = 200) -> Response:
+        fresh = case_for_user(self.request.user, case.reference)
+        return Response(
+            CaseDetailSerializer(fresh, context=self.get_serializer_context()).data, status=status
+        )
+
+    @extend_schema(request=ReplyInput, responses={201: EventSerializer})
+    @action(detail=True, methods=["post"])
+    def replies(self, request: Request, reference: str) -> Response:
+        """A public reply: the customer sees it (and is mailed); staff may set the status."""
+        case = self.get_object()
+        data = self._input(ReplyInput)
+        try:
+            event = services.add_reply(
+                case, self._person(), data["body"], status=data.get("status")
+            )
+        except services.CaseError as exc:
+            raise _refused(exc) from exc
+        return Response(EventSerializer(event).data, status=201)
+
+    @extend_schema(request=NoteInput, responses={201: EventSerializer})
+    @action(detail=True, methods=["post"])
+    def notes(self, request: Request, reference: str) -> Response:
+        """An internal note (staff only: customers never see it)."""
+        self._staff_only()
+        case = self.get_object()
+        data = self._input(NoteInput)
+        try:
+            event = services.add_note(case, self._person(), data["body"])
+        except services.CaseError as exc:
+            raise _refused(exc) from exc
+        return Response(EventSerializer(event).data, status=201)
+
+    @extend_schema(request=StatusInput, responses=CaseDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def status(self, request: Request, reference: str) -> Response:
+        self._staff_only()
+        case = self.get_object()
+        data = self._input(StatusInput)
+        try:
+            case = services.change_status(case, data["status"], self._person(), data["reason"])
+        except services.CaseError as exc:
+            raise _refused(exc) from exc
+        return self._answer(case)
+
+    @extend_schema(request=PriorityInput, responses=CaseDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def priority(self, request: Request, reference: str) -> Response:
+        """Move to another priority, with the reason the customer sees; a critical case
+        moving down is a downgrade (counted against the organization)."""
+        self._staff_only()
+        case = self.get_object()
+        data = self._input(PriorityInput)
+        chosen = Priority.objects.filter(name__iexact=data["priority"].strip()).first()
+        if chosen is None:
+            names = ", ".join(Priority.objects.order_by("position").values_list("name", flat=True))
+            raise exceptions.ValidationError(
+                {"priority": [f"No priority is named so; one of {names}."]}
+            )
+        try:
+            if case.priority.is_critical and not chosen.is_critical:
+                case = services.downgrade(case, chosen, self._person(), data["reason"])
+            else:
+                case = services.change_priority(
+                    case,
+                    chosen,
+                    self._person(),
+                    data["reason"],
+                    characteristics=data["characteristics"],
+                    business_impact=data["business_impact"],
+                )
+        except services.CaseError as exc:
+            raise _refused(exc) from exc
+        return self._answer(case)
+
+    @extend_schema(request=AssignInput, responses=CaseDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, reference: str) -> Response:
+        self._staff_only()
+        case = self.get_object()
+        data = self._input(AssignInput)
+        assignee = None
+        if data["assignee"] is not None:
+            assignee = User.objects.filter(email__iexact=data["assignee"]).first()
+            if assignee is None:
+                raise exceptions.ValidationError({"assignee": ["No one has that address."]})
+        try:
+            case = services.assign(case, assignee, self._person())
+        except services.CaseError as exc:
+            raise _refused(exc) from exc
+        return self._answer(case)
