@@ -4,12 +4,21 @@ from django.urls import URLPattern, URLResolver, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from casedesk.api import views
+from casedesk.api import resources, views
 from casedesk.api.cases import CaseViewSet
 
 app_name = "api"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("me/", views.Me.as_view(), name="me"),
+    path("hours/", resources.Hours.as_view(), name="hours"),
+    path("oncall/", resources.OnCall.as_view(), name="oncall"),
+    path("oncall/pages/", resources.Pages.as_view(), name="pages"),
+    path(
+        "oncall/pages/<str:code>/acknowledge/",
+        resources.Acknowledge.as_view(),
+        name="acknowledge",
+    ),
+    path("organizations/", resources.Organizations.as_view(), name="organizations"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI with its start-up script as a file of its own (no inline script: the
     # site's Content-Security-Policy holds on this page too), and its page rules as a file.

@@ -464,6 +464,7 @@ VIA_LABELS = {
     "voice": "keypress in the call",
     "desk": "the desk",
     "phone": "accepting the emergency line's call",
+    "api": "the API",
 }
 
 
