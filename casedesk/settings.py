@@ -171,6 +171,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["casedesk.api.auth.PerToken"],
+    "EXCEPTION_HANDLER": "casedesk.api.problems.handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "casedesk API",
@@ -700,6 +702,9 @@ RATE_CHAT_STARTS = get_rate("CASEDESK_RATE_CHAT_STARTS", Rate(10, timedelta(hour
 # Messages left through the offline chat form (each opens a case), per customer.
 RATE_CHAT_LEAVES = get_rate("CASEDESK_RATE_CHAT_LEAVES", Rate(10, timedelta(hours=1)))
 RATE_CHAT_FILES = get_rate("CASEDESK_RATE_CHAT_FILES", Rate(20, timedelta(hours=1)))
+# API requests per token (casedesk/api/policies.py): 600 a minute is a busy integration;
+# more is a loop gone wrong, answered 429 with Retry-After.
+RATE_API_REQUESTS = get_rate("CASEDESK_RATE_API_REQUESTS", Rate(600, timedelta(minutes=1)))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # stored and computed in UTC; shown in the calendar's or viewer's zone

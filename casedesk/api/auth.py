@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import exceptions, permissions
+from rest_framework import exceptions, permissions, throttling
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
 from casedesk.accounts.models import User
-from casedesk.api import services
+from casedesk.api import policies, services
 from casedesk.api.models import ApiToken
+from casedesk.core.ratelimit import attempt
 
 # Methods that only read: the area's ``read`` scope; everything else its ``write`` scope.
 READS = ("GET", "HEAD", "OPTIONS")
@@ -62,3 +63,23 @@ class TokenScope(permissions.BasePermission):
             return True
         self.message = f"This token needs the {needed} scope."
         return False
+
+
+class PerToken(throttling.BaseThrottle):
+    """At most CASEDESK_RATE_API_REQUESTS requests per token (``api/policies.py``); over
+    it a 429 whose ``Retry-After`` says when the next one is allowed."""
+
+    def __init__(self) -> None:
+        self.retry_after: float | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        token = request.auth
+        if not isinstance(token, ApiToken):
+            return True  # no token: refused before it could count
+        decision = attempt(policies.REQUESTS_PER_TOKEN, token.prefix)
+        if decision.retry_after is not None:
+            self.retry_after = max(1.0, decision.retry_after.total_seconds())
+        return decision.allowed
+
+    def wait(self) -> float | None:
+        return self.retry_after

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 
 from casedesk.accounts.models import User
 from casedesk.accounts.services import staff_member
+from casedesk.api.idempotency import idempotent
 from casedesk.cases import services
 from casedesk.cases.access import case_for_user, cases_visible_to, timeline_for
 from casedesk.cases.models import Case, Channel, Event, Priority, Status
@@ -286,6 +287,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
 
     @extend_schema(request=ReplyInput, responses={201: EventSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def replies(self, request: Request, reference: str) -> Response:
         """A public reply: the customer sees it (and is mailed); staff may set the status."""
         case = self.get_object()
@@ -300,6 +302,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
 
     @extend_schema(request=NoteInput, responses={201: EventSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def notes(self, request: Request, reference: str) -> Response:
         """An internal note (staff only: customers never see it)."""
         self._staff_only()
@@ -313,6 +316,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
 
     @extend_schema(request=StatusInput, responses=CaseDetailSerializer)
     @action(detail=True, methods=["post"])
+    @idempotent
     def status(self, request: Request, reference: str) -> Response:
         self._staff_only()
         case = self.get_object()
@@ -325,6 +329,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
 
     @extend_schema(request=PriorityInput, responses=CaseDetailSerializer)
     @action(detail=True, methods=["post"])
+    @idempotent
     def priority(self, request: Request, reference: str) -> Response:
         """Move to another priority, with the reason the customer sees; a critical case
         moving down is a downgrade (counted against the organization)."""
@@ -355,6 +360,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
 
     @extend_schema(request=AssignInput, responses=CaseDetailSerializer)
     @action(detail=True, methods=["post"])
+    @idempotent
     def assign(self, request: Request, reference: str) -> Response:
         self._staff_only()
         case = self.get_object()

@@ -69,3 +69,29 @@ class ApiToken(models.Model):
     def scope_labels(self) -> list[str]:
         labels = dict(Scope.choices)
         return [str(labels.get(scope, scope)) for scope in self.scopes]
+
+
+class IdempotentRequest(models.Model):
+    """A POST sent with an ``Idempotency-Key``: its answer, so a retry gets the same one
+    instead of a second reply or page (``api/idempotency.py``). Kept a day."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # What was asked (method, path and a digest of the body): the same key for another
+    # request is refused rather than answered with the first one's result.
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)  # None: still running
+    body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="one_answer_per_key"),
+        ]
+        indexes = [
+            # The daily sweep of old keys (api.tasks.forget_idempotency_keys).
+            models.Index(fields=["created_at"], name="idempotency_age_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status or 'running'})"

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from casedesk.accounts.models import Organization, User
 from casedesk.accounts.services import staff_member
+from casedesk.api.idempotency import idempotent
 from casedesk.cases.access import case_for_user
 from casedesk.cases.models import ACTIVE_STATUSES
 from casedesk.hours.models import Weekday
@@ -171,6 +172,7 @@ class Pages(APIView):
 
     @extend_schema(request=PageInput, responses={201: PageSerializer},
                    operation_id="oncall_page")  # fmt: skip
+    @idempotent
     def post(self, request: Request) -> Response:
         _staff(request)
         given = PageInput(data=request.data)
@@ -199,6 +201,7 @@ class Acknowledge(APIView):
 
     @extend_schema(request=None, responses=PageSerializer,
                    operation_id="oncall_acknowledge")  # fmt: skip
+    @idempotent
     def post(self, request: Request, code: str) -> Response:
         person = _staff(request)
         page = Page.objects.select_related("organization").filter(code=code.upper()).first()

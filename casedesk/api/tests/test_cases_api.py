@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from casedesk.api import services
+from casedesk.api.tests.conftest import fields
 from casedesk.cases import services as case_services
 
 pytestmark = pytest.mark.django_db
@@ -92,10 +93,9 @@ def test_filters_narrow_the_list_and_bad_ones_say_what_is_wrong(
         ("updated_since=yesterday", "updated_since"),
         ("organization=acme", "organization"),
     ]:
-        response = client.get(f"/api/v1/cases/?{query}")
-        assert response.status_code == 400 and field in response.json(), query
+        assert field in fields(client.get(f"/api/v1/cases/?{query}")), query
     refused = api(alice).get(f"/api/v1/cases/?organization={cases['globex'].organization_id}")
-    assert refused.status_code == 400 and "organization" in refused.json()
+    assert "organization" in fields(refused)
 
 
 def test_pages_follow_a_cursor_and_never_repeat_a_case(open_case: Any, alice: Any) -> None:

@@ -11,6 +11,7 @@ import time_machine
 from django.test import Client
 
 from casedesk.api import services
+from casedesk.api.tests.conftest import fields
 from casedesk.cases.models import Event, EventKind
 from casedesk.oncall.models import Page
 
@@ -79,7 +80,7 @@ def test_an_engineer_pages_for_a_case_and_acknowledges_it(
     unknown = client.post(
         "/api/v1/oncall/pages/", {"case": "CD-99999"}, content_type="application/json"
     )
-    assert unknown.status_code == 400 and unknown.json()["case"] == ["No such case."]
+    assert fields(unknown)["case"] == ["No such case."]
 
 
 def test_organizations_list_their_domains_numbers_people_and_active_cases(
