@@ -184,7 +184,9 @@ LIST_FILTERS = [
 class CaseViewSet(viewsets.GenericViewSet[Case]):
     scope_area = "cases"
     lookup_field = "reference"
-    lookup_value_regex = r"[A-Za-z]*-?\d{1,12}"
+    # Anything up to the next slash: the view says "No such case." as a problem document
+    # for what names none, rather than the URL resolver's HTML 404.
+    lookup_value_regex = r"[^/]+"
     pagination_class = NewestFirst
     serializer_class = CaseSerializer
 

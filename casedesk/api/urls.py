@@ -1,6 +1,6 @@
 """/api/v1/: the REST API, its OpenAPI schema and its reference (served from our static files)."""
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -35,3 +35,6 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("cases", CaseViewSet, basename="case")
 urlpatterns += router.urls
+
+# Last: anything else under /api/v1/ is a 404 problem document.
+urlpatterns.append(re_path(r"^.*$", views.NotFound.as_view(), name="not_found"))

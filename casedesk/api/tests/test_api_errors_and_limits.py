@@ -45,3 +45,10 @@ def test_a_token_over_its_rate_gets_a_429_saying_when_to_try_again(
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert refused.json()["status"] == 429
     assert api(alice).get("/api/v1/me/").status_code == 200  # another token has its own count
+
+
+def test_an_unknown_endpoint_is_a_404_problem_document(client: Client) -> None:
+    response = client.get("/api/v1/tickets/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert "/api/v1/docs/" in response.json()["detail"]
