@@ -4,7 +4,7 @@ from django.urls import URLPattern, URLResolver, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from casedesk.api import resources, views
+from casedesk.api import resources, status, views
 from casedesk.api.cases import CaseViewSet
 
 app_name = "api"
@@ -19,6 +19,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="acknowledge",
     ),
     path("organizations/", resources.Organizations.as_view(), name="organizations"),
+    path("status/components/", status.ComponentList.as_view(), name="status_components"),
+    path("status/incidents/", status.Incidents.as_view(), name="status_incidents"),
+    path("status/maintenance/", status.Maintenance.as_view(), name="status_maintenance"),
+    path("status/<str:public_id>/", status.IncidentDetail.as_view(), name="status_incident"),
+    path("status/<str:public_id>/updates/", status.Updates.as_view(), name="status_updates"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI with its start-up script as a file of its own (no inline script: the
     # site's Content-Security-Policy holds on this page too), and its page rules as a file.

@@ -8,6 +8,7 @@ from casedesk.oncall.tests.conftest import (  # noqa: F401 - fixtures
     standin,
     team,
 )
+from casedesk.status.tests.conftest import components  # noqa: F401 - fixture
 
 
 def fields(response: Any) -> dict[str, list[str]]:
