@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from casedesk.api import resources, status, views
 from casedesk.api.cases import CaseViewSet
+from casedesk.api.phone import CallViewSet, FeeViewSet
 
 app_name = "api"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -39,6 +40,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("cases", CaseViewSet, basename="case")
+router.register("calls", CallViewSet, basename="call")
+router.register("fees", FeeViewSet, basename="fee")
 urlpatterns += router.urls
 
 # Last: anything else under /api/v1/ is a 404 problem document.
