@@ -25,6 +25,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from casedesk.api import problems
 from casedesk.api.models import ApiToken, IdempotentRequest
 
 HEADER = "Idempotency-Key"
@@ -82,7 +83,11 @@ def idempotent(handler: _Handler) -> _Handler:
                 raise KeyReused() from None
             if earlier.status is None:
                 raise KeyInUse() from None
-            replay = Response(earlier.body, status=earlier.status)
+            replay = Response(
+                earlier.body,
+                status=earlier.status,
+                content_type=problems.CONTENT_TYPE if earlier.status >= 400 else None,
+            )
             replay["Idempotent-Replayed"] = "true"
             return replay
         try:
