@@ -72,3 +72,20 @@ def test_the_token_pages_need_a_log_in(client: Client) -> None:
 
 def test_the_account_page_links_to_the_tokens(alice: Any) -> None:
     assert 'href="/accounts/tokens/"' in logged_in(alice).get("/accounts/").content.decode()
+
+
+def test_an_admin_revokes_anyones_token_in_the_admin_and_never_sees_a_digest(
+    alice: Any, admin: Any
+) -> None:
+    row, token = services.create(services.NewToken(alice, "script", ["cases:read"]))
+    client = logged_in(admin)
+    listing = client.get("/admin/api/apitoken/").content.decode()
+    assert row.prefix in listing and row.digest not in listing
+    assert row.digest not in client.get(f"/admin/api/apitoken/{row.pk}/change/").content.decode()
+    client.post(
+        "/admin/api/apitoken/",
+        {"action": "revoke", "_selected_action": [row.pk]},
+    )
+    row.refresh_from_db()
+    assert row.revoked_by == admin and services.authenticate(token) is None
+    assert client.get("/admin/api/apitoken/add/").status_code == 403
