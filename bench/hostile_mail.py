@@ -14,6 +14,13 @@ length of the text a case would open with.
 Before this change: the 75,000 ``<div>`` body took 3 minutes (SQLite) and 74 s
 (PostgreSQL), a 10 MB nested body over 12 minutes, MIME nested 5,000 deep failed
 with "maximum recursion depth exceeded".
+
+Target, a closing line with pass or MISS: every message read whole, within the caps,
+before ``CASEDESK_MAIL_PARSE_SECONDS``. Issue 16 asked that no message hold the
+pipeline and named no time; the deadline is the hard stop, the safety net for what the
+caps miss, so a message it had to cut ("parsing stopped" among its defects) counts as
+a miss, however fast. Issue 16's run gave 0.1-0.7 s for the hostile ones and 2.85 s
+for the legitimate 25 MB message.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casedesk.settings")
+
+from _verdict import verdict
 
 
 def messages() -> list[tuple[str, Callable[[], bytes]]]:
@@ -88,6 +97,7 @@ def main() -> None:
         f"CASEDESK_MAIL_PARSE_SECONDS={settings.MAIL_PARSE_SECONDS}"
     )
     print(f"{'message':34} {'bytes':>11} {'wall s':>7} {'CPU s':>6}  text  notice")
+    slowest, cut = ("", 0.0), []
     for name, make in messages():
         raw = make()
         best = (float("inf"), 0.0)
@@ -100,6 +110,18 @@ def main() -> None:
             f"{name:34} {len(raw):>11,} {best[0]:>7.2f} {best[1]:>6.2f} "
             f"{len(parsed.text):>5}  {notice}"
         )
+        slowest = max(slowest, (name, best[0]), key=lambda item: item[1])
+        if any(defect.startswith("parsing stopped") for defect in parsed.defects):
+            cut.append(name)
+    print()
+    deadline = settings.MAIL_PARSE_SECONDS
+    verdict(
+        "read whole within the deadline",
+        f"slowest {slowest[1]:.2f} s ({slowest[0]}); {len(cut)} cut by the deadline"
+        + (f" ({', '.join(cut)})" if cut else ""),
+        f"< {deadline} s, none cut",
+        slowest[1] < deadline and not cut,
+    )
 
 
 if __name__ == "__main__":

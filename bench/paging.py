@@ -25,10 +25,16 @@ Run from the repository root::
    case, the time from just before ``open_case`` to the moment the stand-in received
    the SMS naming it.
 
-Prints p50, p90, p99 and the maximum. Target: p99 under 2 s on the embedded default
-(SQLite), and with a 5,000-task backlog and the hostile message in flight, on SQLite
-and on PostgreSQL: paging runs on the critical lane, which waits on no mail. Then
-what is left of the backlog and what became of the hostile message.
+The bench's process and the server share only the database, so the critical lane finds
+each page's task at its next look for work: an idle lane looks every
+``CASEDESK_WORKER_POLL_MS`` (250 ms by default), so a page may wait up to that long
+before its task starts.
+
+Prints what is left of the backlog and what became of the hostile message, then p50,
+p90, p99 and the maximum, and a closing line with pass or MISS for each target: p99
+under 2 s (issue 6, on the embedded default; issue 16, with a 5,000-task backlog and the
+hostile message in flight, on SQLite and on PostgreSQL: paging runs on the critical
+lane, which waits on no mail), and every critical case opened and paged.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from _verdict import under, verdict
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -284,12 +291,16 @@ def main() -> None:
     print("case opened -> first SMS received by the Twilio stand-in:")
     print(f"  p50 {p50 * 1000:7.0f} ms")
     print(f"  p90 {p90 * 1000:7.0f} ms")
-    verdict = "met" if p99 < TARGET_P99_SECONDS else "MISSED"
-    print(
-        f"  p99 {p99 * 1000:7.0f} ms   (target < {TARGET_P99_SECONDS * 1000:.0f} ms: "
-        f"{p99 / TARGET_P99_SECONDS:.2f} x the target, {verdict})"
-    )
+    print(f"  p99 {p99 * 1000:7.0f} ms   ({p99 / TARGET_P99_SECONDS:.2f} x the target)")
     print(f"  max {latencies[-1] * 1000:7.0f} ms")
+    print()
+    under("case opened -> first SMS, p99", p99 * 1000, TARGET_P99_SECONDS * 1000, "ms")
+    verdict(
+        "critical cases opened and paged",
+        f"{len(latencies)} of {len(customers)}",
+        f"all {len(customers)}",
+        len(latencies) == len(customers),
+    )
     if missing or refused:
         raise SystemExit(1)
 

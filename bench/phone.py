@@ -16,6 +16,12 @@ Run from the repository root::
    the slowest answer to Twilio's documented webhook timeout (15 s): a voice webhook
    slower than that fails the call.
 
+Targets, each on a closing line with pass or MISS: every answer within Twilio's 15 s
+(issue 7's comparison); and p99 of all answers under 1 s, chosen here because no issue
+named one: a voice webhook's answer is silence on the caller's line (after the greeting,
+after pressing 1), and a second is about the longest pause a caller takes for the line
+still working. Issue 7's runs gave p99 240-514 ms.
+
 The client shares the machine (2 cores here) with the server: the figures are a ceiling.
 """
 
@@ -33,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _verdict import under
 from desk import casedesk, environ_for, stop, wait_for_server
 from status import start_server
 
@@ -40,6 +47,7 @@ from casedesk.core.tests.embedded import free_port
 from casedesk.phone.simulator import Player
 
 TWILIO_TIMEOUT_S = 15.0
+TARGET_P99_MS = 1000.0  # silence on the caller's line: see the docstring
 TOKEN = "bench-twilio-token"  # noqa: S105 - a throw-away server's
 
 
@@ -128,6 +136,9 @@ def main() -> None:
         f"{TWILIO_TIMEOUT_S:.0f} s webhook timeout; p99 "
         f"{percentile(every, 99) / 1000 / TWILIO_TIMEOUT_S:.2%} of it"
     )
+    print()
+    under("slowest webhook answer", max(every), TWILIO_TIMEOUT_S * 1000, "ms")
+    under("webhook answers, p99", percentile(every, 99), TARGET_P99_MS, "ms")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,13 @@ Run from the repository root::
 
 The client runs on the same machine as the server (2 cores here), so the absolute
 numbers are a floor; the ratios are the comparison.
+
+Target, a closing line per document with pass or MISS: at least 0.75 of the static
+file's requests per second. Issue 8 asked for the ratio and named no number; the page
+is what customers reload when something is down, so it should cost about what a static
+file does. Its runs gave 0.80-0.99 (``summary.json``) and 0.81-0.92 (``/status/``);
+0.75 leaves room for the noise of a shared machine, and a cache that stopped working
+(a query and a template on every request) falls far below it.
 """
 
 from __future__ import annotations
@@ -39,9 +46,12 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _verdict import at_least
 from desk import casedesk, environ_for, stop, wait_for_server
 
 from casedesk.core.tests.embedded import free_port
+
+TARGET_OF_CEILING = 0.75  # of a static file's requests per second: see the docstring
 
 
 @dataclass(frozen=True)
@@ -249,7 +259,9 @@ def main() -> None:
         ("/status/", "static, page size"),
     ):
         ratio = results[mine].per_second / results[ceiling].per_second
-        print(f"{mine} / static file of the same size: {ratio:.2f} of the ceiling's req/s")
+        at_least(
+            f"{mine} req/s / a static file's of the same size", ratio, TARGET_OF_CEILING, digits=2
+        )
 
 
 if __name__ == "__main__":
