@@ -459,11 +459,15 @@ def parse(raw: bytes, limits: Limits | None = None) -> Parsed:
     return _storable(result)
 
 
+# A lone surrogate: what the email package makes of a header byte it could not decode.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _clean(text: str) -> str:
     """Text a database can store: lone surrogates (undecodable header bytes the email
     package kept as ``surrogateescape``) become the characters Latin-1 reads in them,
     and NUL characters (PostgreSQL refuses them in text) are dropped."""
-    if any("\ud800" <= ch <= "\udfff" for ch in text):
+    if not text.isascii() and _SURROGATE.search(text):
         raw = text.encode("utf-8", "surrogateescape")
         try:
             text = raw.decode("utf-8")
