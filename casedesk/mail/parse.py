@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 from typing import Any
@@ -399,9 +400,30 @@ class _ReadPolicy(policy.EmailPolicy):
         return header
 
 
+class _HeaderClasses(HeaderRegistry):
+    """policy.default's header classes, each made once.
+
+    The standard library's registry makes a new class (``type(...)``) for every header
+    it parses; the classes it makes for one kind of header are alike in everything but
+    their identity, so the first one is kept. One per kind: a message's own header
+    names (``X-Anything``) all share the unstructured one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[type, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        kind = self.registry.get(name.lower(), self.default_class)
+        made = self._made.get(kind)
+        if made is None:
+            made = self._made[kind] = super().__getitem__(name)
+        return made
+
+
 # Each message gets a clone of this with a cache of its own (clones share the header
 # classes, as policy.default's clones do).
-_READ_POLICY = _ReadPolicy()
+_READ_POLICY = _ReadPolicy(header_factory=_HeaderClasses())
 
 
 def message_from_bytes(raw: bytes) -> tuple[Message, bool]:

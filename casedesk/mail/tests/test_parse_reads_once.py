@@ -64,3 +64,16 @@ def test_the_fields_come_from_one_reading_of_the_headers() -> None:
     assert parsed.message_id == "<one@client.example>"
     assert parsed.in_reply_to == ["<a@x>", "<b@x>"] and parsed.references == ["<r@x>"]
     assert parsed.date == parsed.header("Date") == "Sat, 28 Nov 2026 02:00:00 -0600"
+
+
+def test_header_classes_are_made_once_per_kind_of_header() -> None:
+    names = b"".join(b"X-Own-%d: value\r\n" % n for n in range(300))
+    first, _ = message_from_bytes(build(headers={"X-One": "1"}))
+    second, _ = message_from_bytes(names + build())
+    assert type(first.get("subject")) is type(second.get("subject"))
+    assert type(first.get("content-type")) is type(second.get("content-type"))
+    assert type(first.get("subject")) is not type(first.get("content-type"))
+    own = {type(second.get(f"x-own-{n}")) for n in range(300)}
+    assert own == {type(first.get("x-one"))}
+    factory = parse_module._READ_POLICY.header_factory
+    assert isinstance(factory, parse_module._HeaderClasses) and len(factory._made) < 20
