@@ -554,13 +554,12 @@ def _walk(msg: Message, result: Parsed, depth: int, limits: Limits) -> None:
                 _walk(part, result, depth + 1, limits)
         return
     try:
-        _take_part(msg, result, limits)
+        _take_part(msg, content_type, result, limits)
     except Exception as exc:
         result.defects.append(f"a {content_type} part could not be read: {exc}")
 
 
-def _take_part(part: Message, result: Parsed, limits: Limits) -> None:
-    content_type = part.get_content_type()
+def _take_part(part: Message, content_type: str, result: Parsed, limits: Limits) -> None:
     disposition = (part.get_content_disposition() or "").lower()
     filename = ""
     try:
