@@ -627,8 +627,11 @@ def _message_bytes(part: Message) -> bytes:
     inner = _inner_message(part)
     if inner is None:
         return _part_bytes(part)
+    # Written with the policy it was read with (policy.default, and the headers already
+    # parsed while reading it: the generator asks for every part's Content-Type again).
+    read_with = inner.policy if isinstance(inner.policy, _ReadPolicy) else policy.default
     try:
-        return inner.as_bytes(policy=policy.default.clone(linesep="\r\n"))
+        return inner.as_bytes(policy=read_with.clone(linesep="\r\n"))
     except Exception:
         try:
             return inner.as_string(policy=policy.compat32).encode("utf-8", "replace")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+from email import policy
+from email.message import Message
 from email.policy import EmailPolicy
 from pathlib import Path
 
@@ -77,3 +80,24 @@ def test_header_classes_are_made_once_per_kind_of_header() -> None:
     assert own == {type(first.get("x-one"))}
     factory = parse_module._READ_POLICY.header_factory
     assert isinstance(factory, parse_module._HeaderClasses) and len(factory._made) < 20
+
+
+def test_an_enclosed_message_is_written_out_as_policy_default_writes_it(corpora: Path) -> None:
+    forwarded = [
+        raw
+        for raw in (path.read_bytes() for path in corpus_messages(corpora))
+        if b"message/rfc822" in raw.lower()
+    ]
+    seen = 0
+    for raw in forwarded:
+        plain = email.message_from_bytes(raw, policy=policy.default)
+        written = {
+            inner.as_bytes(policy=policy.default.clone(linesep="\r\n"))
+            for part in plain.walk()
+            if part.get_content_type() == "message/rfc822"
+            and isinstance(inner := part.get_payload(0), Message)
+        }
+        eml = [p.data for p in parse(raw).parts if p.content_type == "message/rfc822"]
+        assert set(eml) <= written
+        seen += len(eml)
+    assert seen > 5
