@@ -13,6 +13,7 @@ most ``query_seconds``), and once the budget is spent every query fails at once 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import threading
 import time
@@ -21,6 +22,9 @@ from collections.abc import Iterable, Sequence
 import dns.exception
 import dns.name
 import dns.nameserver
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
 import dns.resolver
 
 # One query may take this long before it is a temporary error (dnspython's per-server
@@ -100,10 +104,13 @@ class Resolver:
         if not name.strip("."):
             return None  # the root holds no mail records
         try:
-            qname = dns.name.from_text(name)
+            qname = _name(name)
         except dns.exception.DNSException:
             return None  # not a name DNS could hold (an empty or too long label)
         try:
+            found, cached = self._cached(qname, rdtype)
+            if found:
+                return cached
             answer = self._resolver.resolve(
                 qname, rdtype, search=False, lifetime=seconds, raise_on_no_answer=False
             )
@@ -119,6 +126,33 @@ class Resolver:
             # YXDOMAIN, a malformed answer, ...: nothing usable now.
             raise DNSTempError(f"{name} {rdtype}: {error}") from None
         return answer if answer.rrset is not None else None
+
+    def _cached(self, qname: dns.name.Name, rdtype: str) -> tuple[bool, dns.resolver.Answer | None]:
+        """(True, what :meth:`resolve` would answer from the cache: an answer, or None for
+        NODATA and NXDOMAIN), or (False, None) when the cache has nothing for it.
+
+        The two cache entries dnspython's own resolution consults first, in its order
+        (the record, then an NXDOMAIN kept for the name), read directly: answering a
+        cached name through ``Resolver.resolve`` builds a resolution, and for NXDOMAIN an
+        exception, each time (four fifths of a cached lookup), and a burst of mail asks
+        the same few names again and again.
+        """
+        cache = self._resolver.cache
+        if cache is None:
+            return False, None
+        answer = cache.get((qname, dns.rdatatype.from_text(rdtype), dns.rdataclass.IN))
+        if answer is not None:
+            return True, (answer if answer.rrset is not None else None)
+        missing = cache.get((qname, dns.rdatatype.ANY, dns.rdataclass.IN))
+        if missing is not None and missing.response.rcode() == dns.rcode.NXDOMAIN:
+            return True, None
+        return False, None
+
+
+@functools.lru_cache(maxsize=4096)
+def _name(text: str) -> dns.name.Name:
+    """``text`` as an absolute DNS name (immutable; the same few names come again and again)."""
+    return dns.name.from_text(text)
 
 
 class Lookup:

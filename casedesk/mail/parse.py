@@ -35,8 +35,10 @@ import re
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
+from typing import Any
 
 import nh3
 
@@ -176,12 +178,18 @@ def _raw_header(msg: Message, name: str) -> str | None:
     return None
 
 
-def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
-    """(display name, lower-cased address) pairs; unreadable entries are skipped."""
-    values: list[str] = []
+def _header_values(msg: Message) -> dict[str, list[str]]:
+    """Every header's raw values by lower-cased name, in the order they came: read once
+    for all the headers :func:`parse` needs."""
+    values: dict[str, list[str]] = {}
     for key, value in getattr(msg, "_headers", []):
-        if key.lower() == name.lower():
-            values.append(str(value))
+        values.setdefault(key.lower(), []).append(str(value))
+    return values
+
+
+def _addresses(values: list[str]) -> list[tuple[str, str]]:
+    """(display name, lower-cased address) pairs of a header's raw ``values``; unreadable
+    entries are skipped."""
     out: list[tuple[str, str]] = []
     for display, address in email.utils.getaddresses(values):
         address = address.strip().strip("<>").lower()
@@ -366,9 +374,63 @@ class _BoundedParser(email.feedparser.BytesFeedParser):
             current.set_raw("Content-Type", "text/plain; charset=utf-8")
 
 
+class _ReadPolicy(policy.EmailPolicy):
+    """``policy.default``, except that a header asked for again is not parsed again.
+
+    Under ``policy.default`` every ``msg.get(name)`` (and so every ``get_content_type``,
+    ``get_param``, ``get_filename``, ...) builds a new structured header object from the
+    raw value: the parser, :func:`parse` and the email package's content manager asked
+    for a part's Content-Type some ten times, and that was most of the cost of reading a
+    message. The header object is a pure function of the name and the raw value, and
+    immutable (a ``str`` whose params and defects are read-only), so the one built the
+    first time is returned again. Each parsed message has its own policy and cache (they
+    go with the message), shared by its parts.
+    """
+
+    headers_seen: dict[tuple[str, str], Any] | None = None
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        seen = self.headers_seen
+        if seen is None or hasattr(value, "name"):
+            return super().header_fetch_parse(name, value)
+        key = (name, value)
+        header = seen.get(key)
+        if header is None:
+            header = seen[key] = super().header_fetch_parse(name, value)
+        return header
+
+
+class _HeaderClasses(HeaderRegistry):
+    """policy.default's header classes, each made once.
+
+    The standard library's registry makes a new class (``type(...)``) for every header
+    it parses; the classes it makes for one kind of header are alike in everything but
+    their identity, so the first one is kept. One per kind: a message's own header
+    names (``X-Anything``) all share the unstructured one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[type, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        kind = self.registry.get(name.lower(), self.default_class)
+        made = self._made.get(kind)
+        if made is None:
+            made = self._made[kind] = super().__getitem__(name)
+        return made
+
+
+# Each message gets a clone of this with a cache of its own (clones share the header
+# classes, as policy.default's clones do).
+_READ_POLICY = _ReadPolicy(header_factory=_HeaderClasses())
+
+
 def message_from_bytes(raw: bytes) -> tuple[Message, bool]:
     """``raw`` parsed with ``policy.default``, and whether deep nesting was cut."""
-    parser = _BoundedParser(policy=policy.default)
+    # (typeshed lists only the standard library's own options of clone())
+    one_message = _READ_POLICY.clone(headers_seen={})  # type: ignore[call-arg]
+    parser = _BoundedParser(policy=one_message)
     parser.feed(raw)
     return parser.close(), parser.cut
 
@@ -391,23 +453,23 @@ def parse(raw: bytes, limits: Limits | None = None) -> Parsed:
             f"Parts of this message are nested more than {MIME_MAX_DEPTH} levels deep and "
             "were not read. Download the original to see them."
         )
-    for key, value in getattr(msg, "_headers", []):
-        name = key.lower()
-        if name not in result.headers:
-            result.headers[name] = " ".join(decode_words(str(value)).split())
-    senders = _addresses(msg, "from") or _addresses(msg, "sender")
+    values = _header_values(msg)
+    for name, found in values.items():
+        result.headers[name] = " ".join(decode_words(found[0]).split())
+    senders = _addresses(values.get("from", [])) or _addresses(values.get("sender", []))
     if senders:
         result.from_name, result.from_address = senders[0]
     else:
         result.defects.append("no readable sender address (From)")
-    result.to = [address for _, address in _addresses(msg, "to")]
-    result.cc = [address for _, address in _addresses(msg, "cc")]
-    result.subject = _header(msg, "subject")
-    ids = message_ids(_header(msg, "message-id"))
+    result.to = [address for _, address in _addresses(values.get("to", []))]
+    result.cc = [address for _, address in _addresses(values.get("cc", []))]
+    # What _header() would give: the first value, decoded, its white space collapsed.
+    result.subject = result.header("subject")
+    ids = message_ids(result.header("message-id"))
     result.message_id = ids[0] if ids else ""
-    result.in_reply_to = message_ids(_header(msg, "in-reply-to"))
-    result.references = message_ids(_header(msg, "references"))
-    result.date = _header(msg, "date")
+    result.in_reply_to = message_ids(result.header("in-reply-to"))
+    result.references = message_ids(result.header("references"))
+    result.date = result.header("date")
     for defect in getattr(msg, "defects", []):
         result.defects.append(type(defect).__name__)
     _walk(msg, result, 0, limits)
@@ -419,11 +481,15 @@ def parse(raw: bytes, limits: Limits | None = None) -> Parsed:
     return _storable(result)
 
 
+# A lone surrogate: what the email package makes of a header byte it could not decode.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _clean(text: str) -> str:
     """Text a database can store: lone surrogates (undecodable header bytes the email
     package kept as ``surrogateescape``) become the characters Latin-1 reads in them,
     and NUL characters (PostgreSQL refuses them in text) are dropped."""
-    if any("\ud800" <= ch <= "\udfff" for ch in text):
+    if not text.isascii() and _SURROGATE.search(text):
         raw = text.encode("utf-8", "surrogateescape")
         try:
             text = raw.decode("utf-8")
@@ -488,13 +554,12 @@ def _walk(msg: Message, result: Parsed, depth: int, limits: Limits) -> None:
                 _walk(part, result, depth + 1, limits)
         return
     try:
-        _take_part(msg, result, limits)
+        _take_part(msg, content_type, result, limits)
     except Exception as exc:
         result.defects.append(f"a {content_type} part could not be read: {exc}")
 
 
-def _take_part(part: Message, result: Parsed, limits: Limits) -> None:
-    content_type = part.get_content_type()
+def _take_part(part: Message, content_type: str, result: Parsed, limits: Limits) -> None:
     disposition = (part.get_content_disposition() or "").lower()
     filename = ""
     try:
@@ -562,8 +627,11 @@ def _message_bytes(part: Message) -> bytes:
     inner = _inner_message(part)
     if inner is None:
         return _part_bytes(part)
+    # Written with the policy it was read with (policy.default, and the headers already
+    # parsed while reading it: the generator asks for every part's Content-Type again).
+    read_with = inner.policy if isinstance(inner.policy, _ReadPolicy) else policy.default
     try:
-        return inner.as_bytes(policy=policy.default.clone(linesep="\r\n"))
+        return inner.as_bytes(policy=read_with.clone(linesep="\r\n"))
     except Exception:
         try:
             return inner.as_string(policy=policy.compat32).encode("utf-8", "replace")

@@ -6,10 +6,12 @@ import time
 from typing import Any
 
 import pytest
+import time_machine
 from hypothesis import given
 from hypothesis import strategies as st
 
 from casedesk.lib.dnsresolver import DNSTempError, Resolver, parse_servers
+from casedesk.mail.tests.dnsserver import NEGATIVE_TTL, TTL
 
 pytestmark = pytest.mark.no_database
 
@@ -94,3 +96,40 @@ def test_a_silent_server_costs_the_budget_then_temperror(dns_server: Any) -> Non
 @pytest.mark.parametrize("name", ["", "a..b", "x" * 64 + ".example", "." * 300, "\x00"])
 def test_a_name_dns_cannot_hold_has_no_records(dns_server: Any, name: str) -> None:
     assert Resolver([dns_server.address]).budget(2).txt(name) == []
+
+
+def _asked(zone: Any, name: str) -> int:
+    return sum(1 for asked, _ in zone.queries if asked == name)
+
+
+def test_answers_and_no_answers_are_asked_once_while_their_ttl_lasts(
+    dns_server: Any, dns_zone: Any
+) -> None:
+    dns_zone.txt("acme.example", "v=spf1 -all")  # TTL 300
+    dns_zone.a("host.acme.example", "192.0.2.9")  # a name with no TXT: NODATA
+    resolver = Resolver([dns_server.address])
+    for _ in range(3):
+        lookup = resolver.budget(5)
+        assert lookup.txt("acme.example") == [b"v=spf1 -all"]
+        assert lookup.txt("host.acme.example") == []
+        assert lookup.txt("nobody.example") == []  # NXDOMAIN, cached for the SOA minimum
+        assert lookup.query("host.acme.example", "A") is not None
+    asked = {name: _asked(dns_zone, name) for name in ("acme.example", "host.acme.example")}
+    assert asked == {"acme.example": 1, "host.acme.example": 2}  # TXT, then A
+    assert _asked(dns_zone, "nobody.example") == 1
+    assert lookup.queries == 4  # each counts against the budget, cached or not
+
+
+def test_a_cached_answer_is_asked_again_when_its_ttl_has_passed(
+    dns_server: Any, dns_zone: Any
+) -> None:
+    dns_zone.txt("acme.example", "v=spf1 -all")
+    resolver = Resolver([dns_server.address])
+    assert resolver.budget(5).txt("nobody.example") == []
+    assert resolver.budget(5).txt("acme.example") == [b"v=spf1 -all"]
+    with time_machine.travel(time.time() + NEGATIVE_TTL + 1, tick=True):
+        assert resolver.budget(5).txt("nobody.example") == []
+        assert resolver.budget(5).txt("acme.example") == [b"v=spf1 -all"]
+    with time_machine.travel(time.time() + TTL + 1, tick=True):
+        assert resolver.budget(5).txt("acme.example") == [b"v=spf1 -all"]
+    assert (_asked(dns_zone, "nobody.example"), _asked(dns_zone, "acme.example")) == (2, 2)

@@ -143,6 +143,16 @@ def test_every_text_field_can_be_stored_in_a_database(noise: bytes) -> None:
         assert "\x00" not in text
 
 
+def test_undecodable_header_bytes_are_read_as_latin_1_and_nuls_are_dropped() -> None:
+    raw = b"From: Caf\xe9 <a@acme.example>\r\nSubject: K\xc3\xb6nig \xe9t\xe9\r\n"
+    parsed = parse(raw + b"X-Utf8: K\xc3\xb6nig\r\nX-Plain: plain\r\n\r\nnul\x00 here")
+    assert parsed.from_name == "Café"
+    # One undecodable byte: the whole value is read as Latin-1, the UTF-8 bytes too.
+    assert parsed.subject == "KÃ¶nig été"
+    assert parsed.headers["x-utf8"] == "König" and parsed.headers["x-plain"] == "plain"
+    assert parsed.text == "nul here"
+
+
 # ---- Hostile input (issue 16): bounded cost, and the message is still read ----------
 
 
