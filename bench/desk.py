@@ -454,6 +454,7 @@ def main() -> None:
         )
         try:
             wait_for_server(port, server)
+            load_before = load_average()
             agent = Session(port)
             agent.log_in("agent@example.com", DEMO_PASSWORD)
             alice = Session(port)
@@ -473,8 +474,11 @@ def main() -> None:
             ]
             agent.close()
             alice.close()
+            load_after = load_average()
         finally:
             stop(server)
+
+        print(f"load average (1/5/15 min) before: {load_before}, after: {load_after}")
 
         print(f"\n{args.requests} sequential requests per page, one keep-alive connection")
         print(f"{'page':<24} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7}  p95 target")
@@ -506,6 +510,11 @@ def main() -> None:
             f"{queue_median:.1f} ms median = {queue_median / HELPDESK_MEDIAN_MS:.3f} x 300 ms "
             f"({HELPDESK_MEDIAN_MS / queue_median:.0f} times faster)"
         )
+
+
+def load_average() -> str:
+    """The machine's load average: the figures of a noisy machine mean little without it."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def print_load(loaded: list[Figures], workers: int, database: str, seconds: float) -> None:

@@ -287,7 +287,7 @@ DB_POOL_IDLE = _seconds("CASEDESK_DB_POOL_IDLE", timedelta(minutes=10))
 DB_POOL_LIFETIME = _seconds("CASEDESK_DB_POOL_LIFETIME", timedelta(hours=1))
 # PgBouncer in transaction mode between casedesk and PostgreSQL (README "Running at
 # scale"): a server session serves many clients' transactions in turn, so nothing may
-# outlive a transaction. Django's server-side cursors (.iterator()) are turned off, and
+# outlive a transaction. Django's server-side cursors (.iterator()) are off anyway, and
 # the server settings (statement and lock timeouts) are not sent when connecting:
 # PgBouncer refuses the startup parameter that carries them; set them on the database
 # role instead. (Server-side prepared statements are already off: Django's default.)
@@ -340,8 +340,14 @@ def _databases() -> dict[str, dict[str, object]]:
             ),
             given=config.get("OPTIONS") or {},  # type: ignore[arg-type]
         )
+        # No server-side cursors: Django reads a form's choice list (the queue's
+        # organizations and agents, a case's priorities) with .iterator(), which on
+        # PostgreSQL declared a cursor WITH HOLD, fetched from it and closed it, three
+        # round trips (and a copy of the rows on the server) instead of one for a
+        # dozen rows; casedesk iterates no large result that would need one. PgBouncer
+        # in transaction mode needs them off too.
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
         if DB_PGBOUNCER:
-            config["DISABLE_SERVER_SIDE_CURSORS"] = True
             config["OPTIONS"].pop("options", None)  # type: ignore[attr-defined]
         if DB_POOL:
             # Django hands these to psycopg_pool.ConnectionPool; the connection options

@@ -212,6 +212,9 @@ class Case(models.Model):
             ),
             # "Mine" in the desk.
             models.Index(fields=["assignee", "status", "next_due"], name="case_assignee_idx"),
+            # The desk case page's "other open cases" of the organization, earliest deadline
+            # first, read one active status at a time (desk_views.other_open_cases).
+            models.Index(fields=["organization", "status", "next_due"], name="case_org_queue_idx"),
         ]
         constraints = [
             models.CheckConstraint(

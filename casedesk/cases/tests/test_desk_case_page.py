@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from casedesk.cases import services
+from casedesk.cases.desk_views import OTHER_OPEN_CASES_SHOWN, QUEUE_ORDER
 from casedesk.cases.models import Case, Event, EventKind
 from casedesk.cases.presenters import countdown
 
@@ -121,6 +123,30 @@ def test_the_page_lists_the_organizations_other_open_cases(
     assert other.reference in html and "Invoice typo" in html
     assert "Old question" not in html
     assert "Globex thing" not in html and elsewhere.reference not in html
+
+
+def test_the_other_open_cases_are_the_first_twenty_in_queue_order_over_every_status(
+    desk: Client, critical: Case, open_case: Any, alice: Any
+) -> None:
+    """Read one status at a time, then merged: the same twenty, in the same order, as one
+    query over every active status sorted by the queue's order would give."""
+    base = datetime(2025, 3, 20, 15, 0, tzinfo=UTC)
+    statuses = ["new", "open", "pending", "on_hold"]
+    for i in range(26):
+        case = open_case(alice, "Low", subject=f"Other {i}")
+        due = None if i % 7 == 3 else base + timedelta(hours=(i * 5) % 11)
+        Case.objects.filter(pk=case.pk).update(status=statuses[i % 4], next_due=due)
+    expected = list(
+        Case.objects.filter(organization=critical.organization, status__in=statuses)
+        .exclude(pk=critical.pk)
+        .order_by(*QUEUE_ORDER)
+        .values_list("subject", flat=True)[:OTHER_OPEN_CASES_SHOWN]
+    )
+    html = page(desk, critical)
+    listed = re.search(r'<ul class="other-open">(.*?)</ul>', html, re.S)
+    assert listed is not None
+    assert re.findall(r"</a> (Other \d+)", listed.group(1)) == expected
+    assert len(expected) == OTHER_OPEN_CASES_SHOWN < 26
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,31 @@ def test_the_queue_pages_in_the_same_order(
     assert listed(desk.get(reverse("desk:queue"), {"page": "nonsense"})) == expected[:10]
 
 
+def test_every_window_of_the_queue_keys_is_the_queue_order_over_every_status(
+    open_case: Any, alice: Any, agent: Any
+) -> None:
+    """The four status walks, merged (in one statement where the database allows ordered,
+    limited parts in a UNION, PostgreSQL; one query each on SQLite), give exactly what
+    one query sorted in the queue's order gives, window after window."""
+    statuses = ["new", "open", "pending", "on_hold"]
+    with time_machine.travel(IN_HOURS, tick=False):
+        cases = [open_case(alice, "Low", subject=f"case {i}") for i in range(30)]
+    for i, case in enumerate(cases):
+        set_due(case, IN_HOURS + timedelta(minutes=(i * 7) % 13) if i % 6 else None)
+        Case.objects.filter(pk=case.pk).update(status=statuses[i % 4])
+    open_case(alice, "Low", subject="closed")  # not in the queue
+    Case.objects.filter(subject="closed").update(status="closed")
+    expected = [c.pk for c in sorted(Case.objects.filter(status__in=statuses), key=_order)]
+    keys = QueueKeys(queue_cases(agent, {}))
+    assert len(keys) == len(expected) == 30
+    for start, stop in [(0, 10), (10, 20), (20, 30), (25, 40), (0, 30)]:
+        with CaptureQueriesContext(connection) as captured:
+            window = keys[start:stop]
+        assert window == expected[start:stop]
+        one_statement = connection.features.supports_slicing_ordering_in_compound
+        assert len(captured) == (1 if one_statement else len(statuses))
+
+
 def _order(case: Case) -> tuple[Any, ...]:
     return (case.next_due is None, case.next_due or case.opened_at, case.opened_at, case.pk)
 

@@ -194,6 +194,28 @@ def test_the_queue_costs_the_same_queries_at_10_and_50_rows(
     assert counts[10] == counts[50]
 
 
+def test_the_desk_reads_its_choice_lists_without_server_side_cursors(
+    desk: Client, open_case: Any, alice: Any
+) -> None:
+    """Django reads a form's choice list (the queue's organizations and agents, a case's
+    priorities) with ``.iterator()``: on PostgreSQL that declared a server-side cursor,
+    three round trips for a dozen rows. (On SQLite every cursor is a plain one.)"""
+    case = open_case(alice, "Critical", subject="Down")
+    server_side = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if getattr(context["cursor"].cursor, "name", None):  # psycopg's ServerCursor
+            server_side.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        queue = desk.get(reverse("desk:queue"))
+        page = desk.get(reverse("desk:case", args=[case.reference]))
+    assert "Any organization" in queue.content.decode()
+    assert 'name="assignee"' in page.content.decode()
+    assert server_side == []
+
+
 # ---- The desk case page -------------------------------------------------------------------
 
 
