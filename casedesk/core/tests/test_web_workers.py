@@ -84,3 +84,36 @@ def test_run_refuses_a_web_workers_count_it_cannot_use(
     assert result.returncode != 0
     assert "--web-workers" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_web_processes_answer_without_waiting_for_nagle() -> None:
+    """The socket the supervisor hands its web processes gives every accepted connection
+    TCP_NODELAY, as the one-process server has: with Nagle's algorithm on, each response on
+    a keep-alive connection waited for the client's delayed acknowledgement (~40 ms)."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    from casedesk.core.management.commands.run import listening_socket
+
+    listener = listening_socket(uvicorn.Config("casedesk.asgi:application", port=0))
+    accepted: asyncio.Queue[int] = asyncio.Queue()
+
+    class Report(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            connection = transport.get_extra_info("socket")
+            accepted.put_nowait(connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    async def connect_once() -> int:
+        server = await asyncio.get_running_loop().create_server(Report, sock=listener)
+        async with server:
+            host, port = listener.getsockname()[:2]
+            _, writer = await asyncio.open_connection(host, port)
+            nodelay = await asyncio.wait_for(accepted.get(), timeout=10)
+            writer.close()
+            return nodelay
+
+    assert listener.proto == socket.IPPROTO_TCP
+    assert asyncio.run(connect_once()) != 0
