@@ -63,7 +63,7 @@ from django.utils import timezone
 from casedesk.accounts.models import Organization, Role, User
 from casedesk.accounts.services import organization_for_email
 from casedesk.cases import files
-from casedesk.cases.models import Case, Channel, Event, EventKind, Priority, Status, parse_reference
+from casedesk.cases.models import Case, Channel, Event, Priority, Status, parse_reference
 from casedesk.cases.services import (
     BODY_MAX,
     SUBJECT_MAX,
@@ -71,7 +71,7 @@ from casedesk.cases.services import (
     NewCase,
     add_reply,
     default_priority,
-    open_case,
+    open_case_with_event,
     system_note,
 )
 from casedesk.core import ratelimit
@@ -648,7 +648,7 @@ def _open(
     if len(subject) > SUBJECT_MAX:
         subject = subject[: SUBJECT_MAX - 1] + "…"
     try:
-        case = open_case(
+        case, event = open_case_with_event(
             NewCase(
                 requester=author,
                 subject=subject,
@@ -663,7 +663,6 @@ def _open(
         )
     except CaseError as exc:
         return _needs_attention(f"the case could not be opened: {exc}")
-    event = case.events.filter(kind=EventKind.OPENED).first()
     _note_trust(case, trust, "")
     if critical:
         system_note(
