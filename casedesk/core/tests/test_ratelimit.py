@@ -455,7 +455,7 @@ def test_a_batch_locks_a_bucket_once_a_transaction_and_refuses_with_no_statement
     clock, django_assert_num_queries
 ):
     with ratelimit.batch(), transaction.atomic():
-        with django_assert_num_queries(4):  # upsert, old hits, count, the hit
+        with django_assert_num_queries(4):  # upsert, count, old hits, the hit
             assert attempt(THREE_PER_TEN_MINUTES, ALICE).allowed
         with django_assert_num_queries(2):  # the hits only
             assert attempts(2, ALICE) == [True, True]
@@ -463,6 +463,37 @@ def test_a_batch_locks_a_bucket_once_a_transaction_and_refuses_with_no_statement
             assert attempts(2, ALICE) == [False, False]
         with django_assert_num_queries(4):  # another key: its own bucket
             assert attempt(THREE_PER_TEN_MINUTES, BOB).allowed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_remembers_a_refusal_across_its_transactions_until_its_retry_after(
+    clock, django_assert_num_queries
+):
+    attempts(3, ALICE)
+    clock.shift(timedelta(minutes=4))
+    with ratelimit.batch():
+        with transaction.atomic():
+            assert attempt(THREE_PER_TEN_MINUTES, ALICE) == Decision(False, 0, timedelta(minutes=6))
+        clock.shift(timedelta(minutes=5))
+        with transaction.atomic(), django_assert_num_queries(0):
+            assert attempt(THREE_PER_TEN_MINUTES, ALICE) == Decision(False, 0, timedelta(minutes=1))
+        clock.shift(timedelta(minutes=1))  # the three hits (all at 09:00) leave the window
+        with transaction.atomic():
+            assert attempt(THREE_PER_TEN_MINUTES, ALICE) == Decision(True, 2, None)
+
+
+@pytest.mark.django_db
+def test_a_refused_attempt_deletes_nothing_an_allowed_one_deletes_what_left_the_window(
+    clock, django_assert_num_queries
+):
+    attempts(3)
+    clock.shift(timedelta(minutes=5))
+    with django_assert_num_queries(4):  # savepoint, upsert, count, release: no delete
+        assert attempts(1) == [False]
+    assert RateLimitHit.objects.count() == 3
+    clock.shift(timedelta(minutes=5))
+    assert attempts(1) == [True]
+    assert RateLimitHit.objects.count() == 1
 
 
 @pytest.mark.django_db
