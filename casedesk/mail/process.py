@@ -536,12 +536,12 @@ def _claim(message: InboundMessage, parsed: Parsed) -> bool:
         key = f"{parsed.message_id[:360]}|{content}"
     else:
         key = f"sha256:{message.digest}"
-    try:
-        with transaction.atomic():
-            MessageKey.objects.create(key=key, message=message)
-    except IntegrityError:
-        return MessageKey.objects.filter(key=key, message=message).exists()
-    return True
+    # No savepoint for an insert that may conflict: insert unless the key is there, then
+    # see whose it is (ours: this message is being processed again, released by an agent).
+    MessageKey.objects.bulk_create([MessageKey(key=key, message=message)], ignore_conflicts=True)
+    return MessageKey.objects.filter(key=key).values_list("message_id", flat=True).get() == (
+        message.pk
+    )
 
 
 def _address_of(value: str) -> str:

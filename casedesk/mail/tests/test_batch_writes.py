@@ -129,3 +129,19 @@ def test_storing_a_message_inserts_it_without_looking_for_a_copy_first(
     again = store(raw, source=Source.IMAP)
     assert not again.new and again.message.pk == first.message.pk
     assert InboundMessage.objects.count() == 1
+
+
+def test_a_new_case_by_mail_takes_no_savepoint_but_its_messages_and_open_cases(
+    mail_setup: None, alice: Any
+) -> None:
+    pks = [put(build(f"Problem {n}")) for n in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        process_batch(pks, seconds=60)
+    # The chunk's (a savepoint here: the test runs in a transaction), each message's, and
+    # each open_case's; none for the message's key, the case's insert or its rate limit.
+    assert sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries) == 1 + 3 + 3
+    copy = put(build("Problem 0", message_id="<same@client.example>"))
+    again = put(build("Problem 0", message_id="<same@client.example>", headers={"X-Path": "2"}))
+    process_batch([copy, again], seconds=60)
+    assert InboundMessage.objects.get(pk=copy).state == State.CREATED
+    assert InboundMessage.objects.get(pk=again).outcome.startswith("ignored: a second copy")
