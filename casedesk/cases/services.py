@@ -110,9 +110,18 @@ def _event(case: Case, kind: str, by: User | None, *, public: bool, **fields: An
 # ---- Opening ------------------------------------------------------------------------
 
 
-@transaction.atomic
 def open_case(new: NewCase) -> Case:
-    """Open a case; its SLA clocks start at ``opened_at``.
+    """Open a case; its SLA clocks start at ``opened_at`` (see :func:`open_case_with_event`)."""
+    return open_case_with_event(new)[0]
+
+
+@transaction.atomic
+def open_case_with_event(new: NewCase) -> tuple[Case, Event | None]:
+    """Open a case, and say which event recorded it (None for a repeated submission,
+    see below): for a channel that points at the event (mail: ``InboundMessage.event``)
+    without reading it back.
+
+    Its SLA clocks start at ``opened_at``.
 
     Outside support hours a non-critical case is accepted and queued (its
     business-hours clock simply has not started); a critical one records
@@ -130,7 +139,7 @@ def open_case(new: NewCase) -> Case:
     if new.submission_token:
         earlier = _submitted(requester, new.submission_token)
         if earlier is not None:
-            return earlier
+            return earlier, None
     organization = new.organization or requester.organization
     errors: dict[str, list[str]] = {}
     if organization is None:
@@ -187,14 +196,17 @@ def open_case(new: NewCase) -> Case:
     case.take_targets(new.priority)
     case.after_hours_alarm = new.priority.is_critical and case.opened_after_hours
     deadlines = _apply_deadlines(case)
-    try:
-        with transaction.atomic():
-            case.save()
-    except IntegrityError:
-        earlier = _submitted(requester, new.submission_token) if new.submission_token else None
-        if earlier is None:
-            raise
-        return earlier  # a racing post of the same form committed first
+    if not new.submission_token:
+        case.save(force_insert=True)  # no constraint a new case could meet: no savepoint
+    else:
+        try:
+            with transaction.atomic():
+                case.save(force_insert=True)
+        except IntegrityError:
+            earlier = _submitted(requester, new.submission_token)
+            if earlier is None:
+                raise
+            return earlier, None  # a racing post of the same form committed first
     opened = _event(
         case,
         EventKind.OPENED,
@@ -212,7 +224,7 @@ def open_case(new: NewCase) -> Case:
         from casedesk.cases import tasks
 
         tasks.send_case_confirmation.enqueue(case.pk)
-    return case
+    return case, opened
 
 
 def _submitted(requester: User, token: str) -> Case | None:

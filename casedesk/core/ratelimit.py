@@ -45,8 +45,8 @@ last slot. Each write runs in one transaction:
    A second process waits at its own upsert until the first commits, then
    counts the first one's hit. On SQLite casedesk begins every transaction
    ``IMMEDIATE`` (settings.py), which already serialises all writers.
-2. Delete the bucket's hits that left the window, count the rest, and add one
-   if the count is under the limit.
+2. Count the bucket's hits in the window; if under the limit, delete those that
+   left it and add one.
 
 :func:`check` takes no lock: its answer may be a hit or two stale, which the
 check-then-record pattern accepts (see :func:`record`).
@@ -54,17 +54,34 @@ check-then-record pattern accepts (see :func:`record`).
 Called inside an outer ``transaction.atomic()``, the lock is held until the
 outer transaction ends, and a rollback of it takes the hit with it: count
 outside long transactions, before work that may fail.
+
+Batches. Within :func:`batch`, an :func:`attempt` inside a transaction that has
+already locked the key's bucket (an earlier attempt of the same transaction) asks
+the database nothing more: nobody else can count that key until the transaction
+ends, so the hits it read then, and those it added since, are the whole count.
+Allowed, it inserts its hit (one statement); refused, nothing. A key refused once
+stays refused, with no statement, until its ``retry_after`` has passed, in the
+batch's later transactions too: hits only leave the window when their time comes
+(other processes, themselves refused, add none). A mail batch (a few transactions
+for dozens of messages, several from one sender) saves five statements a repeated
+key. The decisions are the ones :func:`attempt` makes one at a time; only a
+:func:`reset` or :func:`refund` made while a batch runs applies from its next batch
+(under a second later), and a :func:`record` meanwhile leaves a cached refusal's
+``retry_after`` as it was first said.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -169,13 +186,109 @@ def attempt(policy: RatePolicy, key: str) -> Decision:
     """Count one hit for ``key`` and allow it, or refuse it uncounted when the window is full."""
     hashed = key_hash(policy, key)
     rate = policy.rate
+    batch = _in_batch()
+    if batch is not None:
+        return _attempt_held(batch, policy, hashed, rate)
     with transaction.atomic():
         now = timezone.now()
         bucket_id = _lock_bucket(policy, hashed, rate, now)
         decision = _decide(RateLimitHit.objects.filter(bucket_id=bucket_id), rate, now)
         if not decision.allowed:
             return decision
+        _prune(bucket_id, rate, now)
         RateLimitHit.objects.create(bucket_id=bucket_id, at=now)
+    return Decision(allowed=True, remaining=decision.remaining - 1, retry_after=None)
+
+
+# How long a batch's transaction counts a bucket from memory after locking it. Its
+# upsert sets the bucket's expiry this much later than a lone attempt would, so that
+# the hits counted from memory meanwhile keep it: the cleanup never takes a bucket
+# while a hit in it still counts. (A batch's transaction takes about a second.)
+HELD_FOR = timedelta(minutes=1)
+
+
+@dataclass
+class _Held:
+    """A bucket locked by this transaction: what it knew of the window when it locked
+    it, with the hits it added since."""
+
+    bucket_id: int
+    until: datetime  # counted from memory until then (HELD_FOR after the lock)
+    newest: list[datetime] = field(default_factory=list)  # newest first, at most the limit
+    pruned: bool = False  # its hits that left the window deleted (before its first insert)
+
+
+_Key = tuple[str, str, Rate]  # the policy's name, the key's hash, the rate
+
+
+@dataclass
+class _Batch:
+    held: dict[_Key, _Held] = field(default_factory=dict)  # this transaction's locks
+    refused: dict[_Key, datetime] = field(default_factory=dict)  # refused until then
+
+
+_batch: ContextVar[_Batch | None] = ContextVar("casedesk_ratelimit_batch", default=None)
+
+
+@contextlib.contextmanager
+def batch() -> Iterator[None]:
+    """Within this block, attempts in one transaction lock each bucket once (see the
+    module docstring). Call :func:`forget_batch` after rolling back a savepoint in
+    which an attempt ran: its hits and its locks are gone with it."""
+    token = _batch.set(_Batch())
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+
+
+def forget_batch() -> None:
+    """The batch's transaction rolled back (a savepoint of it, or the whole): count
+    from the database again (a refusal may have rested on a hit now gone)."""
+    batch = _batch.get()
+    if batch is not None:
+        batch.held.clear()
+        batch.refused.clear()
+
+
+def _in_batch() -> _Batch | None:
+    """The batch, inside a transaction; None outside a batch, or outside a transaction
+    (an attempt is then its own, and its lock ends with it)."""
+    batch = _batch.get()
+    if batch is None or not connection.in_atomic_block:
+        return None
+    if not batch.held:
+        # A commit ends the locks: the next transaction counts from the database.
+        transaction.on_commit(batch.held.clear)
+    return batch
+
+
+def _attempt_held(batch: _Batch, policy: RatePolicy, hashed: str, rate: Rate) -> Decision:
+    """:func:`attempt` in a batch's transaction (the caller's, so no savepoint of its own:
+    a failure here fails the caller's savepoint, and the caller forgets the batch)."""
+    now = timezone.now()
+    key = (policy.name, hashed, rate)
+    refused_until = batch.refused.get(key)
+    if refused_until is not None and now < refused_until:
+        return Decision(allowed=False, remaining=0, retry_after=refused_until - now)
+    known = batch.held.get(key)
+    if known is None or now >= known.until:
+        bucket_id = _lock_bucket(policy, hashed, rate, now, keep=HELD_FOR)
+        newest = _newest(RateLimitHit.objects.filter(bucket_id=bucket_id), rate, now)
+        known = batch.held[key] = _Held(bucket_id, now + HELD_FOR, newest)
+    # The newest hits in the window now are among those known: the window only lost its
+    # oldest since, and nobody else could add any.
+    newest = [at for at in known.newest if at > now - rate.period]
+    decision = _judge(newest, rate, now)
+    if not decision.allowed:
+        assert decision.retry_after is not None
+        batch.refused[key] = now + decision.retry_after
+        return decision
+    if not known.pruned:
+        _prune(known.bucket_id, rate, now)
+        known.pruned = True
+    RateLimitHit.objects.create(bucket_id=known.bucket_id, at=now)
+    known.newest = sorted([now, *newest], reverse=True)[: rate.limit]
     return Decision(allowed=True, remaining=decision.remaining - 1, retry_after=None)
 
 
@@ -200,6 +313,7 @@ def record(policy: RatePolicy, key: str) -> None:
     with transaction.atomic():
         now = timezone.now()
         bucket_id = _lock_bucket(policy, hashed, rate, now)
+        _prune(bucket_id, rate, now)
         RateLimitHit.objects.create(bucket_id=bucket_id, at=now)
 
 
@@ -262,12 +376,17 @@ def delete_expired(now: datetime | None = None, batch: int = 1000) -> int:
             deleted += RateLimitBucket.objects.filter(pk__in=ids).delete()[0]
 
 
-def _lock_bucket(policy: RatePolicy, hashed: str, rate: Rate, now: datetime) -> int:
-    """Lock the key's bucket (creating it if need be), drop its hits that left the window.
+def _lock_bucket(
+    policy: RatePolicy, hashed: str, rate: Rate, now: datetime, *, keep: timedelta = timedelta(0)
+) -> int:
+    """Lock the key's bucket (creating it if need be).
 
     Return the bucket's id. Must run inside a transaction: the lock lasts until it ends.
+    ``keep``: how much longer than one period the bucket is kept (see :data:`HELD_FOR`).
     """
-    bucket = RateLimitBucket(policy=policy.name, key_hash=hashed, expires_at=now + rate.period)
+    bucket = RateLimitBucket(
+        policy=policy.name, key_hash=hashed, expires_at=now + rate.period + keep
+    )
     RateLimitBucket.objects.bulk_create(
         [bucket],
         update_conflicts=True,
@@ -279,8 +398,13 @@ def _lock_bucket(policy: RatePolicy, hashed: str, rate: Rate, now: datetime) -> 
         bucket_id = RateLimitBucket.objects.values_list("pk", flat=True).get(
             policy=policy.name, key_hash=hashed
         )
-    RateLimitHit.objects.filter(bucket_id=bucket_id, at__lte=now - rate.period).delete()
     return bucket_id
+
+
+def _prune(bucket_id: int, rate: Rate, now: datetime) -> None:
+    """Delete a locked bucket's hits that left the window, before a write adds one (a
+    refusal adds none, so it need not: the count looks at the window only)."""
+    RateLimitHit.objects.filter(bucket_id=bucket_id, at__lte=now - rate.period).delete()
 
 
 def _decide(hits: QuerySet[RateLimitHit], rate: Rate, now: datetime) -> Decision:
@@ -288,15 +412,25 @@ def _decide(hits: QuerySet[RateLimitHit], rate: Rate, now: datetime) -> Decision
 
     One query, so that hits deleted meanwhile (a reset, a check racing a
     write) cannot make the answer inconsistent: the newest ``limit`` hits in
-    the window. Fewer than ``limit`` means allowed. Otherwise one more is
-    allowed once the count drops below the limit, which is when the oldest of
-    these (the limit-th newest) leaves the window.
+    the window (:func:`_judge` says what they allow).
     """
-    newest = list(
+    return _judge(_newest(hits, rate, now), rate, now)
+
+
+def _newest(hits: QuerySet[RateLimitHit], rate: Rate, now: datetime) -> list[datetime]:
+    """The newest ``rate.limit`` of ``hits`` in the window ending ``now``, newest first."""
+    return list(
         hits.filter(at__gt=now - rate.period)
         .order_by("-at")
         .values_list("at", flat=True)[: rate.limit]
     )
+
+
+def _judge(newest: list[datetime], rate: Rate, now: datetime) -> Decision:
+    """What the newest ``rate.limit`` hits in the window allow, newest first. Fewer than
+    ``limit`` means allowed. Otherwise one more is allowed once the count drops below
+    the limit, which is when the oldest of these (the limit-th newest) leaves the window.
+    """
     if len(newest) < rate.limit:
         return Decision(allowed=True, remaining=rate.limit - len(newest), retry_after=None)
     return Decision(allowed=False, remaining=0, retry_after=newest[-1] + rate.period - now)

@@ -4,14 +4,19 @@
 everywhere (settings.CASEDESK_DEFAULT_CALENDAR); ``calendar_named()`` any
 other, e.g. the 24x7 clock of critical cases. Both return a
 :class:`LoadedCalendar` whose ``clock`` is cached per process until the
-calendar's version changes.
+calendar's version changes. Each call asks the database for that version (one
+small query), except within :func:`versions_held`, where a batch of work (the
+mail worker's) asks once per calendar.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import threading
 import zoneinfo
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -72,14 +77,45 @@ class HoursStatus:
 
 _cache: dict[str, LoadedCalendar] = {}
 _lock = threading.Lock()
+# Within versions_held(): the calendars whose version this block has checked.
+_held: ContextVar[dict[str, LoadedCalendar] | None] = ContextVar(
+    "casedesk_calendars_held", default=None
+)
+
+
+@contextlib.contextmanager
+def versions_held() -> Iterator[None]:
+    """Within this block each calendar's version is checked once, at its first use.
+
+    For a batch of work that asks the clock many times in under a second (a mail
+    batch: "is support open?" and the due times of every case it opens): an admin's
+    change to the hours applies from the next batch, as it would had it been saved a
+    moment later.
+    """
+    token = _held.set({})
+    try:
+        yield
+    finally:
+        _held.reset(token)
 
 
 def calendar_named(name: str) -> LoadedCalendar:
-    """The calendar called ``name`` with its clock; one small query when cached."""
+    """The calendar called ``name`` with its clock; one small query when cached (none
+    when this :func:`versions_held` block has checked it already)."""
     # Names are slugs; anything else (a NUL byte from a URL, say) is not one,
     # and must not reach the database driver.
     if not is_calendar_name(name):
         raise UnknownCalendar(f"no calendar named {name[:60]!r}")
+    held = _held.get()
+    if held is None:
+        return _checked(name)
+    if name not in held:
+        held[name] = _checked(name)
+    return held[name]
+
+
+def _checked(name: str) -> LoadedCalendar:
+    """The calendar called ``name``, its cached clock when its version has not changed."""
     try:
         row = Calendar.objects.only("pk", "version").get(name=name)
     except Calendar.DoesNotExist:

@@ -63,7 +63,7 @@ from django.utils import timezone
 from casedesk.accounts.models import Organization, Role, User
 from casedesk.accounts.services import organization_for_email
 from casedesk.cases import files
-from casedesk.cases.models import Case, Channel, Event, EventKind, Priority, Status, parse_reference
+from casedesk.cases.models import Case, Channel, Event, Priority, Status, parse_reference
 from casedesk.cases.services import (
     BODY_MAX,
     SUBJECT_MAX,
@@ -71,11 +71,12 @@ from casedesk.cases.services import (
     NewCase,
     add_reply,
     default_priority,
-    open_case,
+    open_case_with_event,
     system_note,
 )
 from casedesk.core import ratelimit
 from casedesk.core.mail import reference_of_message_id
+from casedesk.hours.services import versions_held
 from casedesk.lib.limited import LimitExceeded, TimeLimitExceeded, run_limited
 from casedesk.mail import rules, senders
 from casedesk.mail.models import (
@@ -250,7 +251,9 @@ def write_read(item: Read, message: InboundMessage) -> Outcome:
 class _Lookups:
     """What a batch looks up once, not once a message: the priorities, the organizations
     that claim a domain, people by address (a new contact joins at once). Kept for one
-    batch only (under a second), so an agent's change applies to the next one."""
+    batch only (under a second), so an agent's change applies to the next one. (The
+    calendar's version is checked once a batch too, and rate limits counted once a
+    transaction: :func:`batch_cache`.)"""
 
     priorities: dict[bool, Priority] = field(default_factory=dict)
     organizations: dict[str, Organization | None] = field(default_factory=dict)
@@ -264,10 +267,13 @@ _lookups: ContextVar[_Lookups | None] = ContextVar("casedesk_mail_lookups", defa
 
 @contextlib.contextmanager
 def batch_cache() -> Iterator[None]:
-    """Within this block, repeated lookups of one batch are answered from memory."""
+    """Within this block, repeated lookups of one batch are answered from memory: those
+    of :class:`_Lookups`, the calendars' versions (``hours.services.versions_held``), and
+    the rate-limit buckets a transaction has locked (``ratelimit.batch``)."""
     token = _lookups.set(_Lookups())
     try:
-        yield
+        with versions_held(), ratelimit.batch():
+            yield
     finally:
         _lookups.reset(token)
 
@@ -284,11 +290,13 @@ def _remembered(table: Callable[[_Lookups], dict[K, V]], key: K, look_up: Callab
 
 
 def forget_people() -> None:
-    """After a message's savepoint rolled back: a contact it created is gone again."""
+    """After a message's savepoint (or the chunk's transaction) rolled back: a contact it
+    created is gone again, and so are its rate-limit hits and the locks it took."""
     lookups = _lookups.get()
     if lookups is not None:
         lookups.people.clear()
         lookups.organizations.clear()
+    ratelimit.forget_batch()
 
 
 def _verify(message: InboundMessage, raw: bytes, parsed: Parsed) -> senders.Verdict | None:
@@ -528,12 +536,12 @@ def _claim(message: InboundMessage, parsed: Parsed) -> bool:
         key = f"{parsed.message_id[:360]}|{content}"
     else:
         key = f"sha256:{message.digest}"
-    try:
-        with transaction.atomic():
-            MessageKey.objects.create(key=key, message=message)
-    except IntegrityError:
-        return MessageKey.objects.filter(key=key, message=message).exists()
-    return True
+    # No savepoint for an insert that may conflict: insert unless the key is there, then
+    # see whose it is (ours: this message is being processed again, released by an agent).
+    MessageKey.objects.bulk_create([MessageKey(key=key, message=message)], ignore_conflicts=True)
+    return MessageKey.objects.filter(key=key).values_list("message_id", flat=True).get() == (
+        message.pk
+    )
 
 
 def _address_of(value: str) -> str:
@@ -640,7 +648,7 @@ def _open(
     if len(subject) > SUBJECT_MAX:
         subject = subject[: SUBJECT_MAX - 1] + "…"
     try:
-        case = open_case(
+        case, event = open_case_with_event(
             NewCase(
                 requester=author,
                 subject=subject,
@@ -655,7 +663,6 @@ def _open(
         )
     except CaseError as exc:
         return _needs_attention(f"the case could not be opened: {exc}")
-    event = case.events.filter(kind=EventKind.OPENED).first()
     _note_trust(case, trust, "")
     if critical:
         system_note(

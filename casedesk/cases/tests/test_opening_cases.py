@@ -24,6 +24,22 @@ def at(instant: datetime) -> time_machine.travel:
     return time_machine.travel(instant, tick=False)
 
 
+def test_a_channel_gets_the_opening_event_with_the_case_and_none_for_a_repeat(
+    alice, priorities, calendars
+):
+    new = services.NewCase(
+        requester=alice,
+        subject="Export fails",
+        priority=priorities["Medium"],
+        confirm=False,
+        submission_token="form-1",
+    )
+    case, opened = services.open_case_with_event(new)
+    assert opened is not None and opened == case.events.get(kind=EventKind.OPENED)
+    assert services.open_case_with_event(new) == (case, None)  # the same form posted again
+    assert services.open_case(new) == case
+
+
 def test_a_case_gets_a_cd_reference_and_an_opened_event(alice, open_case):
     case = open_case(alice, "Medium", subject="  Export   fails ", description="Since 9:00.")
     assert case.reference == f"CD-{case.pk + 1000}"

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.test import override_settings
 
 from casedesk.core import periodic, ratelimit
@@ -421,3 +422,107 @@ def test_refund_gives_back_the_newest_hit_only():
         assert attempt(policy, "k").allowed
         assert not attempt(policy, "k").allowed
         refund(policy, "never-seen")  # nothing to give back: no error
+
+
+# ---- batches: a transaction counts a bucket it has locked from memory ----
+
+
+def _in_batch(steps: list[timedelta], clock: time_machine.Traveller, key: str) -> list[Decision]:
+    """Attempts for ``key`` at these offsets, in one batch's transaction."""
+    decisions = []
+    with ratelimit.batch(), transaction.atomic():
+        for step in steps:
+            clock.shift(step)
+            decisions.append(attempt(THREE_PER_TEN_MINUTES, key))
+    return decisions
+
+
+@pytest.mark.django_db
+def test_a_batch_decides_as_attempts_one_at_a_time_do(clock):
+    steps = [timedelta(0), timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=3)]
+    steps += [timedelta(minutes=5), timedelta(seconds=1), timedelta(minutes=2), timedelta(0)]
+    alone = []
+    for step in steps:
+        clock.shift(step)
+        alone.append(attempt(THREE_PER_TEN_MINUTES, ALICE))
+    clock.move_to(START)
+    assert _in_batch(steps, clock, BOB) == alone
+    assert [d.allowed for d in alone] == [True, True, True, False, True, True, True, False]
+
+
+@pytest.mark.django_db
+def test_a_batch_locks_a_bucket_once_a_transaction_and_refuses_with_no_statement(
+    clock, django_assert_num_queries
+):
+    with ratelimit.batch(), transaction.atomic():
+        with django_assert_num_queries(4):  # upsert, count, old hits, the hit
+            assert attempt(THREE_PER_TEN_MINUTES, ALICE).allowed
+        with django_assert_num_queries(2):  # the hits only
+            assert attempts(2, ALICE) == [True, True]
+        with django_assert_num_queries(0):
+            assert attempts(2, ALICE) == [False, False]
+        with django_assert_num_queries(4):  # another key: its own bucket
+            assert attempt(THREE_PER_TEN_MINUTES, BOB).allowed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_remembers_a_refusal_across_its_transactions_until_its_retry_after(
+    clock, django_assert_num_queries
+):
+    attempts(3, ALICE)
+    clock.shift(timedelta(minutes=4))
+    with ratelimit.batch():
+        with transaction.atomic():
+            assert attempt(THREE_PER_TEN_MINUTES, ALICE) == Decision(False, 0, timedelta(minutes=6))
+        clock.shift(timedelta(minutes=5))
+        with transaction.atomic(), django_assert_num_queries(0):
+            assert attempt(THREE_PER_TEN_MINUTES, ALICE) == Decision(False, 0, timedelta(minutes=1))
+        clock.shift(timedelta(minutes=1))  # the three hits (all at 09:00) leave the window
+        with transaction.atomic():
+            assert attempt(THREE_PER_TEN_MINUTES, ALICE) == Decision(True, 2, None)
+
+
+@pytest.mark.django_db
+def test_a_refused_attempt_deletes_nothing_an_allowed_one_deletes_what_left_the_window(
+    clock, django_assert_num_queries
+):
+    attempts(3)
+    clock.shift(timedelta(minutes=5))
+    with django_assert_num_queries(4):  # savepoint, upsert, count, release: no delete
+        assert attempts(1) == [False]
+    assert RateLimitHit.objects.count() == 3
+    clock.shift(timedelta(minutes=5))
+    assert attempts(1) == [True]
+    assert RateLimitHit.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_after_a_rollback_a_batch_counts_from_the_database_again(clock):
+    with ratelimit.batch(), transaction.atomic():
+        assert attempts(2, ALICE) == [True, True]
+        with pytest.raises(KeyError), transaction.atomic():
+            assert attempt(THREE_PER_TEN_MINUTES, ALICE).allowed
+            raise KeyError("the work failed: its hit goes with it")
+        ratelimit.forget_batch()
+        assert attempts(2, ALICE) == [True, False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_ends_what_a_batch_knows_of_a_bucket(clock):
+    with ratelimit.batch():
+        with transaction.atomic():
+            assert attempts(2, ALICE) == [True, True]
+        record(THREE_PER_TEN_MINUTES, ALICE)  # another process, between two transactions
+        with transaction.atomic():
+            assert attempts(1, ALICE) == [False]
+
+
+@pytest.mark.django_db
+def test_the_cleanup_keeps_a_bucket_while_a_hit_counted_in_a_batch_still_counts(clock):
+    steps = [timedelta(0), timedelta(seconds=30), timedelta(seconds=1)]
+    assert [d.allowed for d in _in_batch(steps, clock, ALICE)] == [True, True, True]
+    clock.move_to(START + TEN_MINUTES + timedelta(seconds=1))  # the first hit left
+    assert ratelimit.delete_expired() == 0
+    # The hits at 09:00:30 and 09:00:31 still count.
+    assert attempt(THREE_PER_TEN_MINUTES, ALICE) == Decision(True, 0, None)
+    assert not attempt(THREE_PER_TEN_MINUTES, ALICE).allowed

@@ -10,7 +10,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from casedesk.hours.models import Calendar, Holiday, HolidayRule, OpeningInterval
-from casedesk.hours.services import UnknownCalendar, calendar_named, current_calendar
+from casedesk.hours.services import (
+    UnknownCalendar,
+    calendar_named,
+    current_calendar,
+    versions_held,
+)
 
 pytestmark = pytest.mark.django_db
 CHICAGO = ZoneInfo("America/Chicago")
@@ -89,6 +94,24 @@ def test_a_cached_clock_is_rebuilt_when_the_calendar_changes():
     assert after is not before
     assert not after.clock.is_open(dt.datetime(2026, 12, 30, 10, 0, tzinfo=CHICAGO))
     assert before.clock.is_open(dt.datetime(2026, 12, 30, 10, 0, tzinfo=CHICAGO))
+
+
+def test_within_versions_held_each_calendar_is_checked_once(django_assert_num_queries):
+    calendar_named("default"), calendar_named("24x7")  # both clocks built
+    with django_assert_num_queries(6):  # one small query a call
+        for _ in range(3):
+            calendar_named("default"), calendar_named("24x7")
+    with versions_held():
+        with django_assert_num_queries(2):
+            for _ in range(3):
+                current_calendar(), calendar_named("24x7")
+        calendar = Calendar.objects.get(name="default")
+        Holiday.objects.create(calendar=calendar, date=dt.date(2026, 12, 30), name="Inventory day")
+        held = current_calendar()
+        assert held.clock.is_open(dt.datetime(2026, 12, 30, 10, 0, tzinfo=CHICAGO))
+    # The next block (the next batch) sees the change.
+    with versions_held():
+        assert not current_calendar().clock.is_open(dt.datetime(2026, 12, 30, 10, 0, tzinfo=CHICAGO))
 
 
 def test_changing_the_hours_or_the_zone_bumps_the_version():
