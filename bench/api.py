@@ -143,6 +143,7 @@ def main() -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,  # stop() can kill its whole group
         )
         try:
             wait_for_server(port, server)

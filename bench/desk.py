@@ -171,13 +171,23 @@ def wait_for_server(port: int, process: subprocess.Popen[str]) -> None:
 
 
 def stop(server: subprocess.Popen[str]) -> None:
-    """SIGTERM (uvicorn finishes what it is doing), then kill after 30 s."""
+    """SIGTERM (uvicorn finishes what it is doing), then after 30 s kill it and every
+    process of its group (a web process left behind holds the output pipe open, and
+    reading it to the end would wait for ever)."""
     server.send_signal(signal.SIGTERM)
     try:
         server.communicate(timeout=30)
     except subprocess.TimeoutExpired:
+        try:
+            if os.getpgid(server.pid) == server.pid:  # started with start_new_session
+                os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         server.kill()
-        server.communicate()
+        try:
+            server.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass  # an orphan still holds the pipe: leave it, the bench is done
 
 
 @dataclass(frozen=True)
@@ -451,6 +461,7 @@ def main() -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,  # stop() can kill its whole group
         )
         try:
             wait_for_server(port, server)

@@ -184,6 +184,7 @@ def start_server(environ: dict[str, str], port: int, workers: int) -> subprocess
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # stop() can kill its whole group
     )
 
 
