@@ -61,11 +61,10 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks.signals import task_started
 from django_tasks_db.models import DBTaskResult
-from django_tasks_db.utils import exclusive_transaction
 
 from casedesk.core.periodic import periodic
 from casedesk.core.retry import RetryableError, RetryPolicy, retrying, time_budget
-from casedesk.core.tasks import CRITICAL, enqueue_in_bulk
+from casedesk.core.tasks import CRITICAL, claim_ready, enqueue_in_bulk, finish_successful
 from casedesk.mail.models import InboundMessage, State
 
 if TYPE_CHECKING:
@@ -181,48 +180,24 @@ def run_batch(message_id: int, running: _Running) -> str:
 
 
 def _claim_others(running: _Running, limit: int) -> dict[str, int]:
-    """Claim up to ``limit`` ready process_message rows of the default queue, oldest first,
-    for this batch, as the worker claims one (skipping rows another worker is claiming);
-    returns their message ids by row id."""
-    if limit <= 0:
-        return {}
-    rows = DBTaskResult.objects.ready().filter(
-        task_path=process_message.module_path, queue_name=process_message.queue_name
-    )
-    now = timezone.now()
+    """Claim up to ``limit`` process_message rows of the default queue waiting to run
+    now, oldest first, for this batch (``core.tasks.claim_ready``: one select and one
+    update); returns their message ids by row id."""
     claimed: dict[str, int] = {}
-    with exclusive_transaction(rows.db):
-        found = list(
-            rows.select_for_update(skip_locked=True).only("id", "args_kwargs", "worker_ids")[:limit]
-        )
-        taken = []
-        for row in found:
-            args = (row.args_kwargs or {}).get("args") or []
-            if len(args) != 1 or not isinstance(args[0], int) or str(row.id) == running.id:
-                continue  # not ours to batch: it runs on its own
-            row.status = "RUNNING"
-            row.started_at = now
-            row.worker_ids = [*row.worker_ids, running.worker_id]
-            taken.append(row)
-            claimed[str(row.id)] = args[0]
-        DBTaskResult.objects.bulk_update(taken, ["status", "started_at", "worker_ids"])
+    strays: list[str] = []
+    for row_id, args_kwargs in claim_ready(process_message, running.worker_id, limit):
+        args = (args_kwargs or {}).get("args") or []
+        if len(args) != 1 or not isinstance(args[0], int) or row_id == running.id:
+            strays.append(row_id)  # not ours to batch: back to the queue, to run on its own
+        else:
+            claimed[row_id] = args[0]
+    _release_rows(strays)
     return claimed
 
 
 def _finish_rows(done: dict[str, str], back: list[str]) -> None:
     """Record the claimed rows: successful with their outcome line, or back in the queue."""
-    if done:
-        now = timezone.now()
-        rows = list(DBTaskResult.objects.filter(id__in=list(done), status="RUNNING").only("id"))
-        for row in rows:
-            row.status = "SUCCESSFUL"
-            row.finished_at = now
-            row.return_value = done[str(row.id)]
-            row.exception_class_path = ""
-            row.traceback = ""
-        DBTaskResult.objects.bulk_update(
-            rows, ["status", "finished_at", "return_value", "exception_class_path", "traceback"]
-        )
+    finish_successful(done)
     _release_rows(back)
 
 
