@@ -34,6 +34,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.db import connection, connections, transaction
+from django.db.backends.signals import connection_created
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
@@ -65,6 +66,28 @@ RECONNECT_MAX_WAIT = 30.0
 
 # The lanes of a plain `casedesk worker` (and of `casedesk run`), critical first.
 LANES = ("critical", "default")
+
+# How long the task loop keeps its database connection (it is closed at once after an
+# error that left it unusable). Django closes a connection after each request or task
+# (CONN_MAX_AGE=0: under ASGI a kept one would never be reused), and django-tasks-db's
+# loop does so twice a task: on SQLite each task then paid a connect and its PRAGMAs,
+# and the close of the last connection a checkpoint of the WAL (about 1.5 ms a task);
+# on PostgreSQL a pool checkout and its health check. Bounded, so that the server's
+# memory for a session and the pool's lifetime still apply.
+KEEP_CONNECTION_SECONDS = 300.0
+
+_loop_thread = threading.local()
+
+
+def _keep_the_loops_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Give a connection the task loop opens KEEP_CONNECTION_SECONDS of life (Django's
+    ``close_old_connections``, which the loop calls, honours it; every other thread's
+    connections are closed as before)."""
+    if getattr(_loop_thread, "active", False):
+        connection.close_at = time.monotonic() + KEEP_CONNECTION_SECONDS
+
+
+connection_created.connect(_keep_the_loops_connection, dispatch_uid="casedesk.worker.keep")
 
 
 def _close_connection() -> None:
@@ -130,6 +153,13 @@ class _Runner(Worker):
         super().__init__(**kwargs)
         self.report = report
         self.holding: DBTaskResult[Any, Any] | None = None
+
+    def run(self) -> None:
+        _loop_thread.active = True
+        try:
+            super().run()
+        finally:
+            _loop_thread.active = False
 
     def run_task(self, db_task_result: DBTaskResult[Any, Any]) -> None:
         self.holding = db_task_result

@@ -3,6 +3,7 @@ periodic sweeps are claimed by exactly one worker per due run."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -37,6 +38,27 @@ def test_the_worker_command_in_batch_mode_drains_the_queue_and_exits():
     for _ in range(3):
         requeue_abandoned_tasks.enqueue()
     call_command("worker", "--batch", "--interval", "0", verbosity=0)
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+
+
+def test_the_task_loop_keeps_one_database_connection_across_its_tasks():
+    from django.db.backends.signals import connection_created
+
+    for _ in range(5):
+        requeue_abandoned_tasks.enqueue()
+    opened: list[object] = []
+    loop = threading.current_thread()  # run_forever runs the loop here (a thread beats)
+
+    def count(sender: object, connection: object, **kwargs: object) -> None:
+        if threading.current_thread() is loop:
+            opened.append(connection)
+
+    connection_created.connect(count)
+    try:
+        CasedeskWorker(batch=True, interval=0).run_forever()
+    finally:
+        connection_created.disconnect(count)
+    assert len(opened) == 1  # not one (or two) a task
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
 
 
@@ -162,9 +184,7 @@ def test_a_task_that_lost_the_database_runs_again_instead_of_being_recorded_fail
     assert row.return_value == "done"
 
 
-def test_a_statement_failing_on_a_working_connection_is_the_tasks_own_failure(
-    run_tasks, tmp_path
-):
+def test_a_statement_failing_on_a_working_connection_is_the_tasks_own_failure(run_tasks, tmp_path):
     from casedesk.core.tests.workerproc import statement_fails
 
     result = statement_fails.enqueue(str(tmp_path))
