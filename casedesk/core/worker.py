@@ -35,6 +35,7 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.db import connection, connections, transaction
 from django.db.backends.signals import connection_created
+from django.db.models import Q
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
@@ -375,9 +376,9 @@ class Supervisor:
         self.stopping = False
         self.stop_deadline: float | None = None
         # Work to store once the database answers: (task id, budget) of tasks stopped
-        # over budget, (task id, lane id) of tasks whose lane died holding them.
+        # over budget, (task id, lane id, when) of tasks whose lane died holding them.
         self._overruns: list[tuple[str, float]] = []
-        self._orphans: list[tuple[str, str]] = []
+        self._orphans: list[tuple[str, str, datetime]] = []
         self._next_housekeeping = 0.0
 
     # ---- the loop ----
@@ -478,7 +479,7 @@ class Supervisor:
             return False
         self._read_rest(lane)
         if lane.task is not None:
-            self._orphans.append((lane.task[0], lane.worker_id))
+            self._orphans.append((lane.task[0], lane.worker_id, timezone.now()))
             if not self.stopping:
                 logger.error(
                     "lane %s died running task %s; it goes back in the queue",
@@ -506,6 +507,8 @@ class Supervisor:
             pass
         lane.task = None  # not an orphan: recorded as stopped below
         self._reap(lane, block=True)
+        # What it claimed beside its task (a batch's rows) goes back to the queue.
+        self._orphans.append((task_id, lane.worker_id, timezone.now()))
         logger.error(
             "lane %s: task %s stopped after exceeding its time budget of %g s",
             lane.queue,
@@ -523,8 +526,7 @@ class Supervisor:
                 record_overrun(*self._overruns[0])
                 self._overruns.pop(0)
             while self._orphans:
-                task_id, worker_id = self._orphans[0]
-                release_held_by(task_id, worker_id)
+                release_held_by(*self._orphans[0])
                 self._orphans.pop(0)
         except (DatabaseError, InterfaceError):
             logger.warning("cannot store a stopped task's outcome yet (database away); will retry")
@@ -614,9 +616,19 @@ def record_overrun(task_id: str, budget: float) -> str:
     return outcome
 
 
-def release_held_by(task_id: str, worker_id: str) -> bool:
-    """Put back in the queue a task a dead lane held (if it still holds it)."""
-    row = DBTaskResult.objects.filter(id=task_id, status="RUNNING").first()
-    if row is None or not row.worker_ids or row.worker_ids[-1] != worker_id:
-        return False
-    return release(row.id, row.started_at)
+def release_held_by(task_id: str, worker_id: str, died_at: datetime | None = None) -> int:
+    """Put back in the queue the task a dead lane held (if it still holds it) and every
+    other row it held: those a batch claimed beside its task (``core.tasks.claim_ready``),
+    which would otherwise wait for the abandoned-task sweep. Only rows claimed before
+    ``died_at``: the lane's replacement runs under the same id. Returns how many."""
+    running = DBTaskResult.objects.filter(status="RUNNING")
+    if died_at is not None:
+        # A handful of rows (what the lanes run now): their last worker is read here.
+        running = running.filter(Q(id=task_id) | Q(started_at__lte=died_at))
+    else:
+        running = running.filter(id=task_id)
+    released = 0
+    for row in running.only("id", "worker_ids", "started_at"):
+        if row.worker_ids and row.worker_ids[-1] == worker_id:
+            released += release(row.id, row.started_at)
+    return released

@@ -6,8 +6,10 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -60,6 +62,29 @@ def test_the_task_loop_keeps_one_database_connection_across_its_tasks():
         connection_created.disconnect(count)
     assert len(opened) == 1  # not one (or two) a task
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+
+
+def test_a_dead_lanes_batch_goes_back_to_the_queue_with_its_task():
+    """The supervisor releases what a lane that died held: its task, and the rows it
+    claimed beside it for a batch (not left for the abandoned-task sweep)."""
+    from casedesk.core.tasks import claim_ready
+    from casedesk.core.worker import release_held_by
+
+    lane, other_lane = "host:1:abc/default", "host:1:abc/critical"
+    results = [requeue_abandoned_tasks.enqueue() for _ in range(5)]
+    rows = DBTaskResult.objects.filter(id__in=[r.id for r in results])
+    task = rows.get(id=results[0].id)
+    task.claim(lane)
+    batch = claim_ready(requeue_abandoned_tasks, lane, 2)
+    elsewhere = claim_ready(requeue_abandoned_tasks, other_lane, 1)
+    died_at = timezone.now()
+    with time_machine.travel(died_at + timedelta(seconds=1)):  # its replacement, same id
+        replacement = claim_ready(requeue_abandoned_tasks, lane, 1)
+    assert release_held_by(str(task.id), lane, died_at) == 3
+    status = dict(rows.values_list("id", "status"))
+    assert [status[UUID(row_id)] for row_id, _ in batch] == ["READY", "READY"]
+    assert status[task.id] == "READY"
+    assert status[UUID(elsewhere[0][0])] == status[UUID(replacement[0][0])] == "RUNNING"
 
 
 def test_a_task_scheduled_for_later_waits_for_its_instant():
@@ -184,7 +209,9 @@ def test_a_task_that_lost_the_database_runs_again_instead_of_being_recorded_fail
     assert row.return_value == "done"
 
 
-def test_a_statement_failing_on_a_working_connection_is_the_tasks_own_failure(run_tasks, tmp_path):
+def test_a_statement_failing_on_a_working_connection_is_the_tasks_own_failure(
+    run_tasks, tmp_path
+):
     from casedesk.core.tests.workerproc import statement_fails
 
     result = statement_fails.enqueue(str(tmp_path))
