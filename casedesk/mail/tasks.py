@@ -430,8 +430,16 @@ def sweep_pending_mail() -> int:
         queued = still_queued(process_message).values_list("args_kwargs", flat=True)
         waiting = {entry["args"][0] for entry in queued if entry.get("args")}
         stale = [pk for pk in stale if pk not in waiting]
-    for pk in stale:
-        process_message.enqueue(pk)
+    if stale:
+        # Each on the queue store() chose: alone on the critical queue when its subject
+        # says critical (within the sending server's allowance), else batched.
+        from casedesk.mail.store import _may_take_the_critical_lane, subject_says_critical
+
+        found = InboundMessage.objects.filter(pk__in=stale).values_list("pk", "raw", "client_ip")
+        for pk, raw, client_ip in found.iterator(chunk_size=20):
+            raw = bytes(raw)
+            critical = subject_says_critical(raw) and _may_take_the_critical_lane(raw, client_ip)
+            enqueue_processing(pk, critical=critical)
     if stale:
         logger.warning("mail sweep re-enqueued %d pending message(s)", len(stale))
     return len(stale)
