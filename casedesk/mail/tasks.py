@@ -4,8 +4,9 @@ pending.
 Each stored message gets its own ``process_message`` task row (``store()`` writes it in the
 message's transaction, so no message is ever without one). On the default queue the task
 that a worker claims leads a batch: it claims up to :data:`BATCH_MAX` - 1 other waiting
-``process_message`` rows in one statement (``SELECT ... FOR UPDATE SKIP LOCKED``, as the
-worker claims one), so two workers never hold the same message, then:
+``process_message`` rows with one select (``SELECT ... FOR UPDATE SKIP LOCKED``, as the
+worker claims one) and one update (``core.tasks.claim_ready``), so two workers never hold
+the same message, then:
 
 1. reads and verifies each message with no transaction open (``process.read_message``),
    in the order they arrived, until :data:`BATCH_SECONDS` of work is done (the rest go
@@ -19,16 +20,17 @@ worker claims one), so two workers never hold the same message, then:
    sender domains in one order (:func:`_take_domains`), so two workers' chunks never
    deadlock on a sender's rate-limit bucket or a case; a chunk that fails on a lock all
    the same is written again one message to a transaction;
-3. marks the claimed rows successful, each with its message's outcome line.
+3. marks the claimed rows successful, each with its message's outcome line (one UPDATE
+   run per row, ``core.tasks.finish_successful``).
 
 The task knows which row it runs from django-tasks' ``task_started`` signal; called
 any other way (``mailgate --process``, a test) it processes its one message alone.
 
-A worker killed half-way leaves the messages of the uncommitted chunk pending and their
-rows RUNNING: the lane's own row goes back to the queue at once (the supervisor), the rest
-when ``core.tasks.requeue_abandoned_tasks`` finds them over their budget and its grace
-(about a minute and a half); the state check
-under the row lock (``process.write_read``) makes each message's outcome happen once.
+A lane killed half-way leaves the messages of the uncommitted chunk pending and their
+rows RUNNING: the supervisor puts the lane's row and the rows it claimed back in the queue
+at once (``core.worker.release_held_by``); a whole worker killed leaves them to
+``core.tasks.requeue_abandoned_tasks``. The state check under the row lock
+(``process.write_read``) makes each message's outcome happen once.
 
 A message whose subject says critical is enqueued on the critical queue by ``store()``
 and processed alone there (:func:`enqueue_processing`): it never waits behind a backlog of
