@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import random
 import select
 import signal
 import socket
@@ -33,13 +34,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
-from django.db import connection, connections, transaction
+from django.db import close_old_connections, connection, connections, transaction
 from django.db.backends.signals import connection_created
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from casedesk.core.dbpool import close_pools
 from casedesk.core.periodic import enqueue_due
@@ -156,11 +158,64 @@ class _Runner(Worker):
         self.holding: DBTaskResult[Any, Any] | None = None
 
     def run(self) -> None:
+        """django-tasks-db's loop (``Worker.run``), claiming with :meth:`next_task`."""
         _loop_thread.active = True
         try:
-            super().run()
+            logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, self.queue_names)
+            if self.startup_delay and self.interval:
+                time.sleep(random.random())  # noqa: S311 - no thundering herd of lanes
+            while self.running:
+                close_old_connections()  # the loop's connection is kept (see above)
+                with exclusive_transaction():
+                    try:
+                        task_result = self.next_task()
+                        retrieved = True
+                        if task_result is not None:
+                            task_result.claim(self.worker_id)
+                    except OperationalError as exc:
+                        if not is_locked_database_exception(exc):
+                            raise
+                        task_result, retrieved = None, False  # locked: try again
+                if task_result is not None:
+                    self.run_task(task_result)
+                if self.batch and retrieved and task_result is None:
+                    return
+                if self.max_tasks is not None and self._run_tasks >= self.max_tasks:
+                    return
+                close_old_connections()
+                if self.running and task_result is None:
+                    time.sleep(self.interval)
         finally:
             _loop_thread.active = False
+
+    def next_task(self) -> DBTaskResult[Any, Any] | None:
+        """The task to run next, locked (SKIP LOCKED), in django-tasks-db's order: highest
+        priority first, then those due by their ``run_after`` (oldest due first), then
+        those to run at once (oldest first).
+
+        Found by index ranges of django-tasks-db's ordering index (status, priority,
+        run_after, enqueued_at): one priority at a time (a handful: 0 and paging's), its
+        due rows from the start of its range, its rows to run at once by equality. Its
+        own ``ready()`` query walked that index past every row scheduled for later (each
+        open case's SLA checks: 6,000 rows after 2,000 mails, one or more milliseconds a
+        claim, growing with the open cases).
+        """
+        ready = DBTaskResult.objects.filter(
+            status="READY", backend_name=self.backend_name, queue_name__in=self.queue_names
+        )
+        waiting = DBTaskResult.objects.filter(status="READY")
+        now, never = timezone.now(), get_date_max()
+        priority = waiting.aggregate(top=Max("priority"))["top"]
+        while priority is not None:
+            group = ready.filter(priority=priority)
+            found = (
+                group.filter(run_after__lte=now).order_by("run_after", "enqueued_at").get_locked()
+                or group.filter(run_after=never).order_by("enqueued_at").get_locked()
+            )
+            if found is not None:
+                return found
+            priority = waiting.filter(priority__lt=priority).aggregate(top=Max("priority"))["top"]
+        return None
 
     def run_task(self, db_task_result: DBTaskResult[Any, Any]) -> None:
         self.holding = db_task_result

@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -85,6 +86,30 @@ def test_a_dead_lanes_batch_goes_back_to_the_queue_with_its_task():
     assert [status[UUID(row_id)] for row_id, _ in batch] == ["READY", "READY"]
     assert status[task.id] == "READY"
     assert status[UUID(elsewhere[0][0])] == status[UUID(replacement[0][0])] == "RUNNING"
+
+
+def test_the_loop_takes_tasks_in_django_tasks_orders_by_priority_due_time_then_age():
+    now = timezone.now()
+    sweep = requeue_abandoned_tasks  # on the critical queue
+    with time_machine.travel(now - timedelta(minutes=3)):
+        older = sweep.enqueue()
+    with time_machine.travel(now - timedelta(minutes=2)):
+        due = sweep.using(run_after=now - timedelta(minutes=1)).enqueue()
+        newer = sweep.enqueue()
+        later = sweep.using(run_after=now + timedelta(hours=1)).enqueue()
+        urgent = sweep.using(priority=10).enqueue()
+        elsewhere = sweep.using(queue_name="default", priority=20).enqueue()
+    loop = CasedeskWorker(queue_names=["critical"]).worker
+    taken = []
+    while True:
+        with transaction.atomic():  # as the loop claims (the row locked until claimed)
+            row = loop.next_task()
+            if row is None:
+                break
+            row.claim(loop.worker_id)
+        taken.append(row.id)
+    assert [str(i) for i in taken] == [urgent.id, due.id, older.id, newer.id]
+    assert {later.id, elsewhere.id}.isdisjoint(str(i) for i in taken)
 
 
 def test_a_task_scheduled_for_later_waits_for_its_instant():
