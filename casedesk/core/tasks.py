@@ -11,11 +11,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Min, Q, QuerySet
+from django.db import connections, router, transaction
+from django.db.models import F, Field, Func, JSONField, Min, Q, QuerySet, TextField, Value
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult, get_date_max
+from django_tasks_db.utils import exclusive_transaction
 
 from casedesk.core import ratelimit
 from casedesk.core.models import WorkerHeartbeat
@@ -66,6 +68,115 @@ def release(result_id: Any, started_at: datetime | None) -> bool:
             status="READY", started_at=None
         )
     )
+
+
+# ---- Claiming and finishing rows in bulk (batches of one task) --------------------------
+
+
+class _Appended(Func):
+    """A JSON array column with one more string at its end (a row's ``worker_ids``)."""
+
+    output_field = JSONField()
+
+    def __init__(self, column: str, value: str) -> None:
+        super().__init__(F(column), Value(value, output_field=TextField()))
+
+    def _compiled(self, compiler: Any) -> tuple[str, str, list[Any]]:
+        column, column_params = compiler.compile(self.source_expressions[0])
+        value, value_params = compiler.compile(self.source_expressions[1])
+        return column, value, [*column_params, *value_params]
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, value, params = self._compiled(compiler)
+        return f"({column} || jsonb_build_array(({value})::text))", params
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # SQLite's JSON1, which Django's JSONField needs anyway.
+        column, value, params = self._compiled(compiler)
+        return f"json_insert({column}, '$[#]', {value})", params
+
+
+def claim_ready(task: Any, worker_id: str, limit: int) -> list[tuple[str, Any]]:
+    """Claim up to ``limit`` rows of ``task`` (its queue and priority) that wait to run
+    now, oldest first, for ``worker_id``, as the worker claims one (``SELECT ... FOR
+    UPDATE SKIP LOCKED``, so two workers never claim the same row); their ids and
+    arguments (``args_kwargs``).
+
+    Two statements whatever ``limit``: the select, then one UPDATE for all the rows.
+    Only rows enqueued to run at once (no ``run_after``): those are found by an index
+    range scan of django-tasks-db's ordering index (status, priority, run_after,
+    enqueued_at), where its ``ready()`` walks past every row scheduled for later (an
+    open case's SLA checks: thousands of rows) before it reaches them. A retry (one
+    with a ``run_after``) is claimed by the worker loop on its own.
+    """
+    if limit <= 0:
+        return []
+    rows = DBTaskResult.objects.filter(
+        status="READY",
+        priority=task.priority,
+        run_after=get_date_max(),
+        task_path=task.module_path,
+        queue_name=task.queue_name,
+    )
+    with exclusive_transaction(rows.db):
+        found = list(
+            rows.select_for_update(skip_locked=True)
+            .order_by("enqueued_at")
+            .values_list("id", "args_kwargs")[:limit]
+        )
+        if found:
+            DBTaskResult.objects.filter(id__in=[row_id for row_id, _ in found]).update(
+                status="RUNNING",
+                started_at=timezone.now(),
+                worker_ids=_Appended("worker_ids", worker_id),
+            )
+    return [(str(row_id), args_kwargs) for row_id, args_kwargs in found]
+
+
+def finish_successful(outcomes: dict[str, Any]) -> None:
+    """Record the RUNNING rows ``outcomes`` names as successful, each with its own return
+    value: one UPDATE run for every row (``executemany``) in one transaction. Django's
+    ``bulk_update`` would build a CASE of every row for every column, which SQLite
+    evaluates row by row (tens of milliseconds for a batch of 50)."""
+    if not outcomes:
+        return
+    alias = router.db_for_write(DBTaskResult)
+    connection = connections[alias]
+    meta = DBTaskResult._meta
+    quote = connection.ops.quote_name
+
+    def field(name: str) -> Field[Any, Any]:
+        found = meta.get_field(name)
+        assert isinstance(found, Field)
+        return found
+
+    def column(name: str) -> str:
+        return quote(field(name).column)
+
+    # The model's names, quoted; every value a parameter.
+    columns = ", ".join(
+        f"{column(name)} = %s"
+        for name in ("status", "finished_at", "return_value", "exception_class_path", "traceback")
+    )
+    table = quote(meta.db_table)
+    sql = f"UPDATE {table} SET {columns} WHERE {column('id')} = %s AND {column('status')} = %s"  # noqa: S608
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    value_field = field("return_value")
+    assert meta.pk is not None
+    params = [
+        (
+            "SUCCESSFUL",
+            now,
+            value_field.get_db_prep_save(value, connection),
+            "",
+            "",
+            meta.pk.get_db_prep_value(row_id, connection),
+            "RUNNING",
+        )
+        for row_id, value in outcomes.items()
+    ]
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 # ---- Enqueueing in bulk --------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import random
 import select
 import signal
 import socket
@@ -33,11 +34,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
-from django.db import connection, connections, transaction
+from django.db import close_old_connections, connection, connections, transaction
+from django.db.backends.signals import connection_created
+from django.db.models import Max, Q
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from casedesk.core.dbpool import close_pools
 from casedesk.core.periodic import enqueue_due
@@ -65,6 +69,28 @@ RECONNECT_MAX_WAIT = 30.0
 
 # The lanes of a plain `casedesk worker` (and of `casedesk run`), critical first.
 LANES = ("critical", "default")
+
+# How long the task loop keeps its database connection (it is closed at once after an
+# error that left it unusable). Django closes a connection after each request or task
+# (CONN_MAX_AGE=0: under ASGI a kept one would never be reused), and django-tasks-db's
+# loop does so twice a task: on SQLite each task then paid a connect and its PRAGMAs,
+# and the close of the last connection a checkpoint of the WAL (about 1.5 ms a task);
+# on PostgreSQL a pool checkout and its health check. Bounded, so that the server's
+# memory for a session and the pool's lifetime still apply.
+KEEP_CONNECTION_SECONDS = 300.0
+
+_loop_thread = threading.local()
+
+
+def _keep_the_loops_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Give a connection the task loop opens KEEP_CONNECTION_SECONDS of life (Django's
+    ``close_old_connections``, which the loop calls, honours it; every other thread's
+    connections are closed as before)."""
+    if getattr(_loop_thread, "active", False):
+        connection.close_at = time.monotonic() + KEEP_CONNECTION_SECONDS
+
+
+connection_created.connect(_keep_the_loops_connection, dispatch_uid="casedesk.worker.keep")
 
 
 def _close_connection() -> None:
@@ -130,6 +156,66 @@ class _Runner(Worker):
         super().__init__(**kwargs)
         self.report = report
         self.holding: DBTaskResult[Any, Any] | None = None
+
+    def run(self) -> None:
+        """django-tasks-db's loop (``Worker.run``), claiming with :meth:`next_task`."""
+        _loop_thread.active = True
+        try:
+            logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, self.queue_names)
+            if self.startup_delay and self.interval:
+                time.sleep(random.random())  # noqa: S311 - no thundering herd of lanes
+            while self.running:
+                close_old_connections()  # the loop's connection is kept (see above)
+                with exclusive_transaction():
+                    try:
+                        task_result = self.next_task()
+                        retrieved = True
+                        if task_result is not None:
+                            task_result.claim(self.worker_id)
+                    except OperationalError as exc:
+                        if not is_locked_database_exception(exc):
+                            raise
+                        task_result, retrieved = None, False  # locked: try again
+                if task_result is not None:
+                    self.run_task(task_result)
+                if self.batch and retrieved and task_result is None:
+                    return
+                if self.max_tasks is not None and self._run_tasks >= self.max_tasks:
+                    return
+                close_old_connections()
+                if self.running and task_result is None:
+                    time.sleep(self.interval)
+        finally:
+            _loop_thread.active = False
+
+    def next_task(self) -> DBTaskResult[Any, Any] | None:
+        """The task to run next, locked (SKIP LOCKED), in django-tasks-db's order: highest
+        priority first, then those due by their ``run_after`` (oldest due first), then
+        those to run at once (oldest first).
+
+        Found by index ranges of django-tasks-db's ordering index (status, priority,
+        run_after, enqueued_at): one priority at a time (a handful: 0 and paging's), its
+        due rows from the start of its range, its rows to run at once by equality. Its
+        own ``ready()`` query walked that index past every row scheduled for later (each
+        open case's SLA checks: 6,000 rows after 2,000 mails, one or more milliseconds a
+        claim, growing with the open cases).
+        """
+        ready = DBTaskResult.objects.filter(
+            status="READY", backend_name=self.backend_name, queue_name__in=self.queue_names
+        )
+        waiting = DBTaskResult.objects.filter(status="READY")
+        now, never = timezone.now(), get_date_max()
+        priority = waiting.aggregate(top=Max("priority"))["top"]
+        while priority is not None:
+            group = ready.filter(priority=priority)
+            found = (
+                group.filter(run_after__lte=now).order_by("run_after", "enqueued_at").get_locked()
+                or group.filter(run_after=never).order_by("enqueued_at").get_locked()
+            )
+            if found is not None:
+                return found
+            priority = waiting.filter(priority__lt=priority).aggregate(top=Max("priority"))["top"]
+        return None
 
     def run_task(self, db_task_result: DBTaskResult[Any, Any]) -> None:
         self.holding = db_task_result
@@ -345,9 +431,9 @@ class Supervisor:
         self.stopping = False
         self.stop_deadline: float | None = None
         # Work to store once the database answers: (task id, budget) of tasks stopped
-        # over budget, (task id, lane id) of tasks whose lane died holding them.
+        # over budget, (task id, lane id, when) of tasks whose lane died holding them.
         self._overruns: list[tuple[str, float]] = []
-        self._orphans: list[tuple[str, str]] = []
+        self._orphans: list[tuple[str, str, datetime]] = []
         self._next_housekeeping = 0.0
 
     # ---- the loop ----
@@ -448,7 +534,7 @@ class Supervisor:
             return False
         self._read_rest(lane)
         if lane.task is not None:
-            self._orphans.append((lane.task[0], lane.worker_id))
+            self._orphans.append((lane.task[0], lane.worker_id, timezone.now()))
             if not self.stopping:
                 logger.error(
                     "lane %s died running task %s; it goes back in the queue",
@@ -476,6 +562,8 @@ class Supervisor:
             pass
         lane.task = None  # not an orphan: recorded as stopped below
         self._reap(lane, block=True)
+        # What it claimed beside its task (a batch's rows) goes back to the queue.
+        self._orphans.append((task_id, lane.worker_id, timezone.now()))
         logger.error(
             "lane %s: task %s stopped after exceeding its time budget of %g s",
             lane.queue,
@@ -493,8 +581,7 @@ class Supervisor:
                 record_overrun(*self._overruns[0])
                 self._overruns.pop(0)
             while self._orphans:
-                task_id, worker_id = self._orphans[0]
-                release_held_by(task_id, worker_id)
+                release_held_by(*self._orphans[0])
                 self._orphans.pop(0)
         except (DatabaseError, InterfaceError):
             logger.warning("cannot store a stopped task's outcome yet (database away); will retry")
@@ -584,9 +671,19 @@ def record_overrun(task_id: str, budget: float) -> str:
     return outcome
 
 
-def release_held_by(task_id: str, worker_id: str) -> bool:
-    """Put back in the queue a task a dead lane held (if it still holds it)."""
-    row = DBTaskResult.objects.filter(id=task_id, status="RUNNING").first()
-    if row is None or not row.worker_ids or row.worker_ids[-1] != worker_id:
-        return False
-    return release(row.id, row.started_at)
+def release_held_by(task_id: str, worker_id: str, died_at: datetime | None = None) -> int:
+    """Put back in the queue the task a dead lane held (if it still holds it) and every
+    other row it held: those a batch claimed beside its task (``core.tasks.claim_ready``),
+    which would otherwise wait for the abandoned-task sweep. Only rows claimed before
+    ``died_at``: the lane's replacement runs under the same id. Returns how many."""
+    running = DBTaskResult.objects.filter(status="RUNNING")
+    if died_at is not None:
+        # A handful of rows (what the lanes run now): their last worker is read here.
+        running = running.filter(Q(id=task_id) | Q(started_at__lte=died_at))
+    else:
+        running = running.filter(id=task_id)
+    released = 0
+    for row in running.only("id", "worker_ids", "started_at"):
+        if row.worker_ids and row.worker_ids[-1] == worker_id:
+            released += release(row.id, row.started_at)
+    return released

@@ -4,8 +4,9 @@ pending.
 Each stored message gets its own ``process_message`` task row (``store()`` writes it in the
 message's transaction, so no message is ever without one). On the default queue the task
 that a worker claims leads a batch: it claims up to :data:`BATCH_MAX` - 1 other waiting
-``process_message`` rows in one statement (``SELECT ... FOR UPDATE SKIP LOCKED``, as the
-worker claims one), so two workers never hold the same message, then:
+``process_message`` rows with one select (``SELECT ... FOR UPDATE SKIP LOCKED``, as the
+worker claims one) and one update (``core.tasks.claim_ready``), so two workers never hold
+the same message, then:
 
 1. reads and verifies each message with no transaction open (``process.read_message``),
    in the order they arrived, until :data:`BATCH_SECONDS` of work is done (the rest go
@@ -19,16 +20,17 @@ worker claims one), so two workers never hold the same message, then:
    sender domains in one order (:func:`_take_domains`), so two workers' chunks never
    deadlock on a sender's rate-limit bucket or a case; a chunk that fails on a lock all
    the same is written again one message to a transaction;
-3. marks the claimed rows successful, each with its message's outcome line.
+3. marks the claimed rows successful, each with its message's outcome line (one UPDATE
+   run per row, ``core.tasks.finish_successful``).
 
 The task knows which row it runs from django-tasks' ``task_started`` signal; called
 any other way (``mailgate --process``, a test) it processes its one message alone.
 
-A worker killed half-way leaves the messages of the uncommitted chunk pending and their
-rows RUNNING: the lane's own row goes back to the queue at once (the supervisor), the rest
-when ``core.tasks.requeue_abandoned_tasks`` finds them over their budget and its grace
-(about a minute and a half); the state check
-under the row lock (``process.write_read``) makes each message's outcome happen once.
+A lane killed half-way leaves the messages of the uncommitted chunk pending and their
+rows RUNNING: the supervisor puts the lane's row and the rows it claimed back in the queue
+at once (``core.worker.release_held_by``); a whole worker killed leaves them to
+``core.tasks.requeue_abandoned_tasks``. The state check under the row lock
+(``process.write_read``) makes each message's outcome happen once.
 
 A message whose subject says critical is enqueued on the critical queue by ``store()``
 and processed alone there (:func:`enqueue_processing`): it never waits behind a backlog of
@@ -61,11 +63,10 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks.signals import task_started
 from django_tasks_db.models import DBTaskResult
-from django_tasks_db.utils import exclusive_transaction
 
 from casedesk.core.periodic import periodic
 from casedesk.core.retry import RetryableError, RetryPolicy, retrying, time_budget
-from casedesk.core.tasks import CRITICAL, enqueue_in_bulk
+from casedesk.core.tasks import CRITICAL, claim_ready, enqueue_in_bulk, finish_successful
 from casedesk.mail.models import InboundMessage, State
 
 if TYPE_CHECKING:
@@ -181,48 +182,24 @@ def run_batch(message_id: int, running: _Running) -> str:
 
 
 def _claim_others(running: _Running, limit: int) -> dict[str, int]:
-    """Claim up to ``limit`` ready process_message rows of the default queue, oldest first,
-    for this batch, as the worker claims one (skipping rows another worker is claiming);
-    returns their message ids by row id."""
-    if limit <= 0:
-        return {}
-    rows = DBTaskResult.objects.ready().filter(
-        task_path=process_message.module_path, queue_name=process_message.queue_name
-    )
-    now = timezone.now()
+    """Claim up to ``limit`` process_message rows of the default queue waiting to run
+    now, oldest first, for this batch (``core.tasks.claim_ready``: one select and one
+    update); returns their message ids by row id."""
     claimed: dict[str, int] = {}
-    with exclusive_transaction(rows.db):
-        found = list(
-            rows.select_for_update(skip_locked=True).only("id", "args_kwargs", "worker_ids")[:limit]
-        )
-        taken = []
-        for row in found:
-            args = (row.args_kwargs or {}).get("args") or []
-            if len(args) != 1 or not isinstance(args[0], int) or str(row.id) == running.id:
-                continue  # not ours to batch: it runs on its own
-            row.status = "RUNNING"
-            row.started_at = now
-            row.worker_ids = [*row.worker_ids, running.worker_id]
-            taken.append(row)
-            claimed[str(row.id)] = args[0]
-        DBTaskResult.objects.bulk_update(taken, ["status", "started_at", "worker_ids"])
+    strays: list[str] = []
+    for row_id, args_kwargs in claim_ready(process_message, running.worker_id, limit):
+        args = (args_kwargs or {}).get("args") or []
+        if len(args) != 1 or not isinstance(args[0], int) or row_id == running.id:
+            strays.append(row_id)  # not ours to batch: back to the queue, to run on its own
+        else:
+            claimed[row_id] = args[0]
+    _release_rows(strays)
     return claimed
 
 
 def _finish_rows(done: dict[str, str], back: list[str]) -> None:
     """Record the claimed rows: successful with their outcome line, or back in the queue."""
-    if done:
-        now = timezone.now()
-        rows = list(DBTaskResult.objects.filter(id__in=list(done), status="RUNNING").only("id"))
-        for row in rows:
-            row.status = "SUCCESSFUL"
-            row.finished_at = now
-            row.return_value = done[str(row.id)]
-            row.exception_class_path = ""
-            row.traceback = ""
-        DBTaskResult.objects.bulk_update(
-            rows, ["status", "finished_at", "return_value", "exception_class_path", "traceback"]
-        )
+    finish_successful(done)
     _release_rows(back)
 
 
@@ -455,8 +432,16 @@ def sweep_pending_mail() -> int:
         queued = still_queued(process_message).values_list("args_kwargs", flat=True)
         waiting = {entry["args"][0] for entry in queued if entry.get("args")}
         stale = [pk for pk in stale if pk not in waiting]
-    for pk in stale:
-        process_message.enqueue(pk)
+    if stale:
+        # Each on the queue store() chose: alone on the critical queue when its subject
+        # says critical (within the sending server's allowance), else batched.
+        from casedesk.mail.store import _may_take_the_critical_lane, subject_says_critical
+
+        found = InboundMessage.objects.filter(pk__in=stale).values_list("pk", "raw", "client_ip")
+        for pk, raw, client_ip in found.iterator(chunk_size=20):
+            raw = bytes(raw)
+            critical = subject_says_critical(raw) and _may_take_the_critical_lane(raw, client_ip)
+            enqueue_processing(pk, critical=critical)
     if stale:
         logger.warning("mail sweep re-enqueued %d pending message(s)", len(stale))
     return len(stale)

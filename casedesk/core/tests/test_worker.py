@@ -3,11 +3,15 @@ periodic sweeps are claimed by exactly one worker per due run."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
+import time_machine
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -38,6 +42,74 @@ def test_the_worker_command_in_batch_mode_drains_the_queue_and_exits():
         requeue_abandoned_tasks.enqueue()
     call_command("worker", "--batch", "--interval", "0", verbosity=0)
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+
+
+def test_the_task_loop_keeps_one_database_connection_across_its_tasks():
+    from django.db.backends.signals import connection_created
+
+    for _ in range(5):
+        requeue_abandoned_tasks.enqueue()
+    opened: list[object] = []
+    loop = threading.current_thread()  # run_forever runs the loop here (a thread beats)
+
+    def count(sender: object, connection: object, **kwargs: object) -> None:
+        if threading.current_thread() is loop:
+            opened.append(connection)
+
+    connection_created.connect(count)
+    try:
+        CasedeskWorker(batch=True, interval=0).run_forever()
+    finally:
+        connection_created.disconnect(count)
+    assert len(opened) == 1  # not one (or two) a task
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+
+
+def test_a_dead_lanes_batch_goes_back_to_the_queue_with_its_task():
+    """The supervisor releases what a lane that died held: its task, and the rows it
+    claimed beside it for a batch (not left for the abandoned-task sweep)."""
+    from casedesk.core.tasks import claim_ready
+    from casedesk.core.worker import release_held_by
+
+    lane, other_lane = "host:1:abc/default", "host:1:abc/critical"
+    results = [requeue_abandoned_tasks.enqueue() for _ in range(5)]
+    rows = DBTaskResult.objects.filter(id__in=[r.id for r in results])
+    task = rows.get(id=results[0].id)
+    task.claim(lane)
+    batch = claim_ready(requeue_abandoned_tasks, lane, 2)
+    elsewhere = claim_ready(requeue_abandoned_tasks, other_lane, 1)
+    died_at = timezone.now()
+    with time_machine.travel(died_at + timedelta(seconds=1)):  # its replacement, same id
+        replacement = claim_ready(requeue_abandoned_tasks, lane, 1)
+    assert release_held_by(str(task.id), lane, died_at) == 3
+    status = dict(rows.values_list("id", "status"))
+    assert [status[UUID(row_id)] for row_id, _ in batch] == ["READY", "READY"]
+    assert status[task.id] == "READY"
+    assert status[UUID(elsewhere[0][0])] == status[UUID(replacement[0][0])] == "RUNNING"
+
+
+def test_the_loop_takes_tasks_in_django_tasks_orders_by_priority_due_time_then_age():
+    now = timezone.now()
+    sweep = requeue_abandoned_tasks  # on the critical queue
+    with time_machine.travel(now - timedelta(minutes=3)):
+        older = sweep.enqueue()
+    with time_machine.travel(now - timedelta(minutes=2)):
+        due = sweep.using(run_after=now - timedelta(minutes=1)).enqueue()
+        newer = sweep.enqueue()
+        later = sweep.using(run_after=now + timedelta(hours=1)).enqueue()
+        urgent = sweep.using(priority=10).enqueue()
+        elsewhere = sweep.using(queue_name="default", priority=20).enqueue()
+    loop = CasedeskWorker(queue_names=["critical"]).worker
+    taken = []
+    while True:
+        with transaction.atomic():  # as the loop claims (the row locked until claimed)
+            row = loop.next_task()
+            if row is None:
+                break
+            row.claim(loop.worker_id)
+        taken.append(row.id)
+    assert [str(i) for i in taken] == [urgent.id, due.id, older.id, newer.id]
+    assert {later.id, elsewhere.id}.isdisjoint(str(i) for i in taken)
 
 
 def test_a_task_scheduled_for_later_waits_for_its_instant():

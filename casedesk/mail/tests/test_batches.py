@@ -419,3 +419,39 @@ def test_on_postgresql_a_chunk_holds_a_lock_per_sender_domain_while_it_writes(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
         )
         assert cursor.fetchone()[0] == 0  # released with the commit
+
+
+def test_a_batch_claims_its_neighbours_and_records_them_in_one_statement_each(
+    mail_setup: None,
+) -> None:
+    from casedesk.mail import tasks
+
+    lead, *others = [put(build(f"Problem {n}")) for n in range(6)]
+    retry = process_message.using(run_after=timezone.now() - timedelta(seconds=1)).enqueue(99)
+    rows = DBTaskResult.objects.filter(task_path=PROCESS)
+    lead_row = rows.get(args_kwargs__args=[lead])
+    lead_row.claim("lane-1")
+    running = tasks._Running(str(lead_row.id), "default", "lane-1", lead)
+    with CaptureQueriesContext(connection) as queries:
+        claimed = tasks._claim_others(running, 49)
+    assert sorted(claimed.values()) == others  # a retry (run_after) runs on its own
+    assert [
+        q["sql"].split()[0] for q in queries.captured_queries if "dbtaskresult" in q["sql"]
+    ] == [
+        "SELECT",
+        "UPDATE",
+    ]
+    assert {tuple(r.worker_ids) for r in rows.filter(id__in=list(claimed))} == {("lane-1",)}
+    assert rows.get(id=retry.id).status == "READY"
+    back = next(iter(claimed))
+    with CaptureQueriesContext(connection) as queries:
+        tasks._finish_rows(
+            {row: f"line {pk}" for row, pk in claimed.items() if row != back}, [back]
+        )
+    updates = [q["sql"] for q in queries.captured_queries if "UPDATE" in q["sql"][:20]]
+    # The outcomes: one statement, run once per row (executemany); the row put back.
+    assert len(updates) == 2 and updates[0].startswith(f"{len(claimed) - 1} times: UPDATE")
+    assert {r.return_value for r in rows.filter(status="SUCCESSFUL")} == {
+        f"line {pk}" for row, pk in claimed.items() if row != back
+    }
+    assert rows.get(id=back).status == "READY" and rows.get(id=back).started_at is None

@@ -182,6 +182,23 @@ def test_the_sweep_leaves_messages_whose_task_still_waits(mail_setup: None, alic
     assert DBTaskResult.objects.filter(args_kwargs__args=[lost.pk]).count() == 1
 
 
+def test_the_sweep_puts_a_critical_message_back_on_the_critical_queue(
+    mail_setup: None, alice: Any
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from casedesk.mail.store import store
+    from casedesk.mail.tasks import sweep_pending_mail
+
+    urgent = store(build("CRITICAL: site down"), source="smtp", client_ip="192.0.2.10").message
+    ordinary = store(build("Invoices"), source="smtp", client_ip="192.0.2.10").message
+    DBTaskResult.objects.all().delete()  # both lost their tasks
+    InboundMessage.objects.update(received_at=timezone.now() - timedelta(minutes=10))
+    assert sweep_pending_mail.call() == 2
+    queues = dict(DBTaskResult.objects.values_list("args_kwargs__args__0", "queue_name"))
+    assert queues == {urgent.pk: "critical", ordinary.pk: "default"}
+
+
 def test_the_sweep_enqueues_again_a_message_whose_task_ran_past_its_time_budget(
     mail_setup: None, alice: Any
 ) -> None:
