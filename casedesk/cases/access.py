@@ -12,14 +12,20 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from casedesk.accounts.models import User
-from casedesk.accounts.services import organizations_visible_to, staff_member
+from casedesk.accounts.services import staff_member
 from casedesk.cases.models import Attachment, Case, Event, parse_reference
 
 
 def cases_visible_to(user: User | AnonymousUser) -> QuerySet[Case]:
     if staff_member(user) is not None:
         return Case.objects.all()
-    return Case.objects.filter(organization__in=organizations_visible_to(user))
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
+        return Case.objects.none()
+    # A customer sees their one organization's cases (accounts.organizations_visible_to),
+    # asked as an equality rather than "IN (subquery)": SQLite then walks the
+    # organization's index in case order instead of sorting all of its cases first (the
+    # API's customer list at 100,000 cases on SQLite, bench/api.py: p95 360 -> 22 ms).
+    return Case.objects.filter(organization_id=user.organization_id or 0)
 
 
 def case_for_user(user: User | AnonymousUser, reference: str) -> Case:

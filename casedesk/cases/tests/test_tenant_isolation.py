@@ -312,3 +312,17 @@ def test_a_page_number_that_is_not_a_number_shows_the_first_page(client, alice, 
     response = log_in(client, alice).get(reverse("portal:home"), {"page": "abc", "status": "<x>"})
     assert response.status_code == 200
     assert alices_case.reference in response.content.decode()
+
+
+def test_cases_visible_to_a_customer_are_their_organizations_only(open_case, alice, bob, agent):
+    from django.contrib.auth.models import AnonymousUser
+
+    from casedesk.cases.access import cases_visible_to
+
+    mine = open_case(alice, "Low")
+    theirs = open_case(bob, "Low")
+    assert list(cases_visible_to(alice)) == [mine]
+    assert set(cases_visible_to(agent)) == {mine, theirs}
+    assert not cases_visible_to(AnonymousUser()).exists()
+    alice.is_active = False
+    assert not cases_visible_to(alice).exists()
