@@ -13,6 +13,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from casedesk.accounts.models import User
+from casedesk.accounts.services import staff_member
 from casedesk.api import policies, services
 from casedesk.api.models import ApiToken
 from casedesk.core.ratelimit import attempt
@@ -83,3 +84,12 @@ class PerToken(throttling.BaseThrottle):
 
     def wait(self) -> float | None:
         return self.retry_after
+
+
+def require_staff(request: Request) -> User:
+    """The token's owner if they are support staff; else a 403 (a customer's token may hold
+    a scope whose staff-only operations it still cannot use)."""
+    person = staff_member(request.user)
+    if person is None:
+        raise exceptions.PermissionDenied("Only support staff can do that.")
+    return person

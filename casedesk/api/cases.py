@@ -23,7 +23,9 @@ from rest_framework.response import Response
 
 from casedesk.accounts.models import User
 from casedesk.accounts.services import staff_member
+from casedesk.api.auth import require_staff
 from casedesk.api.idempotency import idempotent
+from casedesk.api.problems import refused
 from casedesk.cases import services
 from casedesk.cases.access import case_for_user, cases_visible_to, timeline_for
 from casedesk.cases.models import Case, Channel, Event, Priority, Status
@@ -144,13 +146,6 @@ class PriorityInput(serializers.Serializer[Any]):
 
 class AssignInput(serializers.Serializer[Any]):
     assignee = serializers.EmailField(allow_null=True, help_text="An agent's address, or null.")
-
-
-def _refused(exc: services.CaseError) -> exceptions.ValidationError:
-    """cases.services' messages, by field ("" is about the whole request)."""
-    return exceptions.ValidationError(
-        {(field or "non_field_errors"): messages for field, messages in exc.errors.items()}
-    )
 
 
 # ---- Views ----------------------------------------------------------------------------
@@ -278,8 +273,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         return person
 
     def _staff_only(self) -> None:
-        if not self._staff():
-            raise exceptions.PermissionDenied("Only support staff can do that.")
+        require_staff(self.request)
 
     def _answer(self, case: Case, status: int = 200) -> Response:
         fresh = case_for_user(self.request.user, case.reference)
@@ -299,7 +293,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
                 case, self._person(), data["body"], status=data.get("status")
             )
         except services.CaseError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc.errors) from exc
         return Response(EventSerializer(event).data, status=201)
 
     @extend_schema(request=NoteInput, responses={201: EventSerializer})
@@ -313,7 +307,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         try:
             event = services.add_note(case, self._person(), data["body"])
         except services.CaseError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc.errors) from exc
         return Response(EventSerializer(event).data, status=201)
 
     @extend_schema(request=StatusInput, responses=CaseDetailSerializer)
@@ -326,7 +320,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         try:
             case = services.change_status(case, data["status"], self._person(), data["reason"])
         except services.CaseError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc.errors) from exc
         return self._answer(case)
 
     @extend_schema(request=PriorityInput, responses=CaseDetailSerializer)
@@ -357,7 +351,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
                     business_impact=data["business_impact"],
                 )
         except services.CaseError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc.errors) from exc
         return self._answer(case)
 
     @extend_schema(request=AssignInput, responses=CaseDetailSerializer)
@@ -375,5 +369,5 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         try:
             case = services.assign(case, assignee, self._person())
         except services.CaseError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc.errors) from exc
         return self._answer(case)

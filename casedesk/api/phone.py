@@ -13,7 +13,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from casedesk.accounts.services import staff_member
+from casedesk.api.auth import require_staff
 from casedesk.phone.models import Call, CallOutcome, Fee
 
 
@@ -96,8 +96,7 @@ class _StaffOnly:
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        if staff_member(request.user) is None:
-            raise exceptions.PermissionDenied("Only support staff can do that.")
+        require_staff(request)
 
 
 class CallViewSet(_StaffOnly, viewsets.ReadOnlyModelViewSet[Call]):

@@ -11,9 +11,11 @@ for the request as a whole), so a client can show each next to its input::
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -59,3 +61,11 @@ def handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     response.data = problem
     response.content_type = CONTENT_TYPE
     return response
+
+
+def refused(errors: Mapping[str, Sequence[str]]) -> ValidationError:
+    """A service's refusal (``CaseError``, ``StatusError``: messages by field, "" for the
+    request as a whole) as the 400 this module writes."""
+    return ValidationError(
+        {(field or "non_field_errors"): list(messages) for field, messages in errors.items()}
+    )

@@ -14,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from casedesk.accounts.models import Organization, User
-from casedesk.accounts.services import staff_member
+from casedesk.accounts.models import Organization
+from casedesk.api.auth import require_staff
 from casedesk.api.idempotency import idempotent
 from casedesk.cases.access import case_for_user
 from casedesk.cases.models import ACTIVE_STATUSES
@@ -24,14 +24,6 @@ from casedesk.hours.services import UnknownCalendar, calendar_or_default, holida
 from casedesk.oncall import schedules
 from casedesk.oncall import services as oncall
 from casedesk.oncall.models import Page, Schedule
-
-
-def _staff(request: Request) -> User:
-    person = staff_member(request.user)
-    if person is None:
-        raise exceptions.PermissionDenied("Only support staff can do that.")
-    return person
-
 
 # ---- Support hours --------------------------------------------------------------------
 
@@ -126,7 +118,7 @@ class OnCall(APIView):
     @extend_schema(responses=serializers.ListSerializer(child=serializers.DictField()),
                    operation_id="oncall_now")  # fmt: skip
     def get(self, request: Request) -> Response:
-        _staff(request)
+        require_staff(request)
         now = timezone.now()
         out = []
         for schedule in Schedule.objects.order_by("name"):
@@ -174,7 +166,7 @@ class Pages(APIView):
                    operation_id="oncall_page")  # fmt: skip
     @idempotent
     def post(self, request: Request) -> Response:
-        _staff(request)
+        require_staff(request)
         given = PageInput(data=request.data)
         given.is_valid(raise_exception=True)
         try:
@@ -203,7 +195,7 @@ class Acknowledge(APIView):
                    operation_id="oncall_acknowledge")  # fmt: skip
     @idempotent
     def post(self, request: Request, code: str) -> Response:
-        person = _staff(request)
+        person = require_staff(request)
         page = Page.objects.select_related("organization").filter(code=code.upper()).first()
         if page is None:
             raise exceptions.NotFound("No page has that code.")
@@ -245,7 +237,7 @@ class Organizations(APIView):
 
     @extend_schema(responses=OrganizationSerializer(many=True), operation_id="organizations")
     def get(self, request: Request) -> Response:
-        _staff(request)
+        require_staff(request)
         rows = (
             Organization.objects.order_by("name")
             .annotate(active_cases=Count("cases", filter=Q(cases__status__in=ACTIVE_STATUSES)))

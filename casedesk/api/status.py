@@ -13,25 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from casedesk.accounts.models import User
-from casedesk.accounts.services import staff_member
+from casedesk.api.auth import require_staff
 from casedesk.api.idempotency import idempotent
+from casedesk.api.problems import refused
 from casedesk.status import api as documents
 from casedesk.status import services
 from casedesk.status.models import Component, ComponentStatus, Impact, Incident
-
-
-def _staff(request: Request) -> User:
-    person = staff_member(request.user)
-    if person is None:
-        raise exceptions.PermissionDenied("Only support staff can do that.")
-    return person
-
-
-def _refused(exc: services.StatusError) -> exceptions.ValidationError:
-    return exceptions.ValidationError(
-        {(field or "non_field_errors"): messages for field, messages in exc.errors.items()}
-    )
 
 
 def _components(ids: list[str]) -> list[Component]:
@@ -109,7 +96,7 @@ class Incidents(APIView):
     @extend_schema(request=IncidentInput, responses={201: dict}, operation_id="incident_create")
     @idempotent
     def post(self, request: Request) -> Response:
-        person = _staff(request)
+        person = require_staff(request)
         given = IncidentInput(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
@@ -118,7 +105,7 @@ class Incidents(APIView):
                 services.NewIncident(data["name"], data["impact"], _posting(data)), person
             )
         except services.StatusError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc.errors) from exc
         return _answer(made.public_id, status=201)
 
 
@@ -140,14 +127,14 @@ class Updates(APIView):
     @extend_schema(request=UpdateInput, responses={201: dict}, operation_id="incident_update")
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
-        person = _staff(request)
+        person = require_staff(request)
         incident = _incident(public_id)
         given = UpdateInput(data=request.data)
         given.is_valid(raise_exception=True)
         try:
             services.post_update(incident, _posting(given.validated_data), person)
         except services.StatusError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc.errors) from exc
         return _answer(public_id, status=201)
 
 
@@ -161,7 +148,7 @@ class Maintenance(APIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        person = _staff(request)
+        person = require_staff(request)
         given = MaintenanceInput(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
@@ -178,7 +165,7 @@ class Maintenance(APIView):
                 person,
             )
         except services.StatusError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc.errors) from exc
         return _answer(made.public_id, status=201)
 
 
