@@ -26,7 +26,6 @@ import argparse
 import http.client
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ from desk import (
     casedesk,
     ensure_postgres_database,
     environ_for,
+    start_web,
     steady_state,
     stop,
     wait_for_server,
@@ -126,25 +126,7 @@ def main() -> None:
         ]
         tokens = [token(person) for _, person, _ in pages]
         port = free_port()
-        server = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "casedesk",
-                "run",
-                "--no-worker",
-                "--port",
-                str(port),
-                "--smtp-port",
-                "0",
-                "-v0",
-            ],
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # stop() can kill its whole group
-        )
+        server = start_web(environ, port)
         try:
             wait_for_server(port, server)
             results = [

@@ -170,6 +170,32 @@ def wait_for_server(port: int, process: subprocess.Popen[str]) -> None:
     raise SystemExit("the server did not answer /health/ within 90 s")
 
 
+def start_web(environ: dict[str, str], port: int, workers: int = 1) -> subprocess.Popen[str]:
+    """``casedesk run --no-worker`` on ``port`` with ``workers`` web processes, in its own
+    process group (so that :func:`stop` can end every process of it)."""
+    return subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "casedesk",
+            "run",
+            "--no-worker",
+            "--port",
+            str(port),
+            "--smtp-port",
+            "0",
+            "--web-workers",
+            str(workers),
+            "-v0",
+        ],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def stop(server: subprocess.Popen[str]) -> None:
     """SIGTERM (uvicorn finishes what it is doing), then after 30 s kill it and every
     process of its group (a web process left behind holds the output pipe open, and
@@ -442,27 +468,7 @@ def main() -> None:
         )
 
         port = free_port()
-        server = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "casedesk",
-                "run",
-                "--no-worker",
-                "--port",
-                str(port),
-                "--smtp-port",
-                "0",
-                "--web-workers",
-                str(args.workers),
-                "-v0",
-            ],
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # stop() can kill its whole group
-        )
+        server = start_web(environ, port, args.workers)
         try:
             wait_for_server(port, server)
             load_before = load_average()
