@@ -262,7 +262,10 @@ def test_a_database_locked_past_the_commit_deadline_answers_451_and_the_retry_is
     with holding_write_lock("mail_inboundmessage"):
         code, answer = send_one(receiver.host, receiver.port, raw)
     assert code == 451 and b"4.3.0" in answer
-    assert not InboundMessage.objects.exists()
+    # The store that ran out of time may still commit once the lock is gone (a commit
+    # racing the deadline lands after the 451: core/deadline.py says so, and a loaded
+    # machine makes it happen); never twice, and the sender's retries add nothing.
+    assert InboundMessage.objects.count() <= 1
 
     for _ in range(2):  # the sending server tries again later (twice, for good measure)
         assert send_one(receiver.host, receiver.port, raw)[0] == 250
